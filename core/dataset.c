@@ -1,0 +1,100 @@
+/* dataset.c - dataset instances over the Dataset interface, with a host
+ * cache of every sample so that batches are gathered by index, not read. */
+#include "nn-impl.h"
+
+nn_status nn_dataset_open(nn_ctx *ctx, const char *name, const char *words, nn_dataset **out,
+                          char **err)
+{
+    *out = NULL;
+    const nn_component *comp;
+    nn_props *props;
+    nn_status st = nn_component_open(ctx->reg, NN_KIND_DATASET, name, words, &comp, &props, err);
+    if (st) return st;
+    const nn_dataset_vt *vt = comp->def->vt;
+    if (!NN_VT_HAS(vt, nn_dataset_vt, open) || !NN_VT_HAS(vt, nn_dataset_vt, get)) {
+        nn_props_free(props);
+        return nn_fail(err, NN_ABI, "dataset '%s' (%s) lacks open or get", name,
+                       nn_component_file(comp));
+    }
+    nn_dataset *d = calloc(1, sizeof *d);
+    if (!d) {
+        nn_props_free(props);
+        return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    }
+    d->ctx = ctx;
+    d->comp = comp;
+    d->vt = vt;
+    d->props = props;
+    st = vt->open(props, &d->priv, &d->len, &d->input, &d->target, err);
+    if (st) {
+        d->vt = NULL; /* nothing to close */
+        nn_dataset_free(d);
+        return st;
+    }
+    if (d->len <= 0 || d->input.ndim < 1 || d->input.ndim >= NN_MAX_DIMS ||
+        d->target.ndim < 1 || d->target.ndim >= NN_MAX_DIMS || nn_shape_numel(&d->input) <= 0 ||
+        nn_shape_numel(&d->target) <= 0) {
+        nn_dataset_free(d);
+        return nn_fail(err, NN_FORMAT, "dataset '%s' reported no samples or a bad sample shape",
+                       name);
+    }
+    *out = d;
+    return NN_OK;
+}
+
+void nn_dataset_free(nn_dataset *d)
+{
+    if (!d) return;
+    if (d->vt && NN_VT_HAS(d->vt, nn_dataset_vt, close)) d->vt->close(d->priv);
+    nn_props_free(d->props);
+    free(d->x);
+    free(d->y);
+    free(d);
+}
+
+int64_t nn_dataset_len(const nn_dataset *d) { return d->len; }
+const nn_shape *nn_dataset_input_shape(const nn_dataset *d) { return &d->input; }
+const nn_shape *nn_dataset_target_shape(const nn_dataset *d) { return &d->target; }
+
+nn_status nn_dataset_get(nn_dataset *d, int64_t i, float *x, float *y)
+{
+    if (i < 0 || i >= d->len) return NN_INVALID;
+    return d->vt->get(d->priv, i, x, y);
+}
+
+static nn_status fill_cache(nn_dataset *d, char **err)
+{
+    int64_t xn = nn_shape_numel(&d->input), yn = nn_shape_numel(&d->target);
+    if (d->len > (int64_t)(SIZE_MAX / sizeof(float)) / (xn > yn ? xn : yn))
+        return nn_fail(err, NN_NO_MEMORY, "dataset too large to cache");
+    d->x = malloc((size_t)(d->len * xn) * sizeof(float));
+    d->y = malloc((size_t)(d->len * yn) * sizeof(float));
+    if (!d->x || !d->y) return nn_fail(err, NN_NO_MEMORY, "out of memory caching the dataset");
+    for (int64_t i = 0; i < d->len; i++) {
+        nn_status st = d->vt->get(d->priv, i, d->x + i * xn, d->y + i * yn);
+        if (st) {
+            free(d->x);
+            free(d->y);
+            d->x = d->y = NULL;
+            return nn_fail(err, st, "dataset '%s': sample %lld could not be read",
+                           d->comp->def->name, (long long)i);
+        }
+    }
+    return NN_OK;
+}
+
+nn_status nn_dataset_gather(nn_dataset *d, const int64_t *idx, int64_t n, float *x, float *y,
+                            char **err)
+{
+    if (!d->x) {
+        nn_status st = fill_cache(d, err);
+        if (st) return st;
+    }
+    int64_t xn = nn_shape_numel(&d->input), yn = nn_shape_numel(&d->target);
+    for (int64_t k = 0; k < n; k++) {
+        int64_t i = idx[k];
+        memcpy(x + k * xn, d->x + i * xn, (size_t)xn * sizeof(float));
+        memcpy(y + k * yn, d->y + i * yn, (size_t)yn * sizeof(float));
+    }
+    return NN_OK;
+}

@@ -1,0 +1,51 @@
+/* loss.c - loss instances over the Loss interface. */
+#include "nn-impl.h"
+
+nn_status nn_loss_create(nn_ctx *ctx, const char *name, const char *words, nn_loss **out,
+                         char **err)
+{
+    *out = NULL;
+    const nn_component *comp;
+    nn_props *props;
+    nn_status st = nn_component_open(ctx->reg, NN_KIND_LOSS, name, words, &comp, &props, err);
+    if (st) return st;
+    const nn_loss_vt *vt = comp->def->vt;
+    if (!NN_VT_HAS(vt, nn_loss_vt, forward)) {
+        nn_props_free(props);
+        return nn_fail(err, NN_ABI, "loss '%s' (%s) lacks forward", name, nn_component_file(comp));
+    }
+    nn_loss *l = calloc(1, sizeof *l);
+    if (!l) {
+        nn_props_free(props);
+        return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    }
+    *l = (nn_loss){ctx, comp, vt, props};
+    if (NN_VT_HAS(vt, nn_loss_vt, init) && (st = vt->init(l, props, err))) {
+        nn_loss_free(l);
+        return st;
+    }
+    *out = l;
+    return NN_OK;
+}
+
+void nn_loss_free(nn_loss *l)
+{
+    if (!l) return;
+    nn_props_free(l->props);
+    free(l);
+}
+
+nn_tensor *nn_loss_forward(nn_loss *l, nn_tensor *pred, nn_tensor *target)
+{
+    if (!pred || !target) return NULL;
+    return l->vt->forward(l, pred, target);
+}
+
+nn_status nn_loss_correct(nn_loss *l, nn_tensor *pred, nn_tensor *target, int64_t *correct,
+                          int64_t *total)
+{
+    if (!NN_VT_HAS(l->vt, nn_loss_vt, correct)) return NN_UNSUPPORTED;
+    return l->vt->correct(l, pred, target, correct, total);
+}
+
+const nn_props *nn_loss_props(const nn_loss *l) { return l->props; }

@@ -1,0 +1,263 @@
+/* module.c - the module tree: plugin modules, the core's Sequential, chains
+ * ("linear out=5 ! sigmoid"), shape inference and PyTorch parameter names. */
+#include "nn-impl.h"
+
+#include <ctype.h>
+
+static nn_module *module_alloc(nn_ctx *ctx, const char *name)
+{
+    nn_module *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->ctx = ctx;
+    m->training = true;
+    m->name = nn_strdup(name ? name : "");
+    if (!m->name) {
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void nn_module_free(nn_module *m)
+{
+    if (!m) return;
+    for (int i = 0; i < m->nchildren; i++) nn_module_free(m->children[i]);
+    if (m->vt && NN_VT_HAS(m->vt, nn_module_vt, destroy)) m->vt->destroy(m);
+    for (int i = 0; i < m->nparams; i++) {
+        nn_tensor_free(m->params[i].t);
+        free(m->params[i].name);
+    }
+    for (int i = 0; i < m->nall; i++) free(m->all[i].name);
+    free(m->all);
+    free(m->params);
+    free(m->children);
+    free(m->priv);
+    nn_props_free(m->props);
+    free(m->name);
+    free(m);
+}
+
+nn_tensor *nn_module_add_param(nn_module *m, const char *name, const nn_shape *shape, char **err)
+{
+    for (int i = 0; i < m->nparams; i++)
+        if (!strcmp(m->params[i].name, name)) {
+            nn_fail(err, NN_INVALID, "parameter '%s' registered twice", name);
+            return NULL;
+        }
+    nn_param *p = realloc(m->params, (size_t)(m->nparams + 1) * sizeof *p);
+    if (!p) {
+        nn_fail(err, NN_NO_MEMORY, "out of memory");
+        return NULL;
+    }
+    m->params = p;
+    nn_tensor *t = nn_tensor_new(m->ctx, shape, 1);
+    char *n = nn_strdup(name);
+    if (!t || !n) {
+        const char *msg;
+        nn_ctx_error(m->ctx, &msg);
+        nn_fail(err, NN_NO_MEMORY, "parameter '%s': %s", name, t ? "out of memory" : msg);
+        nn_tensor_free(t);
+        free(n);
+        return NULL;
+    }
+    p[m->nparams].name = n;
+    p[m->nparams].t = t;
+    m->nparams++;
+    return t;
+}
+
+static nn_status module_from(nn_ctx *ctx, const nn_component *comp, nn_props *props,
+                             const nn_shape *in, const char *name, nn_module **out, char **err)
+{
+    *out = NULL;
+    const nn_module_vt *vt = comp->def->vt;
+    if (!NN_VT_HAS(vt, nn_module_vt, init) || !NN_VT_HAS(vt, nn_module_vt, forward)) {
+        nn_props_free(props);
+        return nn_fail(err, NN_ABI, "module '%s' (%s) lacks init or forward", comp->def->name,
+                       nn_component_file(comp));
+    }
+    nn_module *m = module_alloc(ctx, name);
+    if (!m || (vt->priv_size && !(m->priv = calloc(1, vt->priv_size)))) {
+        nn_props_free(props);
+        nn_module_free(m);
+        return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    }
+    m->comp = comp;
+    m->vt = vt;
+    m->props = props;
+    m->in = *in;
+    nn_status st = vt->init(m, props, in, &m->out, err);
+    if (!st && NN_VT_HAS(vt, nn_module_vt, reset_parameters)) st = vt->reset_parameters(m, &ctx->rng);
+    if (st) {
+        if (err && !*err) nn_fail(err, st, "%s: %s", comp->def->name, nn_strerror(st));
+        nn_module_free(m);
+        return st;
+    }
+    *out = m;
+    return NN_OK;
+}
+
+nn_status nn_module_create(nn_ctx *ctx, const char *name, const char *words, const nn_shape *in,
+                           nn_module **out, char **err)
+{
+    const nn_component *comp;
+    nn_props *props;
+    *out = NULL;
+    nn_status st = nn_component_open(ctx->reg, NN_KIND_MODULE, name, words, &comp, &props, err);
+    if (st) return st;
+    return module_from(ctx, comp, props, in, "", out, err);
+}
+
+static nn_status add_child(nn_module *parent, nn_module *child, char **err)
+{
+    nn_module **c = realloc(parent->children, (size_t)(parent->nchildren + 1) * sizeof *c);
+    if (!c) return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    parent->children = c;
+    c[parent->nchildren++] = child;
+    return NN_OK;
+}
+
+/* Splits one chain element "name k=v k=v" into its name and its words. */
+static nn_status chain_element(const char *text, size_t len, char *name, size_t name_len,
+                               const char **words, size_t *words_len, char **err)
+{
+    while (len && isspace((unsigned char)*text)) text++, len--;
+    while (len && isspace((unsigned char)text[len - 1])) len--;
+    size_t n = 0;
+    while (n < len && !isspace((unsigned char)text[n])) n++;
+    if (n == 0) return nn_fail(err, NN_INVALID, "empty element in the model chain");
+    if (n >= name_len || memchr(text, '=', n))
+        return nn_fail(err, NN_INVALID, "'%.*s' is not a component name", (int)n, text);
+    memcpy(name, text, n);
+    name[n] = 0;
+    *words = text + n;
+    *words_len = len - n;
+    return NN_OK;
+}
+
+nn_status nn_module_from_chain(nn_ctx *ctx, const char *chain, const nn_shape *in,
+                               nn_module **out, char **err)
+{
+    *out = NULL;
+    nn_module *seq = module_alloc(ctx, "");
+    if (!seq) return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    seq->in = *in;
+    nn_shape cur = *in;
+    nn_status st = NN_OK;
+    int index = 0;
+    for (const char *p = chain;; index++) {
+        size_t len = strcspn(p, "!");
+        char name[64], child[16];
+        const char *words = NULL;
+        size_t wlen = 0;
+        if ((st = chain_element(p, len, name, sizeof name, &words, &wlen, err))) break;
+        char *w = malloc(wlen + 1);
+        if (!w) {
+            st = nn_fail(err, NN_NO_MEMORY, "out of memory");
+            break;
+        }
+        memcpy(w, words, wlen);
+        w[wlen] = 0;
+        const nn_component *comp;
+        nn_props *props;
+        st = nn_component_open(ctx->reg, NN_KIND_MODULE, name, w, &comp, &props, err);
+        free(w);
+        nn_module *m = NULL;
+        snprintf(child, sizeof child, "%d", index);
+        if (!st) st = module_from(ctx, comp, props, &cur, child, &m, err);
+        if (!st && (st = add_child(seq, m, err))) nn_module_free(m);
+        if (st) {
+            /* Say which element failed: "element 2 (linear): ..." */
+            char *why = err ? *err : NULL;
+            if (err) *err = NULL;
+            nn_fail(err, st, "model element %d (%s): %s", index, name, why ? why : nn_strerror(st));
+            free(why);
+            break;
+        }
+        cur = m->out;
+        if (!p[len]) break;
+        p += len + 1;
+    }
+    if (st) {
+        nn_module_free(seq);
+        return st;
+    }
+    seq->out = cur;
+    *out = seq;
+    return NN_OK;
+}
+
+nn_tensor *nn_module_forward(nn_module *m, nn_tensor *x)
+{
+    if (!x) return NULL;
+    if (m->vt) return m->vt->forward(m, x);
+    for (int i = 0; i < m->nchildren && x; i++) x = nn_module_forward(m->children[i], x);
+    return x;
+}
+
+void nn_module_train(nn_module *m, int training)
+{
+    m->training = training != 0;
+    for (int i = 0; i < m->nchildren; i++) nn_module_train(m->children[i], training);
+}
+
+int nn_module_is_training(const nn_module *m) { return m->training; }
+const char *nn_module_type(const nn_module *m) { return m->vt ? m->vt->type_name : "Sequential"; }
+const char *nn_module_name(const nn_module *m) { return m->name; }
+const nn_shape *nn_module_in_shape(const nn_module *m) { return &m->in; }
+const nn_shape *nn_module_out_shape(const nn_module *m) { return &m->out; }
+int nn_module_child_count(const nn_module *m) { return m->nchildren; }
+nn_module *nn_module_child(const nn_module *m, int i)
+{
+    return i >= 0 && i < m->nchildren ? m->children[i] : NULL;
+}
+nn_ctx *nn_module_ctx(const nn_module *m) { return m->ctx; }
+void *nn_module_priv(nn_module *m) { return m->priv; }
+const nn_props *nn_module_props(const nn_module *m) { return m->props; }
+
+/* Depth first, own parameters before children's, as PyTorch's named_parameters. */
+static bool collect(nn_module *root, const nn_module *m, const char *prefix)
+{
+    for (int i = 0; i < m->nparams; i++) {
+        nn_param p = {nn_format("%s%s", prefix, m->params[i].name), m->params[i].t};
+        nn_param *a = realloc(root->all, (size_t)(root->nall + 1) * sizeof *a);
+        if (!p.name || !a) {
+            free(p.name);
+            if (a) root->all = a;
+            return false;
+        }
+        root->all = a;
+        a[root->nall++] = p;
+    }
+    for (int i = 0; i < m->nchildren; i++) {
+        char *pre = nn_format("%s%s.", prefix, m->children[i]->name);
+        bool ok = pre && collect(root, m->children[i], pre);
+        free(pre);
+        if (!ok) return false;
+    }
+    return true;
+}
+
+int nn_module_param_count(nn_module *m)
+{
+    if (!m->all && !collect(m, m, "")) {
+        for (int i = 0; i < m->nall; i++) free(m->all[i].name);
+        free(m->all);
+        m->all = NULL;
+        m->nall = 0;
+    }
+    return m->nall;
+}
+
+nn_tensor *nn_module_param(nn_module *m, int i, const char **name)
+{
+    if (i < 0 || i >= nn_module_param_count(m)) return NULL;
+    if (name) *name = m->all[i].name;
+    return m->all[i].t;
+}
+
+void nn_module_zero_grad(nn_module *m)
+{
+    int n = nn_module_param_count(m);
+    for (int i = 0; i < n; i++) nn_tensor_zero_grad(m->all[i].t);
+}

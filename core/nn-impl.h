@@ -1,0 +1,219 @@
+/* nn-impl.h - core structs. Nothing outside core/ includes this. */
+#ifndef NN_IMPL_H
+#define NN_IMPL_H
+
+#include "nn/nn.h"
+#include "nn/plugin.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NN_ASSERT(x)                                                                  \
+    do {                                                                              \
+        if (!(x)) {                                                                   \
+            fprintf(stderr, "nn: %s:%d: assertion failed: %s\n", __FILE__, __LINE__, #x); \
+            abort();                                                                  \
+        }                                                                             \
+    } while (0)
+
+#define NN_UNUSED(x) (void)(x)
+#define NN_LIKELY(x) __builtin_expect(!!(x), 1)
+#define NN_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ---- small helpers ------------------------------------------------------- */
+
+char *nn_strdup(const char *s);
+char *nn_vformat(const char *fmt, va_list ap);
+char *nn_format(const char *fmt, ...) NN_PRINTF(1, 2);
+
+/* A growable string. */
+typedef struct nn_buf {
+    char *s;
+    size_t len, cap;
+} nn_buf;
+void nn_buf_addf(nn_buf *b, const char *fmt, ...) NN_PRINTF(2, 3);
+char *nn_buf_take(nn_buf *b); /* never NULL */
+
+/* ---- registry ------------------------------------------------------------ */
+
+struct nn_component {
+    nn_kind kind;
+    const nn_component_def *def;
+    const struct nn_plugin *plugin;
+};
+
+/* Is slot `field` of vtable `vt` (of type T) inside struct_size and set? */
+#define NN_VT_HAS(vt, T, field)                                                     \
+    ((vt)->struct_size >= offsetof(T, field) + sizeof((vt)->field) && (vt)->field != NULL)
+
+/* ---- context and arena --------------------------------------------------- */
+
+typedef struct nn_chunk {
+    struct nn_chunk *next;
+    size_t size, used;
+    char *mem; /* device memory for dev chunks, host memory for meta chunks */
+} nn_chunk;
+
+typedef struct nn_arena {
+    nn_chunk *head;  /* current chunk first */
+    nn_chunk *spare; /* chunks emptied by a reset, reused before allocating */
+    size_t reserved;
+    bool device;     /* true: memory from the device's alloc */
+} nn_arena;
+
+typedef struct nn_device {
+    const nn_device_vt *vt;
+    void *h; /* the plugin's handle */
+    const nn_component *comp;
+    nn_props *props;
+} nn_device;
+
+typedef struct nn_node nn_node;
+
+struct nn_ctx {
+    nn_registry *reg;
+    nn_device dev;
+    nn_rng rng;
+    nn_arena scratch; /* device memory of scratch tensors */
+    nn_arena meta;    /* host memory: scratch tensor structs, tape nodes */
+    nn_node *tape;    /* newest node first */
+    bool grad_enabled;
+    nn_status err;
+    char *err_msg;
+};
+
+void *nn_arena_alloc(nn_ctx *ctx, nn_arena *a, size_t bytes);
+void nn_arena_reset(nn_arena *a);
+void nn_arena_release(nn_ctx *ctx, nn_arena *a);
+/* Records the first op error; returns NULL for tail calls. */
+void *nn_ctx_fail(nn_ctx *ctx, nn_status code, const char *fmt, ...) NN_PRINTF(3, 4);
+
+/* ---- tensors ------------------------------------------------------------- */
+
+enum {
+    NN_T_PERSISTENT = 1 << 0, /* malloc'd struct and device memory it owns */
+    NN_T_REQUIRES_GRAD = 1 << 1,
+    NN_T_GRAD_VALID = 1 << 2,  /* grad holds a value (not None) */
+    NN_T_VIEW = 1 << 3,        /* data belongs to another tensor */
+};
+
+struct nn_tensor {
+    nn_ctx *ctx;
+    float *data; /* device pointer */
+    nn_shape shape;
+    int64_t stride[NN_MAX_DIMS];
+    int64_t numel;
+    nn_dtype dtype;
+    uint32_t flags;
+    nn_tensor *grad;  /* leaves: persistent; others: scratch */
+    nn_node *grad_fn; /* NULL for leaves */
+};
+
+static inline bool nn_t_contig(const nn_tensor *t)
+{
+    int64_t s = 1;
+    for (int i = t->shape.ndim - 1; i >= 0; i--) {
+        if (t->shape.dim[i] != 1 && t->stride[i] != s) return false;
+        s *= t->shape.dim[i];
+    }
+    return true;
+}
+
+/* 2-d tensor stored as the transpose of a contiguous one. */
+static inline bool nn_t_transposed(const nn_tensor *t)
+{
+    return t->shape.ndim == 2 && t->stride[0] == 1 && t->stride[1] == t->shape.dim[0] &&
+           !(t->shape.dim[0] == 1 || t->shape.dim[1] == 1);
+}
+
+void nn_strides_contig(const nn_shape *s, int64_t *stride);
+nn_tensor *nn_tensor_scratch_like(nn_ctx *ctx, const nn_shape *shape);
+
+/* ---- autograd ------------------------------------------------------------ */
+
+#define NN_NODE_MAX_IN 3
+
+typedef void (*nn_backward_fn)(nn_node *n);
+
+struct nn_node {
+    const char *name; /* "AddmmBackward0" */
+    nn_backward_fn backward;
+    nn_node *next_in_tape;
+    nn_tensor *out;
+    nn_tensor *in[NN_NODE_MAX_IN];
+    int nin;
+    float scalar; /* op constant (mul_scalar) */
+};
+
+/* Creates the node for `out` when grad mode is on and an input requires grad. */
+nn_node *nn_node_record(nn_ctx *ctx, const char *name, nn_backward_fn fn, nn_tensor *out,
+                        nn_tensor *a, nn_tensor *b, nn_tensor *c);
+/* Where to write the gradient of t: allocates it on first use; *acc tells
+ * whether to add (1) or overwrite (0). NULL if t does not need a gradient. */
+float *nn_grad_dst(nn_tensor *t, int *acc);
+
+/* ---- modules, losses, optimizers, datasets ------------------------------- */
+
+typedef struct nn_param {
+    char *name; /* local ("weight") in a module; full ("0.weight") in the cache */
+    nn_tensor *t;
+} nn_param;
+
+struct nn_module {
+    nn_ctx *ctx;
+    const nn_component *comp; /* NULL for the core's Sequential */
+    const nn_module_vt *vt;
+    nn_props *props;
+    void *priv;
+    char *name;
+    nn_module **children;
+    int nchildren;
+    nn_param *params;
+    int nparams;
+    nn_param *all; /* cache of the tree's parameters with full names */
+    int nall;
+    nn_shape in, out;
+    bool training;
+};
+
+struct nn_loss {
+    nn_ctx *ctx;
+    const nn_component *comp;
+    const nn_loss_vt *vt;
+    nn_props *props;
+};
+
+struct nn_optim {
+    nn_ctx *ctx;
+    const nn_component *comp;
+    const nn_optim_vt *vt;
+    nn_props *props;
+    nn_param *params; /* borrowed tensors, owned names */
+    int nparams;
+    int nstate;
+    nn_tensor **state; /* nparams x nstate */
+};
+
+struct nn_dataset {
+    nn_ctx *ctx;
+    const nn_component *comp;
+    const nn_dataset_vt *vt;
+    nn_props *props;
+    void *priv;
+    int64_t len;
+    nn_shape input, target;
+    float *x, *y; /* host cache of every sample, filled on first batch */
+};
+
+/* Fills host rows for idx[0..n) from the dataset. */
+nn_status nn_dataset_gather(nn_dataset *d, const int64_t *idx, int64_t n, float *x, float *y,
+                            char **err);
+
+/* Looks up name in kind and parses words into props. */
+nn_status nn_component_open(nn_registry *reg, nn_kind kind, const char *name, const char *words,
+                            const nn_component **comp, nn_props **props, char **err);
+
+#endif

@@ -1,0 +1,421 @@
+/* ops.c - differentiable ops: forward and backward side by side.
+ *
+ * Each op checks its inputs, takes its output from the scratch arena, calls
+ * one or two device kernels and records a node named as PyTorch names it.
+ * Gradients are written in the layout of the tensor they belong to; "acc"
+ * says whether a gradient already holds a value to add to. */
+#include "nn-impl.h"
+
+#include <math.h>
+
+#define VT(ctx) ((ctx)->dev.vt)
+#define DH(ctx) ((ctx)->dev.h)
+
+static nn_shape shape2(int64_t a, int64_t b)
+{
+    nn_shape s = {2, {a, b}};
+    return s;
+}
+
+static const nn_shape scalar_shape = {0, {0}};
+
+/* A NULL input or an earlier error makes every op a no-op returning NULL. */
+static nn_ctx *ctx_of(nn_tensor *a, nn_tensor *b)
+{
+    if (!a) return NULL;
+    if (b && b->ctx != a->ctx) return nn_ctx_fail(a->ctx, NN_INVALID, "tensors from two contexts");
+    return a->ctx->err ? NULL : a->ctx;
+}
+
+static bool same_shape(const nn_tensor *a, const nn_tensor *b)
+{
+    if (a->shape.ndim != b->shape.ndim) return false;
+    for (int i = 0; i < a->shape.ndim; i++)
+        if (a->shape.dim[i] != b->shape.dim[i]) return false;
+    return true;
+}
+
+static const char *fmt_shape(const nn_tensor *t, char *buf, size_t n)
+{
+    nn_shape_format(&t->shape, 0, buf, n);
+    return buf;
+}
+
+/* ---- matrix products -------------------------------------------------------
+ * out (m, n) = bias + a (m, k) @ b (k, n); a and b may be transposed views. */
+
+static void addmm_backward(nn_node *nd)
+{
+    nn_ctx *ctx = nd->out->ctx;
+    nn_tensor *a = nd->in[0], *b = nd->in[1], *bias = nd->in[2];
+    const float *dy = nd->out->grad->data;
+    int64_t m = a->shape.dim[0], k = a->shape.dim[1], n = b->shape.dim[1];
+    bool at = nn_t_transposed(a), bt = nn_t_transposed(b);
+    int acc;
+    float *d;
+    if (bias && (d = nn_grad_dst(bias, &acc))) {
+        if (bias->shape.ndim == 1)
+            VT(ctx)->sum_rows(DH(ctx), m, n, dy, d, acc); /* d (n) = sum_i dy (m, n) */
+        else
+            VT(ctx)->axpby(DH(ctx), m * n, 1.0f, dy, acc ? 1.0f : 0.0f, d);
+    }
+    if ((d = nn_grad_dst(a, &acc))) {
+        if (!at) /* da (m, k) = dy (m, n) @ b^T */
+            VT(ctx)->gemm(DH(ctx), 0, !bt, m, k, n, 1.0f, dy, b->data, acc, d);
+        else /* da^T (k, m) = b (k, n) @ dy^T */
+            VT(ctx)->gemm(DH(ctx), bt, 1, k, m, n, 1.0f, b->data, dy, acc, d);
+    }
+    if ((d = nn_grad_dst(b, &acc))) {
+        if (!bt) /* db (k, n) = a^T @ dy (m, n) */
+            VT(ctx)->gemm(DH(ctx), !at, 0, k, n, m, 1.0f, a->data, dy, acc, d);
+        else /* db^T (n, k) = dy^T (n, m) @ a (m, k) */
+            VT(ctx)->gemm(DH(ctx), 1, at, n, k, m, 1.0f, dy, a->data, acc, d);
+    }
+}
+
+static bool matrix_ok(nn_ctx *ctx, const nn_tensor *t, const char *what)
+{
+    if (t->shape.ndim != 2) {
+        nn_ctx_fail(ctx, NN_SHAPE, "%s must be 2-d, got %d-d", what, t->shape.ndim);
+        return false;
+    }
+    if (!nn_t_contig(t) && !nn_t_transposed(t)) {
+        nn_ctx_fail(ctx, NN_UNSUPPORTED, "%s must be contiguous or a transpose", what);
+        return false;
+    }
+    return true;
+}
+
+nn_tensor *nn_addmm(nn_tensor *bias, nn_tensor *a, nn_tensor *b)
+{
+    nn_ctx *ctx = ctx_of(a, b);
+    if (!ctx || !b) return NULL;
+    if (!matrix_ok(ctx, a, "addmm: mat1") || !matrix_ok(ctx, b, "addmm: mat2")) return NULL;
+    int64_t m = a->shape.dim[0], k = a->shape.dim[1], n = b->shape.dim[1];
+    char s1[64], s2[64];
+    if (b->shape.dim[0] != k)
+        return nn_ctx_fail(ctx, NN_SHAPE, "mat1 and mat2 shapes cannot be multiplied (%s and %s)",
+                           fmt_shape(a, s1, sizeof s1), fmt_shape(b, s2, sizeof s2));
+    if (bias) {
+        if (bias->ctx != ctx) return nn_ctx_fail(ctx, NN_INVALID, "tensors from two contexts");
+        bool row = bias->shape.ndim == 1 && bias->shape.dim[0] == n;
+        bool full = bias->shape.ndim == 2 && bias->shape.dim[0] == m && bias->shape.dim[1] == n;
+        if ((!row && !full) || !nn_t_contig(bias))
+            return nn_ctx_fail(ctx, NN_SHAPE, "addmm: bias %s does not fit the output [%lld, %lld]",
+                               fmt_shape(bias, s1, sizeof s1), (long long)m, (long long)n);
+    }
+    nn_shape os = shape2(m, n);
+    nn_tensor *out = nn_tensor_scratch_like(ctx, &os);
+    if (!out) return NULL;
+    float beta = 0.0f;
+    if (bias) {
+        if (bias->shape.ndim == 1)
+            VT(ctx)->repeat_rows(DH(ctx), m, n, bias->data, out->data);
+        else
+            VT(ctx)->copy(DH(ctx), out->data, bias->data, (size_t)(m * n) * sizeof(float));
+        beta = 1.0f;
+    }
+    VT(ctx)->gemm(DH(ctx), nn_t_transposed(a), nn_t_transposed(b), m, n, k, 1.0f, a->data,
+                  b->data, beta, out->data);
+    nn_node_record(ctx, bias ? "AddmmBackward0" : "MmBackward0", addmm_backward, out, a, b, bias);
+    return out;
+}
+
+nn_tensor *nn_mm(nn_tensor *a, nn_tensor *b) { return nn_addmm(NULL, a, b); }
+
+/* ---- transpose (a view) and contiguous ---- */
+
+static void t_backward(nn_node *nd)
+{
+    /* The view shares its input's storage, and so do their gradient layouts. */
+    nn_ctx *ctx = nd->out->ctx;
+    int acc;
+    float *d = nn_grad_dst(nd->in[0], &acc);
+    if (d) VT(ctx)->axpby(DH(ctx), nd->out->numel, 1.0f, nd->out->grad->data, acc, d);
+}
+
+nn_tensor *nn_t(nn_tensor *a)
+{
+    nn_ctx *ctx = ctx_of(a, NULL);
+    if (!ctx) return NULL;
+    if (a->shape.ndim != 2) return nn_ctx_fail(ctx, NN_SHAPE, "t() expects a 2-d tensor, got %d-d", a->shape.ndim);
+    nn_tensor *v = nn_arena_alloc(ctx, &ctx->meta, sizeof *v);
+    if (!v) return nn_ctx_fail(ctx, NN_NO_MEMORY, "out of memory");
+    memset(v, 0, sizeof *v);
+    v->ctx = ctx;
+    v->data = a->data;
+    v->dtype = a->dtype;
+    v->numel = a->numel;
+    v->shape = shape2(a->shape.dim[1], a->shape.dim[0]);
+    v->stride[0] = a->stride[1];
+    v->stride[1] = a->stride[0];
+    v->flags = NN_T_VIEW;
+    nn_node_record(ctx, "TBackward0", t_backward, v, a, NULL, NULL);
+    return v;
+}
+
+static void contiguous_backward(nn_node *nd)
+{
+    nn_ctx *ctx = nd->out->ctx;
+    nn_tensor *a = nd->in[0];
+    int acc;
+    float *d = nn_grad_dst(a, &acc);
+    if (!d) return;
+    /* a (m, n) is stored as (n, m); so is its gradient. */
+    int64_t m = a->shape.dim[0], n = a->shape.dim[1];
+    float *dst = d;
+    if (acc && !(dst = nn_arena_alloc(ctx, &ctx->scratch, (size_t)(m * n) * sizeof(float)))) {
+        nn_ctx_fail(ctx, NN_NO_MEMORY, "out of scratch memory");
+        return;
+    }
+    VT(ctx)->transpose(DH(ctx), m, n, nd->out->grad->data, dst);
+    if (acc) VT(ctx)->axpby(DH(ctx), m * n, 1.0f, dst, 1.0f, d);
+}
+
+nn_tensor *nn_contiguous(nn_tensor *a)
+{
+    nn_ctx *ctx = ctx_of(a, NULL);
+    if (!ctx || nn_t_contig(a)) return a;
+    if (!nn_t_transposed(a))
+        return nn_ctx_fail(ctx, NN_UNSUPPORTED, "contiguous() supports transposed 2-d views only");
+    nn_tensor *out = nn_tensor_scratch_like(ctx, &a->shape);
+    if (!out) return NULL;
+    /* a (m, n) is stored as (n, m) contiguous: transpose that. */
+    VT(ctx)->transpose(DH(ctx), a->shape.dim[1], a->shape.dim[0], a->data, out->data);
+    nn_node_record(ctx, "CloneBackward0", contiguous_backward, out, a, NULL, NULL);
+    return out;
+}
+
+/* ---- element-wise binary ops, b optionally broadcast along rows ---- */
+
+static float *scratch_floats(nn_ctx *ctx, int64_t n)
+{
+    float *p = nn_arena_alloc(ctx, &ctx->scratch, (size_t)n * sizeof(float));
+    if (!p) nn_ctx_fail(ctx, NN_NO_MEMORY, "out of scratch memory");
+    return p;
+}
+
+/* d (+)= alpha * g reduced to d's size (a sum over rows when broadcast). */
+static void grad_reduce(nn_ctx *ctx, nn_tensor *t, const float *g, int64_t n, float alpha)
+{
+    int acc;
+    float *d = nn_grad_dst(t, &acc);
+    if (!d) return;
+    if (t->numel == n) {
+        VT(ctx)->axpby(DH(ctx), n, alpha, g, acc ? 1.0f : 0.0f, d);
+        return;
+    }
+    if (alpha == 1.0f) {
+        VT(ctx)->sum_rows(DH(ctx), n / t->numel, t->numel, g, d, acc);
+        return;
+    }
+    float *tmp = scratch_floats(ctx, t->numel);
+    if (!tmp) return;
+    VT(ctx)->sum_rows(DH(ctx), n / t->numel, t->numel, g, tmp, 0);
+    VT(ctx)->axpby(DH(ctx), t->numel, alpha, tmp, acc ? 1.0f : 0.0f, d);
+}
+
+static void add_backward(nn_node *nd)
+{
+    const float *dy = nd->out->grad->data;
+    grad_reduce(nd->out->ctx, nd->in[0], dy, nd->out->numel, 1.0f);
+    grad_reduce(nd->out->ctx, nd->in[1], dy, nd->out->numel, 1.0f);
+}
+
+static void sub_backward(nn_node *nd)
+{
+    const float *dy = nd->out->grad->data;
+    grad_reduce(nd->out->ctx, nd->in[0], dy, nd->out->numel, 1.0f);
+    grad_reduce(nd->out->ctx, nd->in[1], dy, nd->out->numel, -1.0f);
+}
+
+static void mul_backward(nn_node *nd)
+{
+    nn_ctx *ctx = nd->out->ctx;
+    nn_tensor *a = nd->in[0], *b = nd->in[1];
+    const float *dy = nd->out->grad->data;
+    int64_t n = nd->out->numel;
+    int acc;
+    float *d;
+    if ((d = nn_grad_dst(a, &acc))) { /* da = dy * b (b broadcast) */
+        if (b->numel == n) {
+            VT(ctx)->mul_acc(DH(ctx), n, 1.0f, dy, b->data, d, acc);
+        } else {
+            float *tmp = scratch_floats(ctx, n);
+            if (!tmp) return;
+            VT(ctx)->binary(DH(ctx), NN_BINARY_MUL, n, dy, b->numel, b->data, tmp);
+            VT(ctx)->axpby(DH(ctx), n, 1.0f, tmp, acc ? 1.0f : 0.0f, d);
+        }
+    }
+    if (b->flags & NN_T_REQUIRES_GRAD) { /* db = dy * a, summed over broadcast rows */
+        if (b->numel == n && (d = nn_grad_dst(b, &acc))) {
+            VT(ctx)->mul_acc(DH(ctx), n, 1.0f, dy, a->data, d, acc);
+        } else if (b->numel != n) {
+            float *tmp = scratch_floats(ctx, n);
+            if (!tmp) return;
+            VT(ctx)->mul_acc(DH(ctx), n, 1.0f, dy, a->data, tmp, 0);
+            grad_reduce(ctx, b, tmp, n, 1.0f);
+        }
+    }
+}
+
+static nn_tensor *binary_op(nn_binary_op op, const char *name, nn_backward_fn bw, nn_tensor *a,
+                            nn_tensor *b)
+{
+    nn_ctx *ctx = ctx_of(a, b);
+    if (!ctx || !b) return NULL;
+    a = nn_contiguous(a);
+    b = nn_contiguous(b);
+    if (!a || !b) return NULL;
+    bool bcast = !same_shape(a, b);
+    if (bcast && !(b->shape.ndim == 1 && a->shape.ndim >= 1 &&
+                   a->shape.dim[a->shape.ndim - 1] == b->shape.dim[0])) {
+        char s1[64], s2[64];
+        return nn_ctx_fail(ctx, NN_SHAPE, "%s: shapes %s and %s do not broadcast", name,
+                           fmt_shape(a, s1, sizeof s1), fmt_shape(b, s2, sizeof s2));
+    }
+    nn_tensor *out = nn_tensor_scratch_like(ctx, &a->shape);
+    if (!out) return NULL;
+    VT(ctx)->binary(DH(ctx), op, a->numel, a->data, b->numel, b->data, out->data);
+    nn_node_record(ctx, name, bw, out, a, b, NULL);
+    return out;
+}
+
+nn_tensor *nn_add(nn_tensor *a, nn_tensor *b)
+{
+    return binary_op(NN_BINARY_ADD, "AddBackward0", add_backward, a, b);
+}
+nn_tensor *nn_sub(nn_tensor *a, nn_tensor *b)
+{
+    return binary_op(NN_BINARY_SUB, "SubBackward0", sub_backward, a, b);
+}
+nn_tensor *nn_mul(nn_tensor *a, nn_tensor *b)
+{
+    return binary_op(NN_BINARY_MUL, "MulBackward0", mul_backward, a, b);
+}
+
+static void mul_scalar_backward(nn_node *nd)
+{
+    grad_reduce(nd->out->ctx, nd->in[0], nd->out->grad->data, nd->out->numel, nd->scalar);
+}
+
+nn_tensor *nn_mul_scalar(nn_tensor *a, float s)
+{
+    nn_ctx *ctx = ctx_of(a, NULL);
+    if (!ctx || !(a = nn_contiguous(a))) return NULL;
+    nn_tensor *out = nn_tensor_scratch_like(ctx, &a->shape);
+    if (!out) return NULL;
+    VT(ctx)->axpby(DH(ctx), a->numel, s, a->data, 0.0f, out->data);
+    nn_node *nd = nn_node_record(ctx, "MulBackward0", mul_scalar_backward, out, a, NULL, NULL);
+    if (nd) nd->scalar = s;
+    return out;
+}
+
+/* ---- element-wise unary ops ---- */
+
+static const char *const unary_names[NN_UNARY_COUNT_] = {
+    [NN_UNARY_SIGMOID] = "SigmoidBackward0", [NN_UNARY_RELU] = "ReluBackward0",
+    [NN_UNARY_TANH] = "TanhBackward0",       [NN_UNARY_EXP] = "ExpBackward0",
+    [NN_UNARY_LOG] = "LogBackward0",
+};
+
+static void unary_backward(nn_node *nd)
+{
+    nn_ctx *ctx = nd->out->ctx;
+    int acc;
+    float *d = nn_grad_dst(nd->in[0], &acc);
+    if (d)
+        VT(ctx)->unary_backward(DH(ctx), (nn_unary_op)nd->scalar, nd->out->numel, nd->in[0]->data,
+                                nd->out->data, nd->out->grad->data, d, acc);
+}
+
+static nn_tensor *unary_op(nn_unary_op op, nn_tensor *a)
+{
+    nn_ctx *ctx = ctx_of(a, NULL);
+    if (!ctx || !(a = nn_contiguous(a))) return NULL;
+    nn_tensor *out = nn_tensor_scratch_like(ctx, &a->shape);
+    if (!out) return NULL;
+    VT(ctx)->unary(DH(ctx), op, a->numel, a->data, out->data);
+    nn_node *nd = nn_node_record(ctx, unary_names[op], unary_backward, out, a, NULL, NULL);
+    if (nd) nd->scalar = (float)op;
+    return out;
+}
+
+nn_tensor *nn_sigmoid(nn_tensor *a) { return unary_op(NN_UNARY_SIGMOID, a); }
+nn_tensor *nn_relu(nn_tensor *a) { return unary_op(NN_UNARY_RELU, a); }
+nn_tensor *nn_tanh(nn_tensor *a) { return unary_op(NN_UNARY_TANH, a); }
+nn_tensor *nn_exp(nn_tensor *a) { return unary_op(NN_UNARY_EXP, a); }
+nn_tensor *nn_log(nn_tensor *a) { return unary_op(NN_UNARY_LOG, a); }
+
+/* ---- reductions ---- */
+
+static void sum_backward(nn_node *nd)
+{
+    nn_ctx *ctx = nd->out->ctx;
+    int acc;
+    float *d = nn_grad_dst(nd->in[0], &acc);
+    if (d)
+        VT(ctx)->broadcast(DH(ctx), nd->in[0]->numel, nd->scalar, nd->out->grad->data, d, acc);
+}
+
+static nn_tensor *reduce_op(nn_tensor *a, bool mean)
+{
+    nn_ctx *ctx = ctx_of(a, NULL);
+    if (!ctx || !(a = nn_contiguous(a))) return NULL;
+    nn_tensor *out = nn_tensor_scratch_like(ctx, &scalar_shape);
+    if (!out) return NULL;
+    float alpha = mean ? (a->numel ? 1.0f / (float)a->numel : NAN) : 1.0f;
+    VT(ctx)->sum(DH(ctx), a->numel, alpha, a->data, out->data);
+    nn_node *nd = nn_node_record(ctx, mean ? "MeanBackward0" : "SumBackward0", sum_backward, out,
+                                 a, NULL, NULL);
+    if (nd) nd->scalar = alpha;
+    return out;
+}
+
+nn_tensor *nn_sum(nn_tensor *a) { return reduce_op(a, false); }
+nn_tensor *nn_mean(nn_tensor *a) { return reduce_op(a, true); }
+
+/* ---- binary cross-entropy ---- */
+
+static void bce_backward(nn_node *nd)
+{
+    nn_ctx *ctx = nd->out->ctx;
+    nn_tensor *p = nd->in[0], *t = nd->in[1];
+    int acc;
+    float *d = nn_grad_dst(p, &acc);
+    if (d)
+        VT(ctx)->bce_backward(DH(ctx), p->numel, p->data, t->data, nd->out->grad->data, d, acc);
+}
+
+nn_tensor *nn_bce(nn_tensor *p, nn_tensor *target)
+{
+    nn_ctx *ctx = ctx_of(p, target);
+    if (!ctx || !target) return NULL;
+    if (!same_shape(p, target)) {
+        char s1[64], s2[64];
+        return nn_ctx_fail(ctx, NN_SHAPE,
+                           "binary_cross_entropy: target size %s differs from input size %s",
+                           fmt_shape(target, s1, sizeof s1), fmt_shape(p, s2, sizeof s2));
+    }
+    if (target->flags & NN_T_REQUIRES_GRAD)
+        return nn_ctx_fail(ctx, NN_UNSUPPORTED,
+                           "binary_cross_entropy: the gradient for the target is not implemented");
+    if (!(p = nn_contiguous(p)) || !(target = nn_contiguous(target))) return NULL;
+    nn_tensor *out = nn_tensor_scratch_like(ctx, &scalar_shape);
+    if (!out) return NULL;
+    VT(ctx)->bce(DH(ctx), p->numel, p->data, target->data, out->data);
+    nn_node_record(ctx, "BinaryCrossEntropyBackward0", bce_backward, out, p, target, NULL);
+    return out;
+}
+
+/* ---- optimizer update ---- */
+
+nn_status nn_sgd_update_(nn_tensor *p, nn_tensor *buf, const nn_sgd_args *a)
+{
+    nn_tensor *g = nn_tensor_grad(p);
+    if (!g) return NN_OK;
+    if (!nn_t_contig(p) || (buf && buf->numel != p->numel)) return NN_INVALID;
+    nn_ctx *ctx = p->ctx;
+    VT(ctx)->sgd(DH(ctx), p->numel, p->data, g->data, buf ? buf->data : NULL, a);
+    return NN_OK;
+}

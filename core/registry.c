@@ -1,0 +1,331 @@
+/* registry.c - plugin discovery and loading through libltdl.
+ *
+ * Search order: --plugin-path directories, then NN_PLUGIN_PATH (a colon
+ * list), then the system directory: the build tree's plugins when libnn
+ * itself runs from the build tree, else the installed plugin directory;
+ * NN_PLUGIN_SYSTEM_PATH replaces the system directory. Only absolute paths
+ * are searched; the current directory never is. */
+#define _GNU_SOURCE
+#include "nn-impl.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <ltdl.h>
+
+typedef struct nn_plugin {
+    char *path;
+    lt_dlhandle h;
+    const nn_plugin_desc *desc;
+} nn_plugin;
+
+typedef struct refusal {
+    char *path, *reason;
+} refusal;
+
+struct nn_registry {
+    char **dirs;
+    int ndirs;
+    nn_plugin *plugins;
+    int nplugins;
+    nn_component *comps;
+    int ncomps;
+    refusal *refused;
+    int nrefused;
+};
+
+static const char *const kind_names[NN_KIND_COUNT_] = {"module", "loss", "optimizer", "dataset",
+                                                       "device"};
+
+const char *nn_kind_name(nn_kind k) { return (unsigned)k < NN_KIND_COUNT_ ? kind_names[k] : "?"; }
+
+static bool push(void **arr, int *n, size_t elem, const void *item)
+{
+    void *p = realloc(*arr, (size_t)(*n + 1) * elem);
+    if (!p) return false;
+    memcpy((char *)p + (size_t)*n * elem, item, elem);
+    *arr = p;
+    (*n)++;
+    return true;
+}
+
+static void refuse(nn_registry *r, const char *path, const char *fmt, ...) NN_PRINTF(3, 4);
+static void refuse(nn_registry *r, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    refusal f = {nn_strdup(path), nn_vformat(fmt, ap)};
+    va_end(ap);
+    if (!push((void **)&r->refused, &r->nrefused, sizeof f, &f)) {
+        free(f.path);
+        free(f.reason);
+    }
+    nn_log_msg(NN_LOG_WARN, "plugin %s refused: %s", path, f.reason ? f.reason : "?");
+}
+
+static void add_dir(nn_registry *r, const char *dir, const char *origin)
+{
+    if (!*dir) return;
+    if (dir[0] != '/') {
+        refuse(r, dir, "not an absolute path (from %s); only absolute paths are searched", origin);
+        return;
+    }
+    for (int i = 0; i < r->ndirs; i++)
+        if (!strcmp(r->dirs[i], dir)) return;
+    char *d = nn_strdup(dir);
+    if (d && !push((void **)&r->dirs, &r->ndirs, sizeof d, &d)) free(d);
+}
+
+static void add_list(nn_registry *r, const char *list, const char *origin)
+{
+    char *copy = nn_strdup(list);
+    if (!copy) return;
+    for (char *save = NULL, *tok = strtok_r(copy, ":", &save); tok; tok = strtok_r(NULL, ":", &save))
+        add_dir(r, tok, origin);
+    free(copy);
+}
+
+/* Is this libnn the one in the build tree (not installed)? */
+static bool in_build_tree(void)
+{
+    Dl_info info;
+    if (!dladdr((void *)nn_registry_open, &info) || !info.dli_fname) return false;
+    char *real = realpath(info.dli_fname, NULL);
+    char *want = realpath(NN_BUILD_DIR "/core/.libs", NULL);
+    bool yes = real && want && !strncmp(real, want, strlen(want)) && real[strlen(want)] == '/';
+    free(real);
+    free(want);
+    return yes;
+}
+
+static void add_system_dirs(nn_registry *r)
+{
+    static const char *const sub[] = {"devices", "modules", "losses", "optimizers", "datasets"};
+    const char *env = getenv("NN_PLUGIN_SYSTEM_PATH");
+    if (env) {
+        add_list(r, env, "NN_PLUGIN_SYSTEM_PATH");
+        return;
+    }
+    if (!in_build_tree()) {
+        add_dir(r, NN_SYSTEM_PLUGIN_DIR, "the system directory");
+        return;
+    }
+    for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
+        char *d = nn_format("%s/plugins/%s/.libs", NN_BUILD_DIR, sub[i]);
+        if (d) add_dir(r, d, "the build tree");
+        free(d);
+    }
+}
+
+static const nn_component *find(const nn_registry *r, nn_kind kind, const char *name)
+{
+    for (int i = 0; i < r->ncomps; i++)
+        if (r->comps[i].kind == kind && !strcmp(r->comps[i].def->name, name)) return &r->comps[i];
+    return NULL;
+}
+
+/* Checks a descriptor before any component is registered; NULL if fine. */
+static char *check_desc(const nn_registry *r, const nn_plugin_desc *d)
+{
+    if (d->abi_major != NN_ABI_MAJOR || d->abi_minor > NN_ABI_MINOR)
+        return nn_format("built for plugin ABI %u.%u, this libnn has %u.%u", d->abi_major,
+                         d->abi_minor, NN_ABI_MAJOR, NN_ABI_MINOR);
+    if (d->struct_size < sizeof(nn_plugin_desc) || !d->name || !d->version || !d->components ||
+        d->ncomponents < 1 || d->ncomponents > 1024)
+        return nn_format("malformed descriptor");
+    for (int i = 0; i < d->ncomponents; i++) {
+        const nn_component_def *c = &d->components[i];
+        if ((unsigned)c->kind >= NN_KIND_COUNT_ || !c->name || !*c->name || !c->vt)
+            return nn_format("component %d is malformed", i);
+        uint32_t abi = *(const uint32_t *)c->vt;
+        if ((abi >> 16) != NN_ABI_MAJOR || (abi & 0xffff) > NN_ABI_MINOR)
+            return nn_format("%s '%s' has interface ABI %u.%u, this libnn has %u.%u",
+                             kind_names[c->kind], c->name, abi >> 16, abi & 0xffff, NN_ABI_MAJOR,
+                             NN_ABI_MINOR);
+        const nn_component *dup = find(r, c->kind, c->name);
+        if (dup)
+            return nn_format("%s '%s' is already provided by %s", kind_names[c->kind], c->name,
+                             dup->plugin->path);
+        for (int j = 0; j < i; j++)
+            if (d->components[j].kind == c->kind && !strcmp(d->components[j].name, c->name))
+                return nn_format("%s '%s' is registered twice", kind_names[c->kind], c->name);
+        if (c->nprops < 0 || (c->nprops && !c->props))
+            return nn_format("%s '%s' has a malformed property table", kind_names[c->kind],
+                             c->name);
+    }
+    return NULL;
+}
+
+static void load_file(nn_registry *r, const char *path)
+{
+    lt_dladvise adv;
+    lt_dlhandle h = NULL;
+    if (!lt_dladvise_init(&adv) && !lt_dladvise_local(&adv)) h = lt_dlopenadvise(path, adv);
+    lt_dladvise_destroy(&adv);
+    if (!h) {
+        const char *why = lt_dlerror();
+        refuse(r, path, "cannot be loaded: %s", why ? why : "unknown reason");
+        return;
+    }
+    const nn_plugin_desc *d = lt_dlsym(h, NN_PLUGIN_SYMBOL_NAME);
+    if (!d) {
+        refuse(r, path, "no '%s' symbol: not an nn plugin", NN_PLUGIN_SYMBOL_NAME);
+        lt_dlclose(h);
+        return;
+    }
+    char *why = check_desc(r, d);
+    if (why) {
+        refuse(r, path, "%s", why);
+        free(why);
+        lt_dlclose(h);
+        return;
+    }
+    nn_plugin p = {nn_strdup(path), h, d};
+    if (!p.path || !push((void **)&r->plugins, &r->nplugins, sizeof p, &p)) {
+        free(p.path);
+        lt_dlclose(h);
+        refuse(r, path, "out of memory");
+        return;
+    }
+    /* Components point at their plugin by index; fixed up once all are loaded. */
+    for (int i = 0; i < d->ncomponents; i++) {
+        nn_component c = {d->components[i].kind, &d->components[i],
+                          (const nn_plugin *)(intptr_t)(r->nplugins - 1)};
+        push((void **)&r->comps, &r->ncomps, sizeof c, &c);
+    }
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void scan_dir(nn_registry *r, const char *dir)
+{
+    DIR *dp = opendir(dir);
+    if (!dp) return; /* a missing directory on the path is normal */
+    char **names = NULL;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(dp));) {
+        size_t len = strlen(e->d_name);
+        if (len > 3 && !strcmp(e->d_name + len - 3, ".so")) {
+            char *s = nn_strdup(e->d_name);
+            if (s && !push((void **)&names, &n, sizeof s, &s)) free(s);
+        }
+    }
+    closedir(dp);
+    if (n) qsort(names, (size_t)n, sizeof *names, cmp_str); /* a stable order, so "first wins" means something */
+    for (int i = 0; i < n; i++) {
+        char *path = nn_format("%s/%s", dir, names[i]);
+        if (path) load_file(r, path);
+        free(path);
+        free(names[i]);
+    }
+    free(names);
+}
+
+nn_status nn_registry_open(const nn_registry_opts *opts, nn_registry **out, char **err)
+{
+    *out = NULL;
+    if (lt_dlinit()) return nn_fail(err, NN_LOAD, "libltdl failed to start: %s", lt_dlerror());
+    nn_registry *r = calloc(1, sizeof *r);
+    if (!r) {
+        lt_dlexit();
+        return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    }
+    for (int i = 0; opts && i < opts->npaths; i++) add_dir(r, opts->paths[i], "--plugin-path");
+    if (!opts || !opts->no_env) {
+        const char *env = getenv("NN_PLUGIN_PATH");
+        if (env) add_list(r, env, "NN_PLUGIN_PATH");
+    }
+    if (opts && opts->no_env) {
+        if (!opts->npaths) add_dir(r, NN_SYSTEM_PLUGIN_DIR, "the system directory");
+    } else {
+        add_system_dirs(r);
+    }
+    for (int i = 0; i < r->ndirs; i++) scan_dir(r, r->dirs[i]);
+    for (int i = 0; i < r->ncomps; i++)
+        r->comps[i].plugin = &r->plugins[(intptr_t)r->comps[i].plugin];
+    *out = r;
+    return NN_OK;
+}
+
+void nn_registry_free(nn_registry *r)
+{
+    if (!r) return;
+    for (int i = 0; i < r->nplugins; i++) {
+        lt_dlclose(r->plugins[i].h);
+        free(r->plugins[i].path);
+    }
+    for (int i = 0; i < r->nrefused; i++) {
+        free(r->refused[i].path);
+        free(r->refused[i].reason);
+    }
+    for (int i = 0; i < r->ndirs; i++) free(r->dirs[i]);
+    free(r->dirs);
+    free(r->plugins);
+    free(r->comps);
+    free(r->refused);
+    free(r);
+    lt_dlexit();
+}
+
+int nn_registry_search_path(const nn_registry *r, const char *const **dirs)
+{
+    *dirs = (const char *const *)r->dirs;
+    return r->ndirs;
+}
+
+int nn_registry_refused_count(const nn_registry *r) { return r->nrefused; }
+
+void nn_registry_refused(const nn_registry *r, int i, const char **path, const char **reason)
+{
+    NN_ASSERT(i >= 0 && i < r->nrefused);
+    *path = r->refused[i].path;
+    *reason = r->refused[i].reason ? r->refused[i].reason : "?";
+}
+
+int nn_registry_count(const nn_registry *r) { return r->ncomps; }
+
+const nn_component *nn_registry_at(const nn_registry *r, int i)
+{
+    return i >= 0 && i < r->ncomps ? &r->comps[i] : NULL;
+}
+
+nn_status nn_registry_find(const nn_registry *r, nn_kind kind, const char *name,
+                           const nn_component **out, char **err)
+{
+    *out = find(r, kind, name);
+    if (*out) return NN_OK;
+    nn_buf known = {0}, where = {0};
+    for (int i = 0; i < r->ncomps; i++)
+        if (r->comps[i].kind == kind)
+            nn_buf_addf(&known, "%s%s", known.len ? ", " : "", r->comps[i].def->name);
+    for (int i = 0; i < r->ndirs; i++) nn_buf_addf(&where, "%s%s", i ? ":" : "", r->dirs[i]);
+    char *k = nn_buf_take(&known), *w = nn_buf_take(&where);
+    nn_fail(err, NN_NOT_FOUND, "no %s named '%s'; known: %s; searched: %s", kind_names[kind], name,
+            *k ? k : "(none)", *w ? w : "(no directories)");
+    free(k);
+    free(w);
+    return NN_NOT_FOUND;
+}
+
+nn_kind nn_component_kind(const nn_component *c) { return c->kind; }
+const char *nn_component_name(const nn_component *c) { return c->def->name; }
+const char *nn_component_doc(const nn_component *c) { return c->def->doc ? c->def->doc : ""; }
+const char *nn_component_version(const nn_component *c) { return c->plugin->desc->version; }
+const char *nn_component_file(const nn_component *c) { return c->plugin->path; }
+const char *nn_component_plugin(const nn_component *c) { return c->plugin->desc->name; }
+
+const nn_prop_def *nn_component_props(const nn_component *c, int *count)
+{
+    *count = c->def->props ? c->def->nprops : 0;
+    return c->def->props;
+}
+
+nn_status nn_component_open(nn_registry *reg, nn_kind kind, const char *name, const char *words,
+                            const nn_component **comp, nn_props **props, char **err)
+{
+    nn_status st = nn_registry_find(reg, kind, name, comp, err);
+    if (st) return st;
+    return nn_props_parse(*comp, words, props, err);
+}

@@ -1,0 +1,131 @@
+/* train.c - the training loop of the tutorial's fit(): batches in order or
+ * shuffled, train or eval mode, mean loss and accuracy per epoch. */
+#include "nn-impl.h"
+
+#include <math.h>
+
+static nn_status ctx_status(nn_ctx *ctx, char **err)
+{
+    const char *msg;
+    nn_status st = nn_ctx_error(ctx, &msg);
+    if (st) {
+        nn_fail(err, st, "%s", msg);
+        nn_ctx_clear_error(ctx);
+        nn_ctx_scratch_reset(ctx);
+    }
+    return st;
+}
+
+static bool same(const nn_shape *a, const nn_shape *b)
+{
+    if (a->ndim != b->ndim) return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->dim[i] != b->dim[i]) return false;
+    return true;
+}
+
+static nn_shape batched(const nn_shape *s, int64_t n)
+{
+    nn_shape b = {s->ndim + 1, {n}};
+    memcpy(b.dim + 1, s->dim, (size_t)s->ndim * sizeof s->dim[0]);
+    return b;
+}
+
+/* One batch: forward, loss, and in training the step. */
+static nn_status run_batch(nn_module *m, nn_loss *l, nn_optim *o, nn_tensor *xb, nn_tensor *yb,
+                           float *loss, double *acc, char **err)
+{
+    nn_ctx *ctx = m->ctx;
+    nn_tensor *y = nn_module_forward(m, xb);
+    nn_tensor *L = nn_loss_forward(l, y, yb);
+    if (!L) return ctx_status(ctx, err);
+    if (o) {
+        nn_optim_zero_grad(o);
+        nn_backward(L);
+        if (!ctx->err) nn_optim_step(o);
+        if (ctx->err) return ctx_status(ctx, err);
+    }
+    nn_status st = nn_tensor_item(L, loss);
+    int64_t correct = 0, total = 0;
+    if (!st) {
+        st = nn_loss_correct(l, y, yb, &correct, &total);
+        if (st == NN_UNSUPPORTED) st = NN_OK;
+    }
+    *acc = total > 0 ? (double)correct / (double)total : NAN;
+    if (st) return nn_fail(err, st, "reading the loss: %s", nn_strerror(st));
+    return ctx_status(ctx, err);
+}
+
+nn_status nn_fit_epoch(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, int64_t batch,
+                       const int64_t *order, nn_epoch_stats *out, char **err)
+{
+    nn_ctx *ctx = m->ctx;
+    if (batch <= 0) return nn_fail(err, NN_INVALID, "batch size must be positive");
+    int64_t nb = d->len / batch;
+    if (nb == 0)
+        return nn_fail(err, NN_INVALID, "batch size %lld is larger than the dataset (%lld samples)",
+                       (long long)batch, (long long)d->len);
+    if (!same(&m->out, &d->target)) {
+        char a[64], b[64];
+        nn_shape_format(&m->out, 0, a, sizeof a);
+        nn_shape_format(&d->target, 0, b, sizeof b);
+        return nn_fail(err, NN_SHAPE, "the model's output %s does not match the target %s", a, b);
+    }
+    nn_shape xs = batched(&d->input, batch), ys = batched(&d->target, batch);
+    nn_tensor *xb = nn_tensor_new(ctx, &xs, 0), *yb = nn_tensor_new(ctx, &ys, 0);
+    int64_t *idx = malloc((size_t)batch * sizeof *idx);
+    float *hx = malloc((size_t)nn_shape_numel(&xs) * sizeof(float));
+    float *hy = malloc((size_t)nn_shape_numel(&ys) * sizeof(float));
+    nn_status st = NN_OK;
+    if (!xb || !yb || !idx || !hx || !hy) st = nn_fail(err, NN_NO_MEMORY, "out of memory");
+
+    int prev_grad = nn_grad_set_enabled(ctx, o != NULL);
+    nn_module_train(m, o != NULL);
+    double sum_loss = 0, sum_acc = 0;
+    bool has_acc = true;
+    for (int64_t b = 0; b < nb && !st; b++) {
+        for (int64_t k = 0; k < batch; k++) idx[k] = order ? order[b * batch + k] : b * batch + k;
+        if ((st = nn_dataset_gather(d, idx, batch, hx, hy, err))) break;
+        nn_tensor_from_host(xb, hx, xb->numel);
+        nn_tensor_from_host(yb, hy, yb->numel);
+        float loss;
+        double acc = NAN;
+        st = run_batch(m, l, o, xb, yb, &loss, &acc, err);
+        nn_ctx_scratch_reset(ctx);
+        if (st) break;
+        sum_loss += loss;
+        if (isnan(acc)) has_acc = false;
+        sum_acc += acc;
+    }
+    nn_grad_set_enabled(ctx, prev_grad);
+    if (!st && out) {
+        out->loss = sum_loss / (double)nb;
+        out->accuracy = has_acc ? sum_acc / (double)nb : NAN;
+        out->batches = nb;
+    }
+    if (ctx->err) nn_ctx_clear_error(ctx);
+    nn_tensor_free(xb);
+    nn_tensor_free(yb);
+    free(idx);
+    free(hx);
+    free(hy);
+    return st;
+}
+
+nn_status nn_fit(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, const nn_fit_opts *opts,
+                 char **err)
+{
+    int64_t *order = NULL;
+    if (opts->shuffle == NN_SHUFFLE_EPOCH &&
+        !(order = malloc((size_t)d->len * sizeof *order)))
+        return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    nn_status st = NN_OK;
+    for (int64_t e = 0; e < opts->epochs && !st; e++) {
+        if (order) nn_rng_permutation(&m->ctx->rng, order, d->len);
+        nn_epoch_stats s = {.epoch = e};
+        st = nn_fit_epoch(m, l, o, d, opts->batch, order, &s, err);
+        if (!st && opts->on_epoch && opts->on_epoch(&s, opts->user)) break;
+    }
+    free(order);
+    return st;
+}

@@ -1,0 +1,182 @@
+/* util.c - status names, error messages, logging, strings, the RNG. */
+#include "nn-impl.h"
+
+static const char *const status_names[] = {
+#define XX(name, msg) "NN_" #name,
+    NN_STATUS_MAP(XX)
+#undef XX
+};
+static const char *const status_msgs[] = {
+#define XX(name, msg) msg,
+    NN_STATUS_MAP(XX)
+#undef XX
+};
+
+const char *nn_status_name(nn_status s)
+{
+    return (unsigned)s < NN_STATUS_COUNT_ ? status_names[s] : "NN_UNKNOWN";
+}
+
+const char *nn_strerror(nn_status s)
+{
+    return (unsigned)s < NN_STATUS_COUNT_ ? status_msgs[s] : "unknown status";
+}
+
+char *nn_vformat(const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0) return NULL;
+    char *s = malloc((size_t)n + 1);
+    if (s) vsnprintf(s, (size_t)n + 1, fmt, ap);
+    return s;
+}
+
+char *nn_format(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = nn_vformat(fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+char *nn_strdup(const char *s)
+{
+    if (!s) return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+nn_status nn_fail(char **err, nn_status code, const char *fmt, ...)
+{
+    if (err) {
+        free(*err);
+        va_list ap;
+        va_start(ap, fmt);
+        *err = nn_vformat(fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+void nn_free(void *p) { free(p); }
+
+void nn_buf_addf(nn_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = nn_vformat(fmt, ap);
+    va_end(ap);
+    if (!s) return;
+    size_t n = strlen(s);
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 128;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *p = realloc(b->s, cap);
+        if (!p) { free(s); return; }
+        b->s = p;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n + 1);
+    b->len += n;
+    free(s);
+}
+
+char *nn_buf_take(nn_buf *b)
+{
+    char *s = b->s ? b->s : nn_strdup("");
+    b->s = NULL;
+    b->len = b->cap = 0;
+    return s;
+}
+
+/* ---- logging ---- */
+
+static nn_log_fn log_fn;
+static void *log_user;
+
+void nn_log_set(nn_log_fn fn, void *user)
+{
+    log_fn = fn;
+    log_user = user;
+}
+
+void nn_log_msg(nn_log_level level, const char *fmt, ...)
+{
+    if (!log_fn) return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = nn_vformat(fmt, ap);
+    va_end(ap);
+    if (s) log_fn(level, s, log_user);
+    free(s);
+}
+
+/* ---- PCG32 (pcg-random.org, "pcg32_random_r") ---- */
+
+void nn_rng_seed(nn_rng *r, uint64_t seed, uint64_t stream)
+{
+    r->state = 0;
+    r->inc = (stream << 1) | 1u;
+    nn_rng_u32(r);
+    r->state += seed;
+    nn_rng_u32(r);
+}
+
+uint32_t nn_rng_u32(nn_rng *r)
+{
+    uint64_t old = r->state;
+    r->state = old * 6364136223846793005ULL + r->inc;
+    uint32_t xorshifted = (uint32_t)(((old >> 18) ^ old) >> 27);
+    uint32_t rot = (uint32_t)(old >> 59);
+    return (xorshifted >> rot) | (xorshifted << ((-rot) & 31));
+}
+
+float nn_rng_uniform(nn_rng *r) { return (float)(nn_rng_u32(r) >> 8) * (1.0f / 16777216.0f); }
+
+uint32_t nn_rng_below(nn_rng *r, uint32_t n)
+{
+    uint32_t threshold = (uint32_t)(-n) % n; /* Lemire-free rejection, as pcg32_boundedrand */
+    for (;;) {
+        uint32_t x = nn_rng_u32(r);
+        if (x >= threshold) return x % n;
+    }
+}
+
+void nn_rng_permutation(nn_rng *r, int64_t *idx, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) idx[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)nn_rng_below(r, (uint32_t)(i + 1));
+        int64_t t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
+    }
+}
+
+/* ---- shapes ---- */
+
+int64_t nn_shape_numel(const nn_shape *s)
+{
+    int64_t n = 1;
+    for (int i = 0; i < s->ndim; i++) n *= s->dim[i];
+    return n;
+}
+
+void nn_shape_format(const nn_shape *s, int batch, char *buf, size_t len)
+{
+    nn_buf b = {0};
+    nn_buf_addf(&b, "[");
+    if (batch) nn_buf_addf(&b, "-1%s", s->ndim ? ", " : "");
+    for (int i = 0; i < s->ndim; i++)
+        nn_buf_addf(&b, "%lld%s", (long long)s->dim[i], i + 1 < s->ndim ? ", " : "");
+    nn_buf_addf(&b, "]");
+    char *str = nn_buf_take(&b);
+    snprintf(buf, len, "%s", str);
+    free(str);
+}

@@ -1,0 +1,423 @@
+/*
+ * nn.h - the public API of libnn.
+ *
+ * libnn is a small core: tensors, define-by-run autograd, a module tree, a
+ * training loop and a plugin registry. Layers, losses, optimizers, datasets
+ * and device backends come from plugins (see nn/plugin.h).
+ *
+ * A program sees handles only; their structs live in core/. Every call that
+ * can fail returns an nn_status; when it also takes `char **err`, a message
+ * is stored there on failure (caller owns it; free with nn_free()). The
+ * library never prints and never exits; logging goes through nn_log_set().
+ *
+ * Memory rule for tensors: tensors made by nn_tensor_new() are persistent
+ * (free them with nn_tensor_free()). Tensors returned by ops (nn_sigmoid,
+ * nn_addmm, ...) live in the context's scratch arena and stay valid until
+ * nn_ctx_scratch_reset(), which a training step calls once at its end.
+ *
+ * Ops report errors through the context, not their return value: an op that
+ * fails returns NULL and records a sticky error (nn_ctx_error()); an op given
+ * a NULL input returns NULL, so a whole forward pass can be checked once.
+ *
+ *   nn_registry *reg; nn_ctx *ctx; char *err = NULL;
+ *   nn_registry_open(NULL, &reg, &err);
+ *   nn_ctx_open(reg, "cpu", 0, &ctx, &err);
+ *   nn_module *net;
+ *   nn_module_from_chain(ctx, "linear out=5 ! sigmoid", shape_in, &net, &err);
+ *   nn_tensor *y = nn_module_forward(net, x);
+ */
+#ifndef NN_NN_H
+#define NN_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NN_VERSION_STRING "0.1.0"
+
+#if defined(__GNUC__)
+#define NN_API __attribute__((visibility("default")))
+#define NN_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define NN_API
+#define NN_PRINTF(f, a)
+#endif
+
+/* ---- status ------------------------------------------------------------ */
+
+#define NN_STATUS_MAP(XX)                                              \
+    XX(OK, "success")                                                  \
+    XX(INVALID, "invalid argument")                                    \
+    XX(NOT_FOUND, "not found")                                         \
+    XX(NO_MEMORY, "out of memory")                                     \
+    XX(IO, "input/output error")                                       \
+    XX(ABI, "plugin ABI mismatch")                                     \
+    XX(LOAD, "plugin could not be loaded")                             \
+    XX(SHAPE, "shape mismatch")                                        \
+    XX(DEVICE, "device error")                                         \
+    XX(FORMAT, "malformed data")                                       \
+    XX(UNSUPPORTED, "not supported")                                   \
+    XX(INTERNAL, "internal error")
+
+typedef enum {
+#define NN_XX_(name, msg) NN_##name,
+    NN_STATUS_MAP(NN_XX_)
+#undef NN_XX_
+    NN_STATUS_COUNT_
+} nn_status;
+
+/* "NN_SHAPE" for NN_SHAPE; never NULL. */
+NN_API const char *nn_status_name(nn_status s);
+/* "shape mismatch" for NN_SHAPE; never NULL. */
+NN_API const char *nn_strerror(nn_status s);
+
+/* Stores a formatted message in *err (if err is not NULL) and returns code.
+ * Any message already in *err is freed first. */
+NN_API nn_status nn_fail(char **err, nn_status code, const char *fmt, ...)
+    NN_PRINTF(3, 4);
+/* Frees memory the library handed to the caller (error messages, strings). */
+NN_API void nn_free(void *p);
+
+/* ---- logging ----------------------------------------------------------- */
+
+typedef enum { NN_LOG_ERROR, NN_LOG_WARN, NN_LOG_INFO, NN_LOG_DEBUG } nn_log_level;
+typedef void (*nn_log_fn)(nn_log_level level, const char *msg, void *user);
+/* Sets the process-wide log sink; NULL (the default) discards messages. */
+NN_API void nn_log_set(nn_log_fn fn, void *user);
+NN_API void nn_log_msg(nn_log_level level, const char *fmt, ...) NN_PRINTF(2, 3);
+
+/* ---- random numbers ---------------------------------------------------- */
+
+/* PCG32 (O'Neill, pcg-random.org): small, fast, and its state is two words
+ * that a checkpoint can store. */
+typedef struct nn_rng {
+    uint64_t state;
+    uint64_t inc;
+} nn_rng;
+
+NN_API void nn_rng_seed(nn_rng *r, uint64_t seed, uint64_t stream);
+NN_API uint32_t nn_rng_u32(nn_rng *r);
+/* Uniform in [0, 1), 24 random bits. */
+NN_API float nn_rng_uniform(nn_rng *r);
+/* Uniform integer in [0, n), without modulo bias. n > 0. */
+NN_API uint32_t nn_rng_below(nn_rng *r, uint32_t n);
+/* Fisher-Yates permutation of 0..n-1 into idx. */
+NN_API void nn_rng_permutation(nn_rng *r, int64_t *idx, int64_t n);
+
+/* ---- shapes ------------------------------------------------------------ */
+
+#define NN_MAX_DIMS 8
+
+typedef struct nn_shape {
+    int ndim;
+    int64_t dim[NN_MAX_DIMS];
+} nn_shape;
+
+/* Writes "[5, 2]" (or "[-1, 5]" with batch = 1 meaning a leading -1). */
+NN_API void nn_shape_format(const nn_shape *s, int batch, char *buf, size_t len);
+NN_API int64_t nn_shape_numel(const nn_shape *s);
+
+/* ---- registry and plugins ---------------------------------------------- */
+
+typedef struct nn_registry nn_registry;
+typedef struct nn_component nn_component;
+
+typedef enum {
+    NN_KIND_MODULE,
+    NN_KIND_LOSS,
+    NN_KIND_OPTIMIZER,
+    NN_KIND_DATASET,
+    NN_KIND_DEVICE,
+    NN_KIND_COUNT_
+} nn_kind;
+
+/* "module", "loss", "optimizer", "dataset", "device". */
+NN_API const char *nn_kind_name(nn_kind k);
+
+/* Options for nn_registry_open(); zero means "default". */
+typedef struct nn_registry_opts {
+    const char *const *paths; /* extra directories searched first (--plugin-path) */
+    int npaths;
+    int no_env;               /* 1: ignore NN_PLUGIN_PATH and NN_PLUGIN_SYSTEM_PATH */
+} nn_registry_opts;
+
+/* Scans the plugin search path and loads every plugin it finds. Plugins that
+ * fail to load are recorded (nn_registry_refused) and skipped; this call only
+ * fails when the registry itself cannot be built. Caller owns *out; free with
+ * nn_registry_free(). */
+NN_API nn_status nn_registry_open(const nn_registry_opts *opts, nn_registry **out,
+                                  char **err);
+NN_API void nn_registry_free(nn_registry *reg);
+
+/* The directories searched, in order (borrowed; valid while reg lives). */
+NN_API int nn_registry_search_path(const nn_registry *reg, const char *const **dirs);
+/* Refused files: path and reason (borrowed). */
+NN_API int nn_registry_refused_count(const nn_registry *reg);
+NN_API void nn_registry_refused(const nn_registry *reg, int i, const char **path,
+                                const char **reason);
+
+NN_API int nn_registry_count(const nn_registry *reg);
+NN_API const nn_component *nn_registry_at(const nn_registry *reg, int i);
+/* Finds a component by kind and name. On failure returns NN_NOT_FOUND with a
+ * message that lists the known names of that kind and where it looked. */
+NN_API nn_status nn_registry_find(const nn_registry *reg, nn_kind kind, const char *name,
+                                  const nn_component **out, char **err);
+
+NN_API nn_kind nn_component_kind(const nn_component *c);
+NN_API const char *nn_component_name(const nn_component *c);
+NN_API const char *nn_component_doc(const nn_component *c);
+NN_API const char *nn_component_version(const nn_component *c);
+NN_API const char *nn_component_file(const nn_component *c);
+NN_API const char *nn_component_plugin(const nn_component *c);
+NN_API const struct nn_prop_def *nn_component_props(const nn_component *c, int *count);
+
+/* ---- properties --------------------------------------------------------- */
+
+typedef struct nn_props nn_props;
+
+/* Parses "key=value key=value" (whitespace separated) against the
+ * component's property table. Unknown keys and bad values are refused with
+ * a message naming the valid keys or the allowed range. Caller owns *out. */
+NN_API nn_status nn_props_parse(const nn_component *c, const char *words, nn_props **out,
+                                char **err);
+/* The same, from an argv-style list of "key=value" words. */
+NN_API nn_status nn_props_parse_argv(const nn_component *c, int argc, const char *const *argv,
+                                     nn_props **out, char **err);
+NN_API void nn_props_free(nn_props *p);
+NN_API nn_props *nn_props_clone(const nn_props *p);
+
+/* Typed reads by table index (fast; for plugins) or by name (-1 if absent). */
+NN_API int nn_props_index(const nn_props *p, const char *key);
+NN_API int64_t nn_props_int(const nn_props *p, int idx);
+NN_API double nn_props_float(const nn_props *p, int idx);
+NN_API int nn_props_bool(const nn_props *p, int idx);
+NN_API const char *nn_props_string(const nn_props *p, int idx);
+/* Sets one property from text, validated against the table. */
+NN_API nn_status nn_props_set(nn_props *p, const char *key, const char *value, char **err);
+/* "k=v k=v" for every property (or only those that differ from the default
+ * when nondefault_only). Caller owns the string; free with nn_free(). */
+NN_API char *nn_props_format(const nn_props *p, int nondefault_only);
+
+/* ---- context ------------------------------------------------------------ */
+
+typedef struct nn_ctx nn_ctx;
+
+/* Opens the named device ("cpu", "cuda", ...; NULL means "cpu") with the
+ * optional "key=value" device properties, and seeds the run's RNG.
+ * reg is borrowed and must outlive the context. Caller owns *out. */
+NN_API nn_status nn_ctx_open(nn_registry *reg, const char *device, uint64_t seed,
+                             nn_ctx **out, char **err);
+NN_API void nn_ctx_free(nn_ctx *ctx);
+NN_API nn_registry *nn_ctx_registry(nn_ctx *ctx);
+NN_API const char *nn_ctx_device_name(const nn_ctx *ctx);
+NN_API nn_rng *nn_ctx_rng(nn_ctx *ctx);
+
+/* Releases every scratch tensor and the autograd tape in one call. */
+NN_API void nn_ctx_scratch_reset(nn_ctx *ctx);
+/* Bytes currently reserved by the scratch arena (for tests and tuning). */
+NN_API size_t nn_ctx_scratch_reserved(const nn_ctx *ctx);
+
+/* The sticky op error: NN_OK, or the first failure since the last clear. */
+NN_API nn_status nn_ctx_error(const nn_ctx *ctx, const char **msg);
+NN_API void nn_ctx_clear_error(nn_ctx *ctx);
+
+/* Autograd recording switch, as torch.no_grad(). Returns the previous value. */
+NN_API int nn_grad_set_enabled(nn_ctx *ctx, int enabled);
+NN_API int nn_grad_enabled(const nn_ctx *ctx);
+
+/* ---- tensors ------------------------------------------------------------ */
+
+typedef struct nn_tensor nn_tensor;
+typedef enum { NN_F32 = 0 } nn_dtype;
+
+/* A persistent, zero-filled tensor on the context's device. Caller owns it;
+ * free with nn_tensor_free(). Returns NULL on failure (see nn_ctx_error). */
+NN_API nn_tensor *nn_tensor_new(nn_ctx *ctx, const nn_shape *shape, int requires_grad);
+NN_API void nn_tensor_free(nn_tensor *t);
+/* A scratch tensor (valid until nn_ctx_scratch_reset), uninitialised. */
+NN_API nn_tensor *nn_tensor_scratch(nn_ctx *ctx, const nn_shape *shape);
+
+NN_API nn_ctx *nn_tensor_ctx(const nn_tensor *t);
+NN_API nn_dtype nn_tensor_dtype(const nn_tensor *t);
+NN_API const nn_shape *nn_tensor_shape(const nn_tensor *t);
+NN_API int64_t nn_tensor_numel(const nn_tensor *t);
+NN_API int64_t nn_tensor_dim(const nn_tensor *t, int i);
+NN_API int nn_tensor_is_contiguous(const nn_tensor *t);
+NN_API int nn_tensor_requires_grad(const nn_tensor *t);
+NN_API void nn_tensor_set_requires_grad(nn_tensor *t, int on);
+/* The accumulated gradient, or NULL when none (as PyTorch's None). Borrowed. */
+NN_API nn_tensor *nn_tensor_grad(const nn_tensor *t);
+/* Name of the backward node that made t ("AddmmBackward0"), or NULL. */
+NN_API const char *nn_tensor_grad_fn_name(const nn_tensor *t);
+
+/* Explicit copies between host memory and the tensor (n = element count,
+ * must equal numel). Non-contiguous tensors are copied element by element. */
+NN_API nn_status nn_tensor_from_host(nn_tensor *t, const float *src, int64_t n);
+NN_API nn_status nn_tensor_to_host(const nn_tensor *t, float *dst, int64_t n);
+/* Value of a one-element tensor. */
+NN_API nn_status nn_tensor_item(const nn_tensor *t, float *out);
+
+/* In-place updates, never recorded by autograd (use them under no-grad, as
+ * the hand-written update of the tutorial does). */
+NN_API nn_status nn_tensor_zero_(nn_tensor *t);
+NN_API nn_status nn_tensor_fill_(nn_tensor *t, float v);
+/* t += alpha * x (same shape). */
+NN_API nn_status nn_tensor_add_(nn_tensor *t, const nn_tensor *x, float alpha);
+/* t = uniform(lo, hi) drawn from rng, on the host, then copied: the same seed
+ * gives the same values on every device. */
+NN_API nn_status nn_tensor_uniform_(nn_tensor *t, nn_rng *rng, float lo, float hi);
+NN_API nn_status nn_tensor_copy_(nn_tensor *t, const nn_tensor *src);
+/* Forgets t's gradient (PyTorch's zero_grad(set_to_none=True)); the buffer is
+ * kept and overwritten by the next backward. */
+NN_API void nn_tensor_zero_grad(nn_tensor *t);
+
+/* ---- ops (differentiable; results are scratch tensors) ------------------ */
+
+/* out = bias + a @ b.  a: (m, k)  b: (k, n)  bias: (n) or (m, n). */
+NN_API nn_tensor *nn_addmm(nn_tensor *bias, nn_tensor *a, nn_tensor *b);
+NN_API nn_tensor *nn_mm(nn_tensor *a, nn_tensor *b);
+/* Transpose of a 2-d tensor, a view (no copy). */
+NN_API nn_tensor *nn_t(nn_tensor *a);
+NN_API nn_tensor *nn_contiguous(nn_tensor *a);
+/* Element-wise; b has a's shape, or is (n) broadcast over rows of (m, n). */
+NN_API nn_tensor *nn_add(nn_tensor *a, nn_tensor *b);
+NN_API nn_tensor *nn_sub(nn_tensor *a, nn_tensor *b);
+NN_API nn_tensor *nn_mul(nn_tensor *a, nn_tensor *b);
+NN_API nn_tensor *nn_mul_scalar(nn_tensor *a, float s);
+NN_API nn_tensor *nn_sigmoid(nn_tensor *a);
+NN_API nn_tensor *nn_relu(nn_tensor *a);
+NN_API nn_tensor *nn_tanh(nn_tensor *a);
+NN_API nn_tensor *nn_exp(nn_tensor *a);
+NN_API nn_tensor *nn_log(nn_tensor *a);
+/* Sum / mean of all elements: a scalar (0-d) tensor. */
+NN_API nn_tensor *nn_sum(nn_tensor *a);
+NN_API nn_tensor *nn_mean(nn_tensor *a);
+/* PyTorch's binary_cross_entropy with mean reduction; log clamped at -100. */
+NN_API nn_tensor *nn_bce(nn_tensor *p, nn_tensor *target);
+
+/* Backpropagates from a one-element tensor, accumulating into the .grad of
+ * every leaf that requires it. */
+NN_API nn_status nn_backward(nn_tensor *loss);
+
+/* Fused SGD update of one parameter from its .grad, PyTorch's semantics.
+ * buf is the momentum buffer (NULL when momentum is 0); first != 0 on the
+ * buffer's first use, where it becomes the gradient itself. */
+typedef struct nn_sgd_args {
+    float lr, momentum, dampening, weight_decay;
+    int nesterov, first;
+} nn_sgd_args;
+NN_API nn_status nn_sgd_update_(nn_tensor *p, nn_tensor *buf, const nn_sgd_args *a);
+
+/* ---- modules ------------------------------------------------------------ */
+
+typedef struct nn_module nn_module;
+
+/* Builds a Sequential from a chain "linear out=5 ! sigmoid ! linear out=1".
+ * in is the shape of one sample; each element infers its input shape from
+ * the one before. Parameters are initialised from the context's RNG. */
+NN_API nn_status nn_module_from_chain(nn_ctx *ctx, const char *chain, const nn_shape *in,
+                                      nn_module **out, char **err);
+/* Creates one module from a component and its "key=value" words. */
+NN_API nn_status nn_module_create(nn_ctx *ctx, const char *name, const char *words,
+                                  const nn_shape *in, nn_module **out, char **err);
+NN_API void nn_module_free(nn_module *m);
+
+NN_API nn_tensor *nn_module_forward(nn_module *m, nn_tensor *x);
+NN_API void nn_module_train(nn_module *m, int training);
+NN_API int nn_module_is_training(const nn_module *m);
+
+/* The type name ("Linear", "Sequential") and the child name ("0", "fc1"). */
+NN_API const char *nn_module_type(const nn_module *m);
+NN_API const char *nn_module_name(const nn_module *m);
+NN_API const nn_shape *nn_module_in_shape(const nn_module *m);
+NN_API const nn_shape *nn_module_out_shape(const nn_module *m);
+NN_API int nn_module_child_count(const nn_module *m);
+NN_API nn_module *nn_module_child(const nn_module *m, int i);
+NN_API nn_ctx *nn_module_ctx(const nn_module *m);
+
+/* Every parameter in the tree, depth first, with PyTorch names ("0.weight").
+ * Borrowed; valid while the module lives. */
+NN_API int nn_module_param_count(nn_module *m);
+NN_API nn_tensor *nn_module_param(nn_module *m, int i, const char **name);
+/* zero_grad on every parameter. */
+NN_API void nn_module_zero_grad(nn_module *m);
+
+/* ---- losses ------------------------------------------------------------- */
+
+typedef struct nn_loss nn_loss;
+NN_API nn_status nn_loss_create(nn_ctx *ctx, const char *name, const char *words,
+                                nn_loss **out, char **err);
+NN_API void nn_loss_free(nn_loss *l);
+NN_API nn_tensor *nn_loss_forward(nn_loss *l, nn_tensor *pred, nn_tensor *target);
+/* Correct predictions out of *total, when the loss defines an accuracy
+ * (NN_UNSUPPORTED otherwise). */
+NN_API nn_status nn_loss_correct(nn_loss *l, nn_tensor *pred, nn_tensor *target,
+                                 int64_t *correct, int64_t *total);
+
+/* ---- optimizers --------------------------------------------------------- */
+
+typedef struct nn_optim nn_optim;
+/* An optimizer over every parameter of m that requires grad. */
+NN_API nn_status nn_optim_create(nn_ctx *ctx, const char *name, const char *words,
+                                 nn_module *m, nn_optim **out, char **err);
+NN_API void nn_optim_free(nn_optim *o);
+NN_API nn_status nn_optim_step(nn_optim *o);
+NN_API void nn_optim_zero_grad(nn_optim *o);
+/* Hyper-parameters by name, at any time ("lr", "momentum", ...). */
+NN_API nn_status nn_optim_set(nn_optim *o, const char *key, const char *value, char **err);
+NN_API nn_status nn_optim_get(const nn_optim *o, const char *key, double *value);
+NN_API nn_props *nn_optim_props(nn_optim *o);
+NN_API const char *nn_optim_name(const nn_optim *o);
+
+/* ---- datasets and batches ----------------------------------------------- */
+
+typedef struct nn_dataset nn_dataset;
+NN_API nn_status nn_dataset_open(nn_ctx *ctx, const char *name, const char *words,
+                                 nn_dataset **out, char **err);
+NN_API void nn_dataset_free(nn_dataset *d);
+NN_API int64_t nn_dataset_len(const nn_dataset *d);
+NN_API const nn_shape *nn_dataset_input_shape(const nn_dataset *d);
+NN_API const nn_shape *nn_dataset_target_shape(const nn_dataset *d);
+/* One sample into host memory (numel of the input / target shapes). */
+NN_API nn_status nn_dataset_get(nn_dataset *d, int64_t i, float *x, float *y);
+
+/* ---- training loop ------------------------------------------------------ */
+
+typedef enum { NN_SHUFFLE_NONE, NN_SHUFFLE_EPOCH } nn_shuffle;
+
+typedef struct nn_epoch_stats {
+    int64_t epoch;   /* -1 for the evaluation before training */
+    double loss;     /* mean of the batch losses */
+    double accuracy; /* mean of the batch accuracies; NaN without a metric */
+    int64_t batches;
+} nn_epoch_stats;
+
+/* Called after every epoch; a non-zero return stops training early. */
+typedef int (*nn_epoch_fn)(const nn_epoch_stats *s, void *user);
+
+typedef struct nn_fit_opts {
+    int64_t epochs;
+    int64_t batch;
+    nn_shuffle shuffle;
+    nn_epoch_fn on_epoch;
+    void *user;
+} nn_fit_opts;
+
+/* One pass over d as the tutorial's fit(): batches of opts->batch (a final
+ * partial batch is dropped), train mode with an optimizer step per batch when
+ * o is not NULL, else evaluation (no grad). */
+NN_API nn_status nn_fit_epoch(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d,
+                              int64_t batch, const int64_t *order, nn_epoch_stats *out,
+                              char **err);
+/* The whole loop: opts->epochs epochs, shuffling per opts->shuffle with the
+ * context's RNG, calling opts->on_epoch after each. */
+NN_API nn_status nn_fit(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d,
+                        const nn_fit_opts *opts, char **err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

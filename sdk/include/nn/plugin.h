@@ -1,0 +1,254 @@
+/*
+ * plugin.h - the five plugin interfaces of nn: Module, Loss, Optimizer,
+ * Dataset and Device.
+ *
+ * A plugin is one shared object that exports exactly one symbol, the
+ * descriptor made by NN_PLUGIN_DEFINE(). The loader reads the descriptor's
+ * ABI numbers before anything else: the major must equal the core's, the
+ * minor must not be newer. Each interface struct starts with abi_version and
+ * struct_size; slots are only ever appended, and the core calls a slot only
+ * when it lies inside struct_size and is not NULL (optional slots say so).
+ *
+ *   static nn_tensor *relu_forward(nn_module *m, nn_tensor *x)
+ *   { (void)m; return nn_relu(x); }
+ *   static const nn_module_vt relu_vt = {
+ *       NN_VT_HEADER(nn_module_vt),
+ *       .type_name = "ReLU",
+ *       .forward = relu_forward,
+ *   };
+ *   static const nn_component_def relu_components[] = {
+ *       { NN_KIND_MODULE, "relu", "max(x, 0)", &relu_vt, NULL, 0 },
+ *   };
+ *   NN_PLUGIN_DEFINE("relu", "1.0", relu_components)
+ */
+#ifndef NN_PLUGIN_H
+#define NN_PLUGIN_H
+
+#include "nn/nn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ABI of this header. A plugin built against major M minor m loads in a core
+ * with the same M and a minor >= m. */
+#define NN_ABI_MAJOR 1
+#define NN_ABI_MINOR 0
+#define NN_ABI ((uint32_t)((NN_ABI_MAJOR << 16) | NN_ABI_MINOR))
+
+#define NN_VT_HEADER(type) .abi_version = NN_ABI, .struct_size = sizeof(type)
+
+/* ---- properties --------------------------------------------------------- */
+
+typedef enum {
+    NN_PROP_INT,
+    NN_PROP_FLOAT,
+    NN_PROP_BOOL,
+    NN_PROP_STRING,
+    NN_PROP_ENUM /* one of the '|'-separated words in choices */
+} nn_prop_type;
+
+typedef struct nn_prop_def {
+    const char *name;
+    nn_prop_type type;
+    const char *def;     /* default, as text ("0.01", "true", "epoch"); NULL: required */
+    double min, max;     /* inclusive range for INT and FLOAT (min > max: none) */
+    const char *choices; /* ENUM: "none|epoch" */
+    const char *doc;     /* one line */
+} nn_prop_def;
+
+/* "int", "float", "bool", "string", "enum". */
+NN_API const char *nn_prop_type_name(nn_prop_type t);
+
+/* ---- Module -------------------------------------------------------------- */
+
+typedef struct nn_module_vt {
+    uint32_t abi_version, struct_size;
+    /* ---- slots below are ABI 1.0 ---- */
+    const char *type_name; /* "Linear": used by print and summary */
+    size_t priv_size;      /* bytes of zeroed state the core allocates per instance */
+    /* Validates properties against the input shape of one sample, registers
+     * parameters (nn_module_add_param) and sets *out to the output shape. */
+    nn_status (*init)(nn_module *m, const nn_props *p, const nn_shape *in, nn_shape *out,
+                      char **err);
+    /* Composes core ops; autograd comes for free. Returns NULL on error. */
+    nn_tensor *(*forward)(nn_module *m, nn_tensor *x);
+    /* Optional: draws fresh parameters from rng (PyTorch's reset_parameters). */
+    nn_status (*reset_parameters)(nn_module *m, nn_rng *rng);
+    /* Optional: the text inside "Linear(...)" of the repr. */
+    void (*extra_repr)(nn_module *m, char *buf, size_t len);
+    /* Optional: frees what init allocated beyond priv. */
+    void (*destroy)(nn_module *m);
+} nn_module_vt;
+
+/* For module plugins. The instance state, priv_size bytes (borrowed). */
+NN_API void *nn_module_priv(nn_module *m);
+NN_API const nn_props *nn_module_props(const nn_module *m);
+/* Registers a parameter (persistent, requires grad) under a local name. */
+NN_API nn_tensor *nn_module_add_param(nn_module *m, const char *name, const nn_shape *shape,
+                                      char **err);
+
+/* ---- Loss ---------------------------------------------------------------- */
+
+typedef struct nn_loss_vt {
+    uint32_t abi_version, struct_size;
+    /* ---- slots below are ABI 1.0 ---- */
+    const char *type_name; /* "BCELoss" */
+    /* Optional: validates the properties. */
+    nn_status (*init)(nn_loss *l, const nn_props *p, char **err);
+    /* Returns a one-element tensor built from core ops, NULL on error. */
+    nn_tensor *(*forward)(nn_loss *l, nn_tensor *pred, nn_tensor *target);
+    /* Optional: for the accuracy metric, how many of *total predictions
+     * (samples or outputs, as the loss defines them) are correct. */
+    nn_status (*correct)(nn_loss *l, nn_tensor *pred, nn_tensor *target, int64_t *correct,
+                         int64_t *total);
+} nn_loss_vt;
+
+NN_API const nn_props *nn_loss_props(const nn_loss *l);
+
+/* ---- Optimizer ----------------------------------------------------------- */
+
+typedef struct nn_optim_vt {
+    uint32_t abi_version, struct_size;
+    /* ---- slots below are ABI 1.0 ---- */
+    const char *type_name; /* "SGD" */
+    /* NULL-terminated names of the per-parameter state slots
+     * ({"momentum_buffer", NULL}); the core stores and saves them by name. */
+    const char *const *state_names;
+    /* Optional: checks the hyper-parameters (called again after each change). */
+    nn_status (*validate)(const nn_props *p, char **err);
+    /* Updates every parameter that has a gradient. */
+    nn_status (*step)(nn_optim *o);
+} nn_optim_vt;
+
+/* For optimizer plugins: parameters, hyper-parameters and state slots. */
+NN_API int nn_optim_param_count(const nn_optim *o);
+NN_API nn_tensor *nn_optim_param(nn_optim *o, int i);
+NN_API const nn_props *nn_optim_hparams(const nn_optim *o);
+/* State slot j of parameter i, or NULL if it does not exist yet. */
+NN_API nn_tensor *nn_optim_state(nn_optim *o, int i, int j);
+/* Creates state slot j of parameter i (zeroed, the parameter's shape). */
+NN_API nn_tensor *nn_optim_state_new(nn_optim *o, int i, int j);
+
+/* ---- Dataset ------------------------------------------------------------- */
+
+typedef struct nn_dataset_vt {
+    uint32_t abi_version, struct_size;
+    /* ---- slots below are ABI 1.0 ---- */
+    /* Opens the data; sets the length and the per-sample shapes. *priv is the
+     * plugin's own state, handed back to the other slots. */
+    nn_status (*open)(const nn_props *p, void **priv, int64_t *len, nn_shape *input,
+                      nn_shape *target, char **err);
+    void (*close)(void *priv);
+    /* One sample into host memory. */
+    nn_status (*get)(void *priv, int64_t i, float *x, float *y);
+    /* Optional: n samples by index, rows packed, for speed. */
+    nn_status (*get_batch)(void *priv, const int64_t *idx, int64_t n, float *x, float *y);
+} nn_dataset_vt;
+
+/* ---- Device -------------------------------------------------------------- */
+
+typedef enum {
+    NN_UNARY_SIGMOID,
+    NN_UNARY_RELU,
+    NN_UNARY_TANH,
+    NN_UNARY_EXP,
+    NN_UNARY_LOG,
+    NN_UNARY_COUNT_
+} nn_unary_op;
+
+typedef enum { NN_BINARY_ADD, NN_BINARY_SUB, NN_BINARY_MUL, NN_BINARY_COUNT_ } nn_binary_op;
+
+/* All kernels work on float32, contiguous, row-major device memory. "acc"
+ * means: add into the output (1) or overwrite it (0). The device handle is
+ * the value open() returned. */
+typedef struct nn_device_vt {
+    uint32_t abi_version, struct_size;
+    /* ---- slots below are ABI 1.0 ---- */
+    /* Is the device usable here? On NN_UNSUPPORTED, *why says why not. */
+    nn_status (*probe)(char **why);
+    nn_status (*open)(const nn_props *p, void **dev, char **err);
+    void (*close)(void *dev);
+    void *(*alloc)(void *dev, size_t bytes); /* NULL on failure; 64-byte aligned */
+    void (*free)(void *dev, void *ptr);
+    void (*to_device)(void *dev, void *dst, const void *src, size_t bytes);
+    void (*to_host)(void *dev, void *dst, const void *src, size_t bytes);
+    void (*copy)(void *dev, void *dst, const void *src, size_t bytes);
+    /* Waits for queued work (a no-op where kernels are synchronous). */
+    void (*sync)(void *dev);
+
+    void (*fill)(void *dev, int64_t n, float v, float *y);
+    /* c = alpha * op(a) @ op(b) + beta * c. op(a): (m, k), op(b): (k, n);
+     * ta/tb: the operand is stored transposed. */
+    void (*gemm)(void *dev, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
+                 const float *a, const float *b, float beta, float *c);
+    /* y = f(x) */
+    void (*unary)(void *dev, nn_unary_op op, int64_t n, const float *x, float *y);
+    /* dx (+)= f'(x) * dy, given x and y = f(x) */
+    void (*unary_backward)(void *dev, nn_unary_op op, int64_t n, const float *x,
+                           const float *y, const float *dy, float *dx, int acc);
+    /* y = a op b; b has n elements, or bn (< n, n % bn == 0) repeated along rows */
+    void (*binary)(void *dev, nn_binary_op op, int64_t n, const float *a, int64_t bn,
+                   const float *b, float *y);
+    /* y = alpha * x + beta * y */
+    void (*axpby)(void *dev, int64_t n, float alpha, const float *x, float beta, float *y);
+    /* y (+)= alpha * x * w, element-wise */
+    void (*mul_acc)(void *dev, int64_t n, float alpha, const float *x, const float *w,
+                    float *y, int acc);
+    /* y (rows, cols) = each row a copy of b (cols) */
+    void (*repeat_rows)(void *dev, int64_t rows, int64_t cols, const float *b, float *y);
+    /* y (cols) (+)= sum over rows of x (rows, cols) */
+    void (*sum_rows)(void *dev, int64_t rows, int64_t cols, const float *x, float *y, int acc);
+    /* y[0] = alpha * sum(x) */
+    void (*sum)(void *dev, int64_t n, float alpha, const float *x, float *y);
+    /* y (+)= alpha * s[0], broadcast to n elements */
+    void (*broadcast)(void *dev, int64_t n, float alpha, const float *s, float *y, int acc);
+    /* y (cols, rows) = transpose of x (rows, cols) */
+    void (*transpose)(void *dev, int64_t rows, int64_t cols, const float *x, float *y);
+    /* y[0] = mean binary cross-entropy of p against t, logs clamped at -100 */
+    void (*bce)(void *dev, int64_t n, const float *p, const float *t, float *y);
+    /* dp (+)= dy[0] * d bce / d p */
+    void (*bce_backward)(void *dev, int64_t n, const float *p, const float *t,
+                         const float *dy, float *dp, int acc);
+    /* one SGD step of p from g with momentum buffer buf (NULL if unused) */
+    void (*sgd)(void *dev, int64_t n, float *p, const float *g, float *buf,
+                const nn_sgd_args *a);
+    /* Optional: extra named kernels that other plugins bring (NULL if none). */
+    void *(*kernel)(void *dev, const char *name);
+} nn_device_vt;
+
+/* ---- the descriptor ------------------------------------------------------ */
+
+typedef struct nn_component_def {
+    nn_kind kind;
+    const char *name;          /* unique within its kind: "linear" */
+    const char *doc;           /* one line for nnrun plugins / inspect */
+    const void *vt;            /* nn_module_vt, nn_loss_vt, ... by kind */
+    const nn_prop_def *props;  /* property table (may be NULL) */
+    int nprops;
+} nn_component_def;
+
+typedef struct nn_plugin_desc {
+    uint32_t abi_major, abi_minor; /* read before anything else */
+    uint32_t struct_size;
+    const char *name;              /* plugin name: "linear" */
+    const char *version;           /* "1.0" */
+    const nn_component_def *components;
+    int ncomponents;
+} nn_plugin_desc;
+
+#define NN_PLUGIN_SYMBOL nn_plugin_descriptor
+#define NN_PLUGIN_SYMBOL_NAME "nn_plugin_descriptor"
+#define NN_COUNT_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* Defines the plugin's one exported symbol. components is a static array. */
+#define NN_PLUGIN_DEFINE(pname, pversion, components)                                 \
+    NN_API extern const nn_plugin_desc NN_PLUGIN_SYMBOL;                              \
+    const nn_plugin_desc NN_PLUGIN_SYMBOL = {NN_ABI_MAJOR, NN_ABI_MINOR,              \
+                                             (uint32_t)sizeof(nn_plugin_desc), pname, \
+                                             pversion, components, NN_COUNT_OF(components)};
+
+#ifdef __cplusplus
+}
+#endif
+#endif
