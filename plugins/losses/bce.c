@@ -16,13 +16,14 @@ static nn_status bce_correct(nn_loss *l, nn_tensor *pred, nn_tensor *target, int
 {
     int64_t n = nn_tensor_numel(pred);
     if (n != nn_tensor_numel(target)) return NN_SHAPE;
-    float *h = malloc((size_t)(n ? n : 1) * 2 * sizeof(float));
+    float stack[512]; /* a batch of the tutorial's size needs no allocation */
+    float *h = n <= 256 ? stack : malloc((size_t)n * 2 * sizeof(float));
     if (!h) return NN_NO_MEMORY;
     nn_status st = nn_tensor_to_host(pred, h, n);
     if (!st) st = nn_tensor_to_host(target, h + n, n);
     int64_t c = 0;
     for (int64_t i = 0; i < n; i++) c += rintf(h[i]) == h[n + i]; /* round half to even, as torch */
-    free(h);
+    if (h != stack) free(h);
     *correct = c;
     *total = n;
     return st;
