@@ -144,7 +144,7 @@ static char *check_desc(const nn_registry *r, const nn_plugin_desc *d)
         const nn_component *dup = find(r, c->kind, c->name);
         if (dup)
             return nn_format("%s '%s' is already provided by %s", kind_names[c->kind], c->name,
-                             dup->plugin->path);
+                             r->plugins[(intptr_t)dup->plugin].path);
         for (int j = 0; j < i; j++)
             if (d->components[j].kind == c->kind && !strcmp(d->components[j].name, c->name))
                 return nn_format("%s '%s' is registered twice", kind_names[c->kind], c->name);
@@ -162,7 +162,14 @@ static void load_file(nn_registry *r, const char *path)
     if (!lt_dladvise_init(&adv) && !lt_dladvise_local(&adv)) h = lt_dlopenadvise(path, adv);
     lt_dladvise_destroy(&adv);
     if (!h) {
+        /* libltdl says "file not found" for any file no loader accepts; the
+         * system loader's own reason ("invalid ELF header") says more. */
         const char *why = lt_dlerror();
+        void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        if (!dl)
+            why = dlerror();
+        else
+            dlclose(dl);
         refuse(r, path, "cannot be loaded: %s", why ? why : "unknown reason");
         return;
     }
@@ -186,7 +193,8 @@ static void load_file(nn_registry *r, const char *path)
         refuse(r, path, "out of memory");
         return;
     }
-    /* Components point at their plugin by index; fixed up once all are loaded. */
+    /* Components point at their plugin by index until every file is loaded
+     * (the array moves as it grows); nn_registry_open turns them into pointers. */
     for (int i = 0; i < d->ncomponents; i++) {
         nn_component c = {d->components[i].kind, &d->components[i],
                           (const nn_plugin *)(intptr_t)(r->nplugins - 1)};

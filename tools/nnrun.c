@@ -57,11 +57,15 @@ static const char usage[] =
     "A spec file holds the same options, one per line, without the dashes:\n"
     "  model linear out=5 ! sigmoid ! linear out=1 ! sigmoid\n";
 
+/* "FILE:LINE: " while a spec file line is applied, so that its error stays one line. */
+static char where[512];
+
 static int die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     fputs("nnrun: ", stderr);
+    fputs(where, stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -96,8 +100,9 @@ static int set_option(options *o, const char *name, const char *value)
     int known = 0;
     for (size_t i = 0; i < sizeof with_value / sizeof *with_value; i++)
         known |= !strcmp(name, with_value[i]);
-    if (!known) return die("unknown option '--%s' (see nnrun --help)", name);
-    if (!value) return die("option --%s needs a value", name);
+    const char *dashes = where[0] ? "" : "--"; /* a spec file line has none */
+    if (!known) return die("unknown option '%s%s' (see nnrun --help)", dashes, name);
+    if (!value) return die("option %s%s needs a value", dashes, name);
     int64_t v;
     if (!strcmp(name, "data")) o->data = (char *)value;
     else if (!strcmp(name, "model")) o->model = (char *)value;
@@ -159,7 +164,9 @@ static int read_spec(options *o, const char *path)
         }
         char *keep = value ? strdup(value) : NULL;
         if (keep) o->owned[o->nowned++] = keep;
-        if (set_option(o, s, keep)) rc = die("in %s, line %d", path, lineno);
+        snprintf(where, sizeof where, "%s:%d: ", path, lineno);
+        rc = set_option(o, s, keep);
+        where[0] = 0;
     }
     if (!rc && ferror(f)) rc = die("cannot read '%s'", path);
     fclose(f);
