@@ -84,10 +84,15 @@ nn_status nn_backward(nn_tensor *loss)
         vt->fill(ctx->dev.h, 1, 1.0f, d);
     }
     for (nn_node *n = start; n && !ctx->err; n = n->next_in_tape) {
-        if (n->backward && (n->out->flags & NN_T_GRAD_VALID)) {
-            n->backward(n);
-            n->backward = NULL; /* consumed, as retain_graph=False */
+        if (!(n->out->flags & NN_T_GRAD_VALID)) continue;
+        if (!n->backward) {
+            nn_ctx_fail(ctx, NN_INVALID,
+                        "backward through the graph a second time; its buffers are freed");
+            break;
         }
+        n->backward(n);
+        n->backward = NULL;                          /* consumed, as retain_graph=False */
+        n->out->flags &= ~(uint32_t)NN_T_GRAD_VALID; /* a later pass starts afresh */
     }
     return ctx->err;
 }

@@ -195,6 +195,7 @@ struct nn_optim {
     int nparams;
     int nstate;
     nn_tensor **state; /* nparams x nstate */
+    int64_t steps;
 };
 
 struct nn_dataset {
@@ -211,6 +212,11 @@ struct nn_dataset {
 /* Fills host rows for idx[0..n) from the dataset. */
 nn_status nn_dataset_gather(nn_dataset *d, const int64_t *idx, int64_t n, float *x, float *y,
                             char **err);
+
+/* Property i as key and text (value caller-owned), for checkpoints. */
+int nn_props_count(const nn_props *p);
+const char *nn_props_key(const nn_props *p, int i);
+char *nn_props_text(const nn_props *p, int i);
 
 /* Looks up name in kind and parses words into props. */
 nn_status nn_component_open(nn_registry *reg, nn_kind kind, const char *name, const char *words,

@@ -64,6 +64,7 @@ nn_status nn_optim_step(nn_optim *o)
 {
     nn_status st = o->vt->step(o);
     if (st) return st;
+    o->steps++;
     return nn_ctx_error(o->ctx, NULL);
 }
 
@@ -105,6 +106,7 @@ nn_status nn_optim_get(const nn_optim *o, const char *key, double *value)
 nn_props *nn_optim_props(nn_optim *o) { return o->props; }
 const nn_props *nn_optim_hparams(const nn_optim *o) { return o->props; }
 const char *nn_optim_name(const nn_optim *o) { return o->comp->def->name; }
+int64_t nn_optim_steps(const nn_optim *o) { return o->steps; }
 int nn_optim_param_count(const nn_optim *o) { return o->nparams; }
 
 nn_tensor *nn_optim_param(nn_optim *o, int i)

@@ -293,7 +293,13 @@ static void format_value(nn_buf *b, const nn_prop_def *d, const prop_value *v)
 {
     switch (d->type) {
     case NN_PROP_INT: nn_buf_addf(b, "%lld", (long long)v->i); break;
-    case NN_PROP_FLOAT: nn_buf_addf(b, "%.9g", v->f); break;
+    case NN_PROP_FLOAT: { /* the shortest text that reads back as the same double */
+        char t[32];
+        snprintf(t, sizeof t, "%.15g", v->f);
+        if (strtod(t, NULL) != v->f) snprintf(t, sizeof t, "%.17g", v->f);
+        nn_buf_addf(b, "%s", t);
+        break;
+    }
     case NN_PROP_BOOL: nn_buf_addf(b, "%s", v->b ? "true" : "false"); break;
     default: nn_buf_addf(b, "%s", v->s); break;
     }
@@ -312,6 +318,16 @@ static bool is_default(const nn_prop_def *d, const prop_value *v)
     }
     value_free(d, &def);
     return same;
+}
+
+int nn_props_count(const nn_props *p) { return p->n; }
+const char *nn_props_key(const nn_props *p, int i) { return p->defs[i].name; }
+
+char *nn_props_text(const nn_props *p, int i)
+{
+    nn_buf b = {0};
+    format_value(&b, &p->defs[i], &p->v[i]);
+    return nn_buf_take(&b);
 }
 
 char *nn_props_format(const nn_props *p, int nondefault_only)

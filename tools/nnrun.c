@@ -2,13 +2,17 @@
  *
  *   nnrun train [FILE.nn] [--data SPEC] [--model CHAIN] [--loss SPEC] ...
  *   nnrun plugins [-v]
- *   nnrun inspect NAME
+ *   nnrun inspect NAME | FILE
+ *   nnrun eval FILE [--data SPEC]
  *
  * Every user error ends in one message on stderr and exit status 1. */
 #define _POSIX_C_SOURCE 200809L
 #include <nn/plugin.h>
 
 #include <ctype.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,12 +27,21 @@ typedef struct {
     int npaths;
     char *device;
     char *data, *model, *loss, *optim, *shuffle;
-    int64_t epochs, batch, log_every;
+    char *save, *info, *resume;
+    int64_t epochs, batch, log_every, save_every;
     uint64_t seed;
     int verbose;
+    unsigned given; /* bit i: with_value[i] was set explicitly */
     char *owned[64]; /* strings read from a spec file */
     int nowned;
 } options;
+
+static const char *const with_value[] = {"data",        "model",     "loss",   "optim",
+                                         "epochs",      "batch",     "shuffle", "seed",
+                                         "log-every",   "device",    "plugin-path", "save",
+                                         "save-every",  "info",      "resume"};
+enum { OPT_DATA, OPT_MODEL, OPT_LOSS, OPT_OPTIM, OPT_EPOCHS, OPT_BATCH, OPT_SHUFFLE, OPT_SEED };
+#define GIVEN(o, i) (((o)->given >> (i)) & 1u)
 
 static const char usage[] =
     "usage: nnrun COMMAND [OPTIONS]\n"
@@ -37,6 +50,8 @@ static const char usage[] =
     "  train [FILE.nn]   train a network (with no options: the tutorial's circle net)\n"
     "  plugins [-v]      list every component found (-v: search path, refused files)\n"
     "  inspect NAME      show a component's properties\n"
+    "  inspect FILE      show a checkpoint: info, date, model, optimizer, epoch\n"
+    "  eval FILE         loss and accuracy of a checkpoint on its data (or --data)\n"
     "\n"
     "train options:\n"
     "  --data SPEC       dataset and its properties     (circle n=1200)\n"
@@ -46,9 +61,12 @@ static const char usage[] =
     "  --epochs N        epochs to train                (1000)\n"
     "  --batch N         samples per batch              (100)\n"
     "  --shuffle MODE    none | epoch                   (epoch)\n"
-    "  --seed N          seed of initialisation and shuffling (0)\n"
+    "  --seed N          seed of initialisation and shuffling (1)\n"
     "  --log-every N     print every N epochs and the last (100)\n"
     "  --device NAME     device backend                 (cpu)\n"
+    "  --save FILE       save a checkpoint at the end (and every --save-every N epochs)\n"
+    "  --info TEXT       description stored in the checkpoint\n"
+    "  --resume FILE     continue a saved run up to --epochs in total\n"
     "\n"
     "common options:\n"
     "  --plugin-path DIR search DIR for plugins first (repeatable)\n"
@@ -94,12 +112,12 @@ static int parse_count(const char *opt, const char *s, int64_t min, int64_t *out
 static int set_option(options *o, const char *name, const char *value)
 {
     while (*name == '-') name++;
-    static const char *const with_value[] = {"data", "model", "loss", "optim", "epochs", "batch",
-                                             "shuffle", "seed", "log-every", "device",
-                                             "plugin-path"};
     int known = 0;
     for (size_t i = 0; i < sizeof with_value / sizeof *with_value; i++)
-        known |= !strcmp(name, with_value[i]);
+        if (!strcmp(name, with_value[i])) {
+            known = 1;
+            o->given |= 1u << i;
+        }
     const char *dashes = where[0] ? "" : "--"; /* a spec file line has none */
     if (!known) return die("unknown option '%s%s' (see nnrun --help)", dashes, name);
     if (!value) return die("option %s%s needs a value", dashes, name);
@@ -109,6 +127,12 @@ static int set_option(options *o, const char *name, const char *value)
     else if (!strcmp(name, "loss")) o->loss = (char *)value;
     else if (!strcmp(name, "optim")) o->optim = (char *)value;
     else if (!strcmp(name, "device")) o->device = (char *)value;
+    else if (!strcmp(name, "save")) o->save = (char *)value;
+    else if (!strcmp(name, "info")) o->info = (char *)value;
+    else if (!strcmp(name, "resume")) o->resume = (char *)value;
+    else if (!strcmp(name, "save-every")) {
+        if (parse_count("--save-every", value, 1, &o->save_every)) return 1;
+    }
     else if (!strcmp(name, "shuffle")) {
         if (strcmp(value, "none") && strcmp(value, "epoch"))
             return die("--shuffle expects none or epoch, got '%s'", value);
@@ -225,25 +249,142 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Everything a training run holds; freed in one place. */
 typedef struct {
-    int64_t epochs, log_every;
-} log_state;
+    nn_registry *reg;
+    nn_ctx *ctx;
+    nn_dataset *data;
+    nn_module *model;
+    nn_loss *loss;
+    nn_optim *optim;
+    nn_checkpoint *ck;
+    int64_t *order;
+} run_state;
+
+static void run_free(run_state *r)
+{
+    nn_optim_free(r->optim);
+    nn_loss_free(r->loss);
+    nn_module_free(r->model);
+    nn_dataset_free(r->data);
+    nn_ctx_free(r->ctx);
+    nn_registry_free(r->reg);
+    nn_checkpoint_free(r->ck);
+    free(r->order);
+}
+
+typedef struct {
+    const options *o;
+    run_state *r;
+    nn_status st; /* a failed periodic save stops training */
+    char *err;
+} epoch_state;
 
 static void print_stats(const char *label, const nn_epoch_stats *s)
 {
-    printf("%s loss: %.4f accuracy: %.4f\n", label, s->loss, s->accuracy);
+    printf("%s%sloss: %.4f accuracy: %.4f\n", label, *label ? " " : "", s->loss, s->accuracy);
+}
+
+static nn_status save_run(const options *o, run_state *r, int64_t epochs_done, char **err)
+{
+    nn_train_state ts = {
+        .epoch = epochs_done,
+        .step = r->optim ? nn_optim_steps(r->optim) : 0,
+        .batch = o->batch,
+        .shuffle = !strcmp(o->shuffle, "epoch") ? NN_SHUFFLE_EPOCH : NN_SHUFFLE_NONE,
+        .seed = o->seed,
+        .rng = *nn_ctx_rng(r->ctx),
+        .data = o->data,
+        .loss = o->loss,
+        .device = nn_ctx_device_name(r->ctx),
+        .order = r->order,
+        .norder = nn_dataset_len(r->data),
+    };
+    nn_save_opts so = {.info = o->info, .model = r->model, .optim = r->optim, .train = &ts};
+    return nn_checkpoint_save(o->save, &so, err);
 }
 
 static int on_epoch(const nn_epoch_stats *s, void *user)
 {
-    const log_state *ls = user;
-    if (s->epoch % ls->log_every == 0 || s->epoch == ls->epochs - 1) {
+    epoch_state *es = user;
+    const options *o = es->o;
+    if (s->epoch % o->log_every == 0 || s->epoch == o->epochs - 1) {
         char label[32];
         snprintf(label, sizeof label, "epoch: %5lld", (long long)s->epoch);
         print_stats(label, s);
         fflush(stdout);
     }
-    return 0;
+    if (o->save && o->save_every && (s->epoch + 1) % o->save_every == 0 &&
+        s->epoch != o->epochs - 1) /* the last epoch is saved once, after the loop */
+        es->st = save_run(o, es->r, s->epoch + 1, &es->err);
+    return es->st != NN_OK;
+}
+
+/* "name k=v k=v" into the name and the words. */
+#define OPEN_SPEC(fn, ctx, spec, out, err)                                                   \
+    do {                                                                                     \
+        char name_[64];                                                                      \
+        const char *w_ = spec_words(spec, name_, sizeof name_);                              \
+        st = fn(ctx, name_, w_, out, err);                                                   \
+    } while (0)
+
+/* --resume: the run's own data, model, loss, optimizer, RNG and data order. */
+static nn_status resume_run(options *o, run_state *r, int64_t *first_epoch, char **err)
+{
+    nn_status st = nn_checkpoint_load(o->resume, &r->ck, err);
+    if (st) return st;
+    nn_train_state ts;
+    if (nn_checkpoint_train_state(r->ck, &ts))
+        return nn_fail(err, NN_INVALID, "'%s' holds no training state to resume", o->resume);
+    static const int fixed[] = {OPT_DATA, OPT_MODEL, OPT_LOSS, OPT_OPTIM, OPT_BATCH, OPT_SHUFFLE, OPT_SEED};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+        if (GIVEN(o, fixed[i]))
+            return nn_fail(err, NN_INVALID, "--%s cannot change a resumed run; it comes from '%s'",
+                           with_value[fixed[i]], o->resume);
+    o->data = (char *)ts.data;
+    o->loss = (char *)ts.loss;
+    o->batch = ts.batch;
+    o->shuffle = ts.shuffle == NN_SHUFFLE_EPOCH ? "epoch" : "none";
+    o->seed = ts.seed;
+    if (!o->device && ts.device && *ts.device) o->device = (char *)ts.device;
+    if ((st = nn_ctx_open(r->reg, o->device, o->seed, &r->ctx, err))) return st;
+    OPEN_SPEC(nn_dataset_open, r->ctx, o->data, &r->data, err);
+    if (st) return st;
+    if ((st = nn_checkpoint_build_model(r->ck, r->ctx, &r->model, err))) return st;
+    OPEN_SPEC(nn_loss_create, r->ctx, o->loss, &r->loss, err);
+    if (st) return st;
+    if ((st = nn_checkpoint_build_optim(r->ck, r->model, &r->optim, err))) return st;
+    int64_t n = nn_dataset_len(r->data);
+    if (ts.norder != n)
+        return nn_fail(err, NN_FORMAT, "'%s': its data order has %lld entries, the data %lld",
+                       o->resume, (long long)ts.norder, (long long)n);
+    if (!(r->order = malloc((size_t)n * sizeof *r->order)))
+        return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    memcpy(r->order, ts.order, (size_t)n * sizeof *r->order);
+    *nn_ctx_rng(r->ctx) = ts.rng; /* after the model's initialisation drew from it */
+    *first_epoch = ts.epoch;
+    return NN_OK;
+}
+
+static nn_status new_run(options *o, run_state *r, char **err)
+{
+    nn_status st;
+    if ((st = nn_ctx_open(r->reg, o->device, o->seed, &r->ctx, err))) return st;
+    OPEN_SPEC(nn_dataset_open, r->ctx, o->data, &r->data, err);
+    if (st) return st;
+    if ((st = nn_module_from_chain(r->ctx, o->model, nn_dataset_input_shape(r->data), &r->model,
+                                   err)))
+        return st;
+    OPEN_SPEC(nn_loss_create, r->ctx, o->loss, &r->loss, err);
+    if (st) return st;
+    char name[64];
+    const char *w = spec_words(o->optim, name, sizeof name);
+    if ((st = nn_optim_create(r->ctx, name, w, r->model, &r->optim, err))) return st;
+    int64_t n = nn_dataset_len(r->data);
+    if (!(r->order = malloc((size_t)n * sizeof *r->order)))
+        return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    for (int64_t i = 0; i < n; i++) r->order[i] = i;
+    return NN_OK;
 }
 
 static int cmd_train(options *o, int argc, char **argv)
@@ -258,50 +399,111 @@ static int cmd_train(options *o, int argc, char **argv)
             break;
         }
     if (parse_args(o, argc, argv, pos, 1, &npos)) return 1;
+    if (o->save_every && !o->save) return die("--save-every needs --save FILE");
 
-    nn_registry *reg = NULL;
-    nn_ctx *ctx = NULL;
-    nn_dataset *data = NULL;
-    nn_module *model = NULL;
-    nn_loss *loss = NULL;
-    nn_optim *optim = NULL;
-    char *err = NULL, name[64];
-    nn_status st;
-    int rc = 1;
-    if ((st = open_registry(o, &reg, &err))) goto fail;
-    if ((st = nn_ctx_open(reg, o->device, o->seed, &ctx, &err))) goto fail;
-    const char *w = spec_words(o->data, name, sizeof name);
-    if ((st = nn_dataset_open(ctx, name, w, &data, &err))) goto fail;
-    if ((st = nn_module_from_chain(ctx, o->model, nn_dataset_input_shape(data), &model, &err)))
-        goto fail;
-    w = spec_words(o->loss, name, sizeof name);
-    if ((st = nn_loss_create(ctx, name, w, &loss, &err))) goto fail;
-    w = spec_words(o->optim, name, sizeof name);
-    if ((st = nn_optim_create(ctx, name, w, model, &optim, &err))) goto fail;
-
+    run_state r = {0};
+    char *err = NULL;
+    int64_t first = 0;
+    nn_status st = open_registry(o, &r.reg, &err);
+    if (!st) st = o->resume ? resume_run(o, &r, &first, &err) : new_run(o, &r, &err);
     nn_epoch_stats before;
-    if ((st = nn_fit_epoch(model, loss, NULL, data, o->batch, NULL, &before, &err))) goto fail;
+    if (!st) st = nn_fit_epoch(r.model, r.loss, NULL, r.data, o->batch, NULL, &before, &err);
+    if (st) goto out;
     print_stats("before:     ", &before);
-    log_state ls = {o->epochs, o->log_every};
+    epoch_state es = {o, &r, NN_OK, NULL};
     nn_fit_opts fo = {o->epochs, o->batch,
                       !strcmp(o->shuffle, "epoch") ? NN_SHUFFLE_EPOCH : NN_SHUFFLE_NONE,
-                      on_epoch, &ls};
+                      on_epoch, &es, first, r.order};
     double t0 = now();
-    if ((st = nn_fit(model, loss, optim, data, &fo, &err))) goto fail;
+    st = nn_fit(r.model, r.loss, r.optim, r.data, &fo, &err);
     double dt = now() - t0;
-    int64_t samples = o->epochs * (nn_dataset_len(data) / o->batch) * o->batch;
-    printf("time: %.3f s for %lld epochs, %.0f samples/s on %s\n", dt, (long long)o->epochs,
-           dt > 0 ? (double)samples / dt : 0.0, nn_ctx_device_name(ctx));
-    rc = 0;
-fail:
-    if (rc) die_err(err, st);
-    nn_optim_free(optim);
-    nn_loss_free(loss);
-    nn_module_free(model);
-    nn_dataset_free(data);
-    nn_ctx_free(ctx);
-    nn_registry_free(reg);
-    return rc;
+    if (!st && es.st) {
+        st = es.st;
+        err = es.err;
+        es.err = NULL;
+    }
+    free(es.err);
+    if (st) goto out;
+    int64_t done = o->epochs > first ? o->epochs - first : 0;
+    int64_t samples = done * (nn_dataset_len(r.data) / o->batch) * o->batch;
+    printf("time: %.3f s for %lld epochs, %.0f samples/s on %s\n", dt, (long long)done,
+           dt > 0 ? (double)samples / dt : 0.0, nn_ctx_device_name(r.ctx));
+    if (o->save && (st = save_run(o, &r, first > o->epochs ? first : o->epochs, &err))) goto out;
+    if (o->save) printf("saved: %s\n", o->save);
+out:
+    run_free(&r);
+    return st ? die_err(err, st) : 0;
+}
+
+/* The checkpoint's own data, loss and batch unless the options give others. */
+static int cmd_eval(options *o, int argc, char **argv)
+{
+    const char *pos[1];
+    int npos;
+    if (parse_args(o, argc, argv, pos, 1, &npos)) return 1;
+    if (npos != 1) return die("eval expects a checkpoint file");
+    run_state r = {0};
+    char *err = NULL;
+    nn_train_state ts = {0};
+    nn_status st = open_registry(o, &r.reg, &err);
+    if (!st) st = nn_checkpoint_load(pos[0], &r.ck, &err);
+    if (st) goto out;
+    bool has_ts = nn_checkpoint_train_state(r.ck, &ts) == NN_OK;
+    if (!GIVEN(o, OPT_DATA) && !has_ts) {
+        st = nn_fail(&err, NN_INVALID, "'%s' names no data; give --data SPEC", pos[0]);
+        goto out;
+    }
+    if (has_ts) {
+        if (!GIVEN(o, OPT_DATA)) o->data = (char *)ts.data;
+        if (!GIVEN(o, OPT_LOSS)) o->loss = (char *)ts.loss;
+        if (!GIVEN(o, OPT_BATCH) && ts.batch > 0) o->batch = ts.batch;
+        if (!o->device && ts.device && *ts.device) o->device = (char *)ts.device;
+    }
+    if ((st = nn_ctx_open(r.reg, o->device, o->seed, &r.ctx, &err))) goto out;
+    OPEN_SPEC(nn_dataset_open, r.ctx, o->data, &r.data, &err);
+    if (st) goto out;
+    if ((st = nn_checkpoint_build_model(r.ck, r.ctx, &r.model, &err))) goto out;
+    OPEN_SPEC(nn_loss_create, r.ctx, o->loss, &r.loss, &err);
+    if (st) goto out;
+    nn_epoch_stats s;
+    if ((st = nn_fit_epoch(r.model, r.loss, NULL, r.data, o->batch, NULL, &s, &err))) goto out;
+    print_stats("", &s);
+out:
+    run_free(&r);
+    return st ? die_err(err, st) : 0;
+}
+
+static int inspect_checkpoint(const char *path)
+{
+    nn_checkpoint *c;
+    char *err = NULL;
+    nn_status st = nn_checkpoint_load(path, &c, &err);
+    if (st) return die_err(err, st);
+    char *chain = nn_checkpoint_model_chain(c), *optim = nn_checkpoint_optim_spec(c), in[64];
+    nn_shape_format(nn_checkpoint_input_shape(c), 0, in, sizeof in);
+    int64_t values = 0;
+    int nt = nn_checkpoint_tensor_count(c);
+    for (int i = 0; i < nt; i++) {
+        nn_shape s;
+        nn_checkpoint_tensor(c, i, &s);
+        values += nn_shape_numel(&s);
+    }
+    printf("file:      %s\ninfo:      %s\ndate:      %s\nformat:    %u\n", path,
+           nn_checkpoint_info(c), nn_checkpoint_date(c), nn_checkpoint_format(c));
+    printf("model:     %s\ninput:     %s\ntensors:   %d (%lld values)\n", chain ? chain : "", in,
+           nt, (long long)values);
+    printf("optimizer: %s\n", optim ? optim : "(none)");
+    nn_train_state ts;
+    if (nn_checkpoint_train_state(c, &ts) == NN_OK)
+        printf("epoch:     %lld\nstep:      %lld\ndata:      %s\nloss:      %s\nbatch:     %lld\n"
+               "shuffle:   %s\nseed:      %llu\ndevice:    %s\n",
+               (long long)ts.epoch, (long long)ts.step, ts.data, ts.loss, (long long)ts.batch,
+               ts.shuffle == NN_SHUFFLE_EPOCH ? "epoch" : "none", (unsigned long long)ts.seed,
+               ts.device);
+    nn_free(chain);
+    nn_free(optim);
+    nn_checkpoint_free(c);
+    return 0;
 }
 
 static int cmd_plugins(options *o, int argc, char **argv)
@@ -354,7 +556,9 @@ static int cmd_inspect(options *o, int argc, char **argv)
     const char *pos[1];
     int npos;
     if (parse_args(o, argc, argv, pos, 1, &npos)) return 1;
-    if (npos != 1) return die("inspect expects a component name (see nnrun plugins)");
+    if (npos != 1) return die("inspect expects a component name or a checkpoint file");
+    struct stat sb;
+    if (strchr(pos[0], '/') || stat(pos[0], &sb) == 0) return inspect_checkpoint(pos[0]);
     nn_registry *reg;
     char *err = NULL;
     nn_status st = open_registry(o, &reg, &err);
@@ -397,8 +601,12 @@ int main(int argc, char **argv)
         .epochs = 1000,
         .batch = 100,
         .log_every = 100,
+        .seed = 1,
     };
     int rc;
+    /* A save cut short by a file size limit must fail with EFBIG and clean up,
+     * not kill the process half-way. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         fputs(usage, stderr);
         return 1;
@@ -423,6 +631,8 @@ int main(int argc, char **argv)
         rc = cmd_plugins(&o, argc - 2, argv + 2);
     else if (!strcmp(cmd, "inspect"))
         rc = cmd_inspect(&o, argc - 2, argv + 2);
+    else if (!strcmp(cmd, "eval"))
+        rc = cmd_eval(&o, argc - 2, argv + 2);
     else
         rc = die("unknown command '%s' (see nnrun --help)", cmd);
     for (int i = 0; i < o.nowned; i++) free(o.owned[i]);

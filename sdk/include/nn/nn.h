@@ -371,6 +371,8 @@ NN_API nn_status nn_optim_set(nn_optim *o, const char *key, const char *value, c
 NN_API nn_status nn_optim_get(const nn_optim *o, const char *key, double *value);
 NN_API nn_props *nn_optim_props(nn_optim *o);
 NN_API const char *nn_optim_name(const nn_optim *o);
+/* Steps taken so far (saved and restored with checkpoints). */
+NN_API int64_t nn_optim_steps(const nn_optim *o);
 
 /* ---- datasets and batches ----------------------------------------------- */
 
@@ -399,23 +401,99 @@ typedef struct nn_epoch_stats {
 typedef int (*nn_epoch_fn)(const nn_epoch_stats *s, void *user);
 
 typedef struct nn_fit_opts {
-    int64_t epochs;
+    int64_t epochs;      /* train until this many epochs are complete */
     int64_t batch;
     nn_shuffle shuffle;
     nn_epoch_fn on_epoch;
     void *user;
+    int64_t first_epoch; /* epochs already complete (a resumed run) */
+    int64_t *order;      /* in/out: the data order, nn_dataset_len entries; each
+                            shuffled epoch permutes it, as the tutorial's X = X[idx].
+                            NULL: start from 0..n-1 internally */
 } nn_fit_opts;
 
 /* One pass over d as the tutorial's fit(): batches of opts->batch (a final
  * partial batch is dropped), train mode with an optimizer step per batch when
- * o is not NULL, else evaluation (no grad). */
+ * o is not NULL, else evaluation (no grad). order may be NULL (0..n-1). */
 NN_API nn_status nn_fit_epoch(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d,
                               int64_t batch, const int64_t *order, nn_epoch_stats *out,
                               char **err);
-/* The whole loop: opts->epochs epochs, shuffling per opts->shuffle with the
- * context's RNG, calling opts->on_epoch after each. */
+/* The whole loop: epochs first_epoch .. epochs-1, shuffling per opts->shuffle
+ * with the context's RNG, calling opts->on_epoch after each. */
 NN_API nn_status nn_fit(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d,
                         const nn_fit_opts *opts, char **err);
+
+/* ---- checkpoints ---------------------------------------------------------
+ * One nn.Checkpoint protobuf message per file (proto/nn.proto): info, date,
+ * the model as a chain of plugin references plus named tensors, the
+ * optimizer with its hyper-parameters and named state, the training state.
+ * Saving is atomic (temporary file, fsync, rename, fsync of the folder);
+ * loading verifies a length and CRC-32 trailer, then every size, before it
+ * allocates anything for the tensors. */
+
+#define NN_CHECKPOINT_FORMAT 1
+
+typedef struct nn_checkpoint nn_checkpoint;
+
+/* Where a training run stands, for an exact resume. Strings are borrowed. */
+typedef struct nn_train_state {
+    int64_t epoch;        /* epochs complete */
+    int64_t step;         /* optimizer steps taken */
+    int64_t batch;
+    nn_shuffle shuffle;
+    uint64_t seed;
+    nn_rng rng;           /* the run's RNG after `epoch` epochs */
+    const char *data;     /* dataset spec: "circle n=1200" */
+    const char *loss;     /* loss spec: "bce" */
+    const char *device;
+    const int64_t *order; /* data order, norder entries (may be NULL) */
+    int64_t norder;
+} nn_train_state;
+
+typedef struct nn_save_opts {
+    const char *info;              /* free text (UTF-8) */
+    const char *date;              /* NULL: now, ISO 8601 */
+    nn_module *model;              /* required */
+    nn_optim *optim;               /* optional */
+    const nn_train_state *train;   /* optional */
+    const char *const *metadata;   /* key, value, key, value ... */
+    int nmetadata;                 /* number of pairs */
+} nn_save_opts;
+
+NN_API nn_status nn_checkpoint_save(const char *path, const nn_save_opts *opts, char **err);
+/* Reads, verifies and validates a file. Caller owns *out; free with
+ * nn_checkpoint_free(). */
+NN_API nn_status nn_checkpoint_load(const char *path, nn_checkpoint **out, char **err);
+NN_API void nn_checkpoint_free(nn_checkpoint *c);
+
+NN_API const char *nn_checkpoint_info(const nn_checkpoint *c);
+NN_API const char *nn_checkpoint_date(const nn_checkpoint *c);
+NN_API uint32_t nn_checkpoint_format(const nn_checkpoint *c);
+NN_API const char *nn_checkpoint_metadata(const nn_checkpoint *c, const char *key);
+/* "linear in=0 out=5 bias=true ! sigmoid ! ..." Caller frees with nn_free. */
+NN_API char *nn_checkpoint_model_chain(const nn_checkpoint *c);
+NN_API const nn_shape *nn_checkpoint_input_shape(const nn_checkpoint *c);
+/* "sgd lr=0.5 momentum=0.8 ..." or NULL without an optimizer. Caller frees. */
+NN_API char *nn_checkpoint_optim_spec(const nn_checkpoint *c);
+/* The training state, or NN_NOT_FOUND when the file has none. Strings and
+ * order are borrowed from c. */
+NN_API nn_status nn_checkpoint_train_state(const nn_checkpoint *c, nn_train_state *out);
+/* Named tensors of the model (borrowed). */
+NN_API int nn_checkpoint_tensor_count(const nn_checkpoint *c);
+NN_API const char *nn_checkpoint_tensor(const nn_checkpoint *c, int i, nn_shape *shape);
+
+/* Rebuilds the model from its chain and loads its tensors. */
+NN_API nn_status nn_checkpoint_build_model(const nn_checkpoint *c, nn_ctx *ctx, nn_module **out,
+                                           char **err);
+/* load_state_dict: every parameter of m must be in c with the same shape and
+ * c must hold no other; on any mismatch m is left unchanged and the message
+ * names the first one with both shapes. */
+NN_API nn_status nn_checkpoint_load_model(const nn_checkpoint *c, nn_module *m, char **err);
+/* Creates the saved optimizer over m and loads its state. */
+NN_API nn_status nn_checkpoint_build_optim(const nn_checkpoint *c, nn_module *m, nn_optim **out,
+                                           char **err);
+/* Loads hyper-parameters and state into o (same optimizer kind); all or nothing. */
+NN_API nn_status nn_checkpoint_load_optim(const nn_checkpoint *c, nn_optim *o, char **err);
 
 #ifdef __cplusplus
 }

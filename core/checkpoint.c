@@ -1,0 +1,770 @@
+/* checkpoint.c - save and load nn.Checkpoint files (proto/nn.proto).
+ *
+ * File = payload || trailer. The payload is the Checkpoint message without
+ * its integrity field; the trailer is that field in a fixed 16-byte encoding:
+ *   0x7a 0x0e | 0x09 payload_length (8 bytes LE) | 0x15 crc32 (4 bytes LE)
+ * so the whole file still decodes as one Checkpoint message, while any
+ * truncation or flipped byte fails the length or checksum test. */
+#define _GNU_SOURCE
+#include "nn-impl.h"
+#include "nn.pb-c.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "checkpoint tensors are stored little-endian; this host needs a byte swap here"
+#endif
+
+#define MAGIC "nn.Checkpoint"
+#define TRAILER 16
+#define MAX_FILE ((uint64_t)1 << 40)
+#define MAX_DIM ((int64_t)1 << 40)
+
+struct nn_checkpoint {
+    Nn__Checkpoint *msg;
+    nn_shape input;
+};
+
+/* ---- CRC-32 (IEEE 802.3, reflected, as zlib's crc32) ---- */
+
+static uint32_t crc32_ieee(const uint8_t *p, size_t n)
+{
+    uint32_t table[256];
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        table[i] = c;
+    }
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
+    return crc ^ 0xFFFFFFFFu;
+}
+
+static void put_le(uint8_t *p, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le(const uint8_t *p, int bytes)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++) v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/* ---- building the message ---- */
+
+/* Every allocation of one save goes on this list and is freed at once. */
+typedef struct pool {
+    void **p;
+    size_t n, cap;
+    bool failed;
+} pool;
+
+static void *pool_add(pool *pl, void *ptr)
+{
+    if (!ptr) {
+        pl->failed = true;
+        return NULL;
+    }
+    if (pl->n == pl->cap) {
+        size_t cap = pl->cap ? pl->cap * 2 : 64;
+        void **np = realloc(pl->p, cap * sizeof *np);
+        if (!np) {
+            free(ptr);
+            pl->failed = true;
+            return NULL;
+        }
+        pl->p = np;
+        pl->cap = cap;
+    }
+    pl->p[pl->n++] = ptr;
+    return ptr;
+}
+
+static void *pool_alloc(pool *pl, size_t bytes) { return pool_add(pl, calloc(1, bytes ? bytes : 1)); }
+static char *pool_str(pool *pl, const char *s) { return pool_add(pl, nn_strdup(s ? s : "")); }
+
+static void pool_free(pool *pl)
+{
+    for (size_t i = 0; i < pl->n; i++) free(pl->p[i]);
+    free(pl->p);
+}
+
+static Nn__Tensor *make_tensor(pool *pl, const char *name, const nn_tensor *t)
+{
+    Nn__Tensor *m = pool_alloc(pl, sizeof *m);
+    if (!m) return NULL;
+    nn__tensor__init(m);
+    m->name = pool_str(pl, name);
+    m->n_shape = (size_t)t->shape.ndim;
+    m->shape = pool_alloc(pl, sizeof(int64_t) * (m->n_shape ? m->n_shape : 1));
+    m->data.len = (size_t)t->numel * sizeof(float);
+    m->data.data = pool_alloc(pl, m->data.len);
+    if (!m->name || !m->shape || !m->data.data) return NULL;
+    memcpy(m->shape, t->shape.dim, m->n_shape * sizeof(int64_t));
+    if (nn_tensor_to_host(t, (float *)m->data.data, t->numel)) return NULL;
+    return m;
+}
+
+static Nn__Property **make_props(pool *pl, const nn_props *p, size_t *n)
+{
+    *n = p ? (size_t)nn_props_count(p) : 0;
+    Nn__Property **arr = pool_alloc(pl, sizeof *arr * (*n ? *n : 1));
+    for (size_t i = 0; arr && i < *n; i++) {
+        Nn__Property *q = arr[i] = pool_alloc(pl, sizeof *q);
+        if (!q) return NULL;
+        nn__property__init(q);
+        q->key = pool_str(pl, nn_props_key(p, (int)i));
+        q->value = pool_add(pl, nn_props_text(p, (int)i));
+    }
+    return arr;
+}
+
+static Nn__ModuleRef *make_ref(pool *pl, const nn_module *m)
+{
+    Nn__ModuleRef *r = pool_alloc(pl, sizeof *r);
+    if (!r) return NULL;
+    nn__module_ref__init(r);
+    r->name = pool_str(pl, m->comp->def->name);
+    r->version = pool_str(pl, nn_component_version(m->comp));
+    r->type = pool_str(pl, m->vt->type_name ? m->vt->type_name : "");
+    r->properties = make_props(pl, m->props, &r->n_properties);
+    return r;
+}
+
+static Nn__Model *make_model(pool *pl, nn_module *m, char **err)
+{
+    Nn__Model *mm = pool_alloc(pl, sizeof *mm);
+    if (!mm) return NULL;
+    nn__model__init(mm);
+    /* A core Sequential saves its children; a plugin module saves itself. */
+    const nn_module *const *elems = (const nn_module *const *)&m;
+    size_t n = 1;
+    if (!m->comp) {
+        elems = (const nn_module *const *)m->children;
+        n = (size_t)m->nchildren;
+    }
+    mm->n_chain = n;
+    mm->chain = pool_alloc(pl, sizeof *mm->chain * (n ? n : 1));
+    for (size_t i = 0; mm->chain && i < n; i++) {
+        if (!elems[i]->comp) {
+            nn_fail(err, NN_UNSUPPORTED, "a nested Sequential cannot be saved as a chain");
+            return NULL;
+        }
+        mm->chain[i] = make_ref(pl, elems[i]);
+    }
+    mm->n_input_shape = (size_t)m->in.ndim;
+    mm->input_shape = pool_alloc(pl, sizeof(int64_t) * (m->in.ndim ? (size_t)m->in.ndim : 1));
+    if (mm->input_shape) memcpy(mm->input_shape, m->in.dim, sizeof(int64_t) * (size_t)m->in.ndim);
+    return mm;
+}
+
+static Nn__Optimizer *make_optim(pool *pl, nn_optim *o)
+{
+    Nn__Optimizer *mo = pool_alloc(pl, sizeof *mo);
+    if (!mo) return NULL;
+    nn__optimizer__init(mo);
+    mo->name = pool_str(pl, o->comp->def->name);
+    mo->version = pool_str(pl, nn_component_version(o->comp));
+    mo->hyperparameters = make_props(pl, o->props, &mo->n_hyperparameters);
+    mo->steps = o->steps;
+    mo->state = pool_alloc(pl, sizeof *mo->state * (size_t)(o->nparams ? o->nparams : 1));
+    for (int i = 0; mo->state && i < o->nparams; i++) {
+        int have = 0;
+        for (int j = 0; j < o->nstate; j++) have += o->state[i * o->nstate + j] != NULL;
+        if (!have) continue;
+        Nn__ParamState *ps = pool_alloc(pl, sizeof *ps);
+        if (!ps) return NULL;
+        nn__param_state__init(ps);
+        ps->param = pool_str(pl, o->params[i].name);
+        ps->slots = pool_alloc(pl, sizeof *ps->slots * (size_t)have);
+        for (int j = 0; ps->slots && j < o->nstate; j++) {
+            nn_tensor *t = o->state[i * o->nstate + j];
+            if (t) ps->slots[ps->n_slots++] = make_tensor(pl, o->vt->state_names[j], t);
+        }
+        mo->state[mo->n_state++] = ps;
+    }
+    return mo;
+}
+
+static Nn__TrainState *make_train(pool *pl, const nn_train_state *ts)
+{
+    Nn__TrainState *t = pool_alloc(pl, sizeof *t);
+    if (!t) return NULL;
+    nn__train_state__init(t);
+    t->epoch = ts->epoch;
+    t->step = ts->step;
+    t->rng_state = ts->rng.state;
+    t->rng_inc = ts->rng.inc;
+    t->data = pool_str(pl, ts->data);
+    t->loss = pool_str(pl, ts->loss);
+    t->device = pool_str(pl, ts->device);
+    t->batch = ts->batch;
+    t->shuffle = pool_str(pl, ts->shuffle == NN_SHUFFLE_EPOCH ? "epoch" : "none");
+    t->seed = ts->seed;
+    if (ts->order && ts->norder > 0) {
+        t->n_order = (size_t)ts->norder;
+        t->order = pool_alloc(pl, (size_t)ts->norder * sizeof(int64_t));
+        if (t->order) memcpy(t->order, ts->order, (size_t)ts->norder * sizeof(int64_t));
+    }
+    return t;
+}
+
+static void now_iso(char *buf, size_t len)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%S%z", &tm);
+}
+
+/* ---- atomic write ---- */
+
+static nn_status write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return NN_IO;
+        p += w;
+        n -= (size_t)w;
+    }
+    return NN_OK;
+}
+
+/* Temporary file beside the target, fsync, rename over it, fsync the folder.
+ * On failure the temporary file is removed and the target is untouched. */
+static nn_status write_atomic(const char *path, const uint8_t *a, size_t an, const uint8_t *b,
+                              size_t bn, char **err)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? nn_format("%.*s", (int)(slash == path ? 1 : slash - path), path)
+                      : nn_strdup(".");
+    char *tmp = nn_format("%s.tmp.XXXXXX", path);
+    if (!dir || !tmp) {
+        free(dir);
+        free(tmp);
+        return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    }
+    nn_status st = NN_OK;
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        st = nn_fail(err, NN_IO, "cannot create a temporary file beside '%s': %s", path,
+                     strerror(errno));
+        goto out;
+    }
+    if (write_all(fd, a, an) || write_all(fd, b, bn) || fsync(fd)) {
+        st = nn_fail(err, NN_IO, "cannot write '%s': %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        goto out;
+    }
+    if (close(fd) || rename(tmp, path)) {
+        st = nn_fail(err, NN_IO, "cannot replace '%s': %s", path, strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) { /* makes the rename itself durable */
+        fsync(dfd);
+        close(dfd);
+    }
+out:
+    free(dir);
+    free(tmp);
+    return st;
+}
+
+nn_status nn_checkpoint_save(const char *path, const nn_save_opts *o, char **err)
+{
+    if (!path || !*path || !o || !o->model)
+        return nn_fail(err, NN_INVALID, "checkpoint save needs a path and a model");
+    pool pl = {0};
+    Nn__Checkpoint ck;
+    nn__checkpoint__init(&ck);
+    char date[64];
+    if (!o->date) now_iso(date, sizeof date);
+    ck.magic = MAGIC;
+    ck.format_version = NN_CHECKPOINT_FORMAT;
+    ck.info = pool_str(&pl, o->info);
+    ck.date = pool_str(&pl, o->date ? o->date : date);
+    nn_status st = NN_OK;
+    if (!(ck.model = make_model(&pl, o->model, err))) {
+        st = pl.failed ? nn_fail(err, NN_NO_MEMORY, "out of memory") : NN_UNSUPPORTED;
+        goto out;
+    }
+    nn_module *m = o->model;
+    int np = nn_module_param_count(m);
+    ck.tensors = pool_alloc(&pl, sizeof *ck.tensors * (size_t)(np ? np : 1));
+    for (int i = 0; ck.tensors && i < np; i++) ck.tensors[ck.n_tensors++] = make_tensor(&pl, m->all[i].name, m->all[i].t);
+    if (o->optim) ck.optimizer = make_optim(&pl, o->optim);
+    if (o->train) ck.train = make_train(&pl, o->train);
+    if (o->nmetadata > 0) {
+        ck.n_metadata = (size_t)o->nmetadata;
+        ck.metadata = pool_alloc(&pl, sizeof *ck.metadata * ck.n_metadata);
+        for (size_t i = 0; ck.metadata && i < ck.n_metadata; i++) {
+            Nn__Checkpoint__MetadataEntry *e = ck.metadata[i] = pool_alloc(&pl, sizeof *e);
+            if (!e) break;
+            nn__checkpoint__metadata_entry__init(e);
+            e->key = pool_str(&pl, o->metadata[2 * i]);
+            e->value = pool_str(&pl, o->metadata[2 * i + 1]);
+        }
+    }
+    if (pl.failed) {
+        st = nn_fail(err, NN_NO_MEMORY, "out of memory building the checkpoint");
+        goto out;
+    }
+    size_t n = nn__checkpoint__get_packed_size(&ck);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf) {
+        st = nn_fail(err, NN_NO_MEMORY, "out of memory (%zu bytes)", n);
+        goto out;
+    }
+    nn__checkpoint__pack(&ck, buf);
+    uint8_t tr[TRAILER] = {0x7a, 0x0e, 0x09};
+    put_le(tr + 3, n, 8);
+    tr[11] = 0x15;
+    put_le(tr + 12, crc32_ieee(buf, n), 4);
+    st = write_atomic(path, buf, n, tr, sizeof tr, err);
+    free(buf);
+out:
+    pool_free(&pl);
+    return st;
+}
+
+/* ---- loading and validation ---- */
+
+static nn_status read_file(const char *path, uint8_t **out, size_t *len, char **err)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return nn_fail(err, NN_IO, "cannot open '%s': %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return nn_fail(err, NN_FORMAT, "'%s' is not a regular file", path);
+    }
+    if ((uint64_t)sb.st_size > MAX_FILE) {
+        close(fd);
+        return nn_fail(err, NN_FORMAT, "'%s' is too large to be a checkpoint", path);
+    }
+    size_t n = (size_t)sb.st_size, got = 0;
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf) {
+        close(fd);
+        return nn_fail(err, NN_NO_MEMORY, "out of memory reading '%s'", path);
+    }
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    close(fd);
+    if (got != n) {
+        free(buf);
+        return nn_fail(err, NN_IO, "cannot read '%s'", path);
+    }
+    *out = buf;
+    *len = n;
+    return NN_OK;
+}
+
+static nn_status check_frame(const char *path, const uint8_t *b, size_t n, char **err)
+{
+    static const uint8_t head[] = {0x0a, sizeof MAGIC - 1};
+    if (n < sizeof head + sizeof MAGIC - 1 || memcmp(b, head, sizeof head) ||
+        memcmp(b + 2, MAGIC, sizeof MAGIC - 1))
+        return nn_fail(err, NN_FORMAT, "'%s' is not an nn checkpoint", path);
+    const uint8_t *t = b + n - TRAILER;
+    if (n < TRAILER + 2 + sizeof MAGIC - 1 || t[0] != 0x7a || t[1] != 0x0e || t[2] != 0x09 ||
+        t[11] != 0x15 || get_le(t + 3, 8) != n - TRAILER)
+        return nn_fail(err, NN_FORMAT, "'%s' is truncated or damaged (length check failed)", path);
+    if (get_le(t + 12, 4) != crc32_ieee(b, n - TRAILER))
+        return nn_fail(err, NN_FORMAT, "'%s' is damaged (checksum mismatch)", path);
+    return NN_OK;
+}
+
+static nn_status check_shape(const char *what, size_t ndim, const int64_t *dim, nn_shape *out,
+                             char **err)
+{
+    if (ndim > NN_MAX_DIMS)
+        return nn_fail(err, NN_FORMAT, "%s: %zu dimensions (at most %d)", what, ndim, NN_MAX_DIMS);
+    out->ndim = (int)ndim;
+    for (size_t i = 0; i < ndim; i++) {
+        if (dim[i] < 0 || dim[i] > MAX_DIM)
+            return nn_fail(err, NN_FORMAT, "%s: bad dimension %lld", what, (long long)dim[i]);
+        out->dim[i] = dim[i];
+    }
+    return NN_OK;
+}
+
+static nn_status check_tensor(const Nn__Tensor *t, nn_shape *shape, char **err)
+{
+    if (!t->name || !*t->name) return nn_fail(err, NN_FORMAT, "a tensor without a name");
+    nn_status st = check_shape(t->name, t->n_shape, t->shape, shape, err);
+    if (st) return st;
+    if (t->dtype != NN__TENSOR__DTYPE__F32)
+        return nn_fail(err, NN_FORMAT, "tensor '%s': unknown dtype %d", t->name, (int)t->dtype);
+    uint64_t bytes = sizeof(float); /* each dimension <= 2^40 and <= 8 dims: check as we go */
+    for (int i = 0; i < shape->ndim; i++) {
+        if (shape->dim[i] && bytes > UINT64_MAX / (uint64_t)shape->dim[i])
+            return nn_fail(err, NN_FORMAT, "tensor '%s': size overflows", t->name);
+        bytes *= (uint64_t)shape->dim[i];
+    }
+    if (bytes != t->data.len)
+        return nn_fail(err, NN_FORMAT, "tensor '%s': shape needs %llu bytes, data has %zu",
+                       t->name, (unsigned long long)bytes, t->data.len);
+    return NN_OK;
+}
+
+static nn_status check_tensors(Nn__Tensor *const *ts, size_t n, const char *where, char **err)
+{
+    for (size_t i = 0; i < n; i++) {
+        nn_shape s;
+        nn_status st = check_tensor(ts[i], &s, err);
+        if (st) return st;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(ts[i]->name, ts[j]->name))
+                return nn_fail(err, NN_FORMAT, "%s: tensor '%s' appears twice", where,
+                               ts[i]->name);
+    }
+    return NN_OK;
+}
+
+static bool props_ok(Nn__Property *const *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!p[i]->key || !*p[i]->key || !p[i]->value || strpbrk(p[i]->key, " \t\n=!") ||
+            strpbrk(p[i]->value, " \t\n!"))
+            return false;
+    return true;
+}
+
+static nn_status validate(nn_checkpoint *c, char **err)
+{
+    const Nn__Checkpoint *m = c->msg;
+    if (m->format_version == 0) return nn_fail(err, NN_FORMAT, "checkpoint without a format version");
+    if (m->format_version > NN_CHECKPOINT_FORMAT)
+        return nn_fail(err, NN_FORMAT,
+                       "checkpoint format %u is newer than this nn reads (%d); upgrade nn",
+                       m->format_version, NN_CHECKPOINT_FORMAT);
+    if (!m->model || m->model->n_chain == 0) return nn_fail(err, NN_FORMAT, "checkpoint without a model");
+    for (size_t i = 0; i < m->model->n_chain; i++) {
+        const Nn__ModuleRef *r = m->model->chain[i];
+        if (!r->name || !*r->name || strpbrk(r->name, " \t\n=!") ||
+            !props_ok(r->properties, r->n_properties))
+            return nn_fail(err, NN_FORMAT, "model element %zu is malformed", i);
+    }
+    nn_status st = check_shape("model input", m->model->n_input_shape, m->model->input_shape,
+                               &c->input, err);
+    if (!st) st = check_tensors(m->tensors, m->n_tensors, "model", err);
+    if (st) return st;
+    if (m->optimizer) {
+        const Nn__Optimizer *o = m->optimizer;
+        if (!o->name || !*o->name || strpbrk(o->name, " \t\n=!") ||
+            !props_ok(o->hyperparameters, o->n_hyperparameters))
+            return nn_fail(err, NN_FORMAT, "the optimizer record is malformed");
+        for (size_t i = 0; i < o->n_state; i++) {
+            if (!o->state[i]->param || !*o->state[i]->param)
+                return nn_fail(err, NN_FORMAT, "optimizer state without a parameter name");
+            for (size_t j = 0; j < i; j++)
+                if (!strcmp(o->state[i]->param, o->state[j]->param))
+                    return nn_fail(err, NN_FORMAT, "optimizer state for '%s' appears twice",
+                                   o->state[i]->param);
+            if ((st = check_tensors(o->state[i]->slots, o->state[i]->n_slots, o->state[i]->param,
+                                    err)))
+                return st;
+        }
+    }
+    if (m->train) {
+        const Nn__TrainState *t = m->train;
+        if (t->epoch < 0 || t->step < 0 || t->batch < 0 || (t->rng_inc & 1) == 0 ||
+            (t->shuffle && strcmp(t->shuffle, "none") && strcmp(t->shuffle, "epoch")))
+            return nn_fail(err, NN_FORMAT, "the training state is malformed");
+    }
+    return NN_OK;
+}
+
+nn_status nn_checkpoint_load(const char *path, nn_checkpoint **out, char **err)
+{
+    *out = NULL;
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    nn_status st = read_file(path, &buf, &n, err);
+    if (st) return st;
+    if ((st = check_frame(path, buf, n, err))) {
+        free(buf);
+        return st;
+    }
+    nn_checkpoint *c = calloc(1, sizeof *c);
+    if (c) c->msg = nn__checkpoint__unpack(NULL, n - TRAILER, buf);
+    free(buf);
+    if (!c || !c->msg) {
+        free(c);
+        return nn_fail(err, NN_FORMAT, "'%s' is not a valid nn.Checkpoint message", path);
+    }
+    if ((st = validate(c, err))) {
+        char *why = err ? *err : NULL;
+        if (err) *err = NULL;
+        nn_fail(err, st, "'%s': %s", path, why ? why : nn_strerror(st));
+        free(why);
+        nn_checkpoint_free(c);
+        return st;
+    }
+    *out = c;
+    return NN_OK;
+}
+
+void nn_checkpoint_free(nn_checkpoint *c)
+{
+    if (!c) return;
+    if (c->msg) nn__checkpoint__free_unpacked(c->msg, NULL);
+    free(c);
+}
+
+const char *nn_checkpoint_info(const nn_checkpoint *c) { return c->msg->info; }
+const char *nn_checkpoint_date(const nn_checkpoint *c) { return c->msg->date; }
+uint32_t nn_checkpoint_format(const nn_checkpoint *c) { return c->msg->format_version; }
+const nn_shape *nn_checkpoint_input_shape(const nn_checkpoint *c) { return &c->input; }
+int nn_checkpoint_tensor_count(const nn_checkpoint *c) { return (int)c->msg->n_tensors; }
+
+const char *nn_checkpoint_tensor(const nn_checkpoint *c, int i, nn_shape *shape)
+{
+    if (i < 0 || (size_t)i >= c->msg->n_tensors) return NULL;
+    const Nn__Tensor *t = c->msg->tensors[i];
+    if (shape) check_shape(t->name, t->n_shape, t->shape, shape, NULL); /* validated at load */
+    return t->name;
+}
+
+const char *nn_checkpoint_metadata(const nn_checkpoint *c, const char *key)
+{
+    for (size_t i = 0; i < c->msg->n_metadata; i++)
+        if (c->msg->metadata[i]->key && !strcmp(c->msg->metadata[i]->key, key))
+            return c->msg->metadata[i]->value;
+    return NULL;
+}
+
+static void add_props(nn_buf *b, Nn__Property *const *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) nn_buf_addf(b, " %s=%s", p[i]->key, p[i]->value);
+}
+
+char *nn_checkpoint_model_chain(const nn_checkpoint *c)
+{
+    nn_buf b = {0};
+    const Nn__Model *m = c->msg->model;
+    for (size_t i = 0; i < m->n_chain; i++) {
+        nn_buf_addf(&b, "%s%s", i ? " ! " : "", m->chain[i]->name);
+        add_props(&b, m->chain[i]->properties, m->chain[i]->n_properties);
+    }
+    return nn_buf_take(&b);
+}
+
+char *nn_checkpoint_optim_spec(const nn_checkpoint *c)
+{
+    const Nn__Optimizer *o = c->msg->optimizer;
+    if (!o) return NULL;
+    nn_buf b = {0};
+    nn_buf_addf(&b, "%s", o->name);
+    add_props(&b, o->hyperparameters, o->n_hyperparameters);
+    return nn_buf_take(&b);
+}
+
+nn_status nn_checkpoint_train_state(const nn_checkpoint *c, nn_train_state *ts)
+{
+    const Nn__TrainState *t = c->msg->train;
+    if (!t) return NN_NOT_FOUND;
+    *ts = (nn_train_state){
+        .epoch = t->epoch,
+        .step = t->step,
+        .batch = t->batch,
+        .shuffle = t->shuffle && !strcmp(t->shuffle, "epoch") ? NN_SHUFFLE_EPOCH : NN_SHUFFLE_NONE,
+        .seed = t->seed,
+        .rng = {t->rng_state, t->rng_inc},
+        .data = t->data,
+        .loss = t->loss,
+        .device = t->device,
+        .order = t->order,
+        .norder = (int64_t)t->n_order,
+    };
+    return NN_OK;
+}
+
+static const Nn__Tensor *find_tensor(Nn__Tensor *const *ts, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(ts[i]->name, name)) return ts[i];
+    return NULL;
+}
+
+static bool shape_eq(const Nn__Tensor *t, const nn_tensor *x)
+{
+    if (t->n_shape != (size_t)x->shape.ndim) return false;
+    for (size_t i = 0; i < t->n_shape; i++)
+        if (t->shape[i] != x->shape.dim[i]) return false;
+    return true;
+}
+
+static void fmt_pb_shape(const Nn__Tensor *t, char *buf, size_t len)
+{
+    nn_shape s;
+    check_shape(t->name, t->n_shape, t->shape, &s, NULL);
+    nn_shape_format(&s, 0, buf, len);
+}
+
+/* The tensor's bytes into t: the data may be unaligned, so copy through. */
+static nn_status load_tensor(nn_tensor *t, const Nn__Tensor *src)
+{
+    float *tmp = malloc(src->data.len ? src->data.len : 1);
+    if (!tmp) return NN_NO_MEMORY;
+    memcpy(tmp, src->data.data, src->data.len);
+    nn_status st = nn_tensor_from_host(t, tmp, t->numel);
+    free(tmp);
+    return st;
+}
+
+static nn_status shape_mismatch(const char *what, const char *name, const Nn__Tensor *t,
+                                const nn_tensor *x, char **err)
+{
+    char a[96], b[96];
+    fmt_pb_shape(t, a, sizeof a);
+    nn_shape_format(&x->shape, 0, b, sizeof b);
+    return nn_fail(err, NN_SHAPE, "%s '%s': the checkpoint has shape %s, the model %s", what, name,
+                   a, b);
+}
+
+nn_status nn_checkpoint_load_model(const nn_checkpoint *c, nn_module *m, char **err)
+{
+    const Nn__Checkpoint *ck = c->msg;
+    int np = nn_module_param_count(m);
+    /* Check everything first, so that a mismatch leaves m unchanged. */
+    for (int i = 0; i < np; i++) {
+        const Nn__Tensor *t = find_tensor(ck->tensors, ck->n_tensors, m->all[i].name);
+        if (!t)
+            return nn_fail(err, NN_SHAPE, "the checkpoint has no tensor '%s' that the model needs",
+                           m->all[i].name);
+        if (!shape_eq(t, m->all[i].t)) return shape_mismatch("tensor", m->all[i].name, t, m->all[i].t, err);
+    }
+    for (size_t k = 0; k < ck->n_tensors; k++) {
+        bool used = false;
+        for (int i = 0; i < np && !used; i++) used = !strcmp(ck->tensors[k]->name, m->all[i].name);
+        if (!used)
+            return nn_fail(err, NN_SHAPE, "the checkpoint's tensor '%s' has no place in the model",
+                           ck->tensors[k]->name);
+    }
+    for (int i = 0; i < np; i++) {
+        nn_status st = load_tensor(m->all[i].t, find_tensor(ck->tensors, ck->n_tensors, m->all[i].name));
+        if (st) return nn_fail(err, st, "loading '%s': %s", m->all[i].name, nn_strerror(st));
+    }
+    return NN_OK;
+}
+
+nn_status nn_checkpoint_build_model(const nn_checkpoint *c, nn_ctx *ctx, nn_module **out,
+                                    char **err)
+{
+    *out = NULL;
+    char *chain = nn_checkpoint_model_chain(c);
+    if (!chain) return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    nn_module *m;
+    nn_status st = nn_module_from_chain(ctx, chain, &c->input, &m, err);
+    free(chain);
+    if (st) return st;
+    if ((st = nn_checkpoint_load_model(c, m, err))) {
+        nn_module_free(m);
+        return st;
+    }
+    *out = m;
+    return NN_OK;
+}
+
+static int param_index(const nn_optim *o, const char *name)
+{
+    for (int i = 0; i < o->nparams; i++)
+        if (!strcmp(o->params[i].name, name)) return i;
+    return -1;
+}
+
+static int slot_index(const nn_optim *o, const char *name)
+{
+    for (int j = 0; j < o->nstate; j++)
+        if (!strcmp(o->vt->state_names[j], name)) return j;
+    return -1;
+}
+
+nn_status nn_checkpoint_load_optim(const nn_checkpoint *c, nn_optim *o, char **err)
+{
+    const Nn__Optimizer *so = c->msg->optimizer;
+    if (!so) return nn_fail(err, NN_NOT_FOUND, "the checkpoint holds no optimizer");
+    if (strcmp(so->name, o->comp->def->name))
+        return nn_fail(err, NN_INVALID, "the checkpoint's optimizer is '%s', not '%s'", so->name,
+                       o->comp->def->name);
+    /* Check first: hyper-parameters on a copy, every state tensor's place and shape. */
+    nn_props *next = nn_props_clone(o->props);
+    if (!next) return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    nn_status st = NN_OK;
+    for (size_t i = 0; !st && i < so->n_hyperparameters; i++)
+        st = nn_props_set(next, so->hyperparameters[i]->key, so->hyperparameters[i]->value, err);
+    if (!st && NN_VT_HAS(o->vt, nn_optim_vt, validate)) st = o->vt->validate(next, err);
+    for (size_t i = 0; !st && i < so->n_state; i++) {
+        const Nn__ParamState *ps = so->state[i];
+        int pi = param_index(o, ps->param);
+        if (pi < 0) {
+            st = nn_fail(err, NN_SHAPE, "optimizer state for '%s', which the model lacks", ps->param);
+            break;
+        }
+        for (size_t k = 0; !st && k < ps->n_slots; k++) {
+            if (slot_index(o, ps->slots[k]->name) < 0)
+                st = nn_fail(err, NN_INVALID, "optimizer '%s' has no state named '%s'", so->name,
+                             ps->slots[k]->name);
+            else if (!shape_eq(ps->slots[k], o->params[pi].t))
+                st = shape_mismatch("optimizer state of", ps->param, ps->slots[k], o->params[pi].t, err);
+        }
+    }
+    if (st) {
+        nn_props_free(next);
+        return st;
+    }
+    for (size_t i = 0; !st && i < so->n_state; i++) {
+        const Nn__ParamState *ps = so->state[i];
+        int pi = param_index(o, ps->param);
+        for (size_t k = 0; !st && k < ps->n_slots; k++) {
+            nn_tensor *t = nn_optim_state_new(o, pi, slot_index(o, ps->slots[k]->name));
+            st = t ? load_tensor(t, ps->slots[k]) : NN_NO_MEMORY;
+        }
+    }
+    if (st) {
+        nn_props_free(next);
+        return nn_fail(err, st, "loading the optimizer state: %s", nn_strerror(st));
+    }
+    nn_props_free(o->props);
+    o->props = next;
+    o->steps = so->steps;
+    return NN_OK;
+}
+
+nn_status nn_checkpoint_build_optim(const nn_checkpoint *c, nn_module *m, nn_optim **out,
+                                    char **err)
+{
+    *out = NULL;
+    const Nn__Optimizer *so = c->msg->optimizer;
+    if (!so) return nn_fail(err, NN_NOT_FOUND, "the checkpoint holds no optimizer");
+    nn_buf words = {0};
+    add_props(&words, so->hyperparameters, so->n_hyperparameters);
+    char *w = nn_buf_take(&words);
+    if (!w) return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    nn_optim *o;
+    nn_status st = nn_optim_create(m->ctx, so->name, w, m, &o, err);
+    free(w);
+    if (st) return st;
+    if ((st = nn_checkpoint_load_optim(c, o, err))) {
+        nn_optim_free(o);
+        return st;
+    }
+    *out = o;
+    return NN_OK;
+}
