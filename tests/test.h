@@ -94,5 +94,6 @@ void register_sgd_tests(void);
 void register_loader_tests(void);
 void register_props_tests(void);
 void register_train_tests(void);
+void register_checkpoint_tests(void);
 
 #endif
