@@ -86,7 +86,16 @@ static nn_status module_from(nn_ctx *ctx, const nn_component *comp, nn_props *pr
     m->vt = vt;
     m->props = props;
     m->in = *in;
-    nn_status st = vt->init(m, props, in, &m->out, err);
+    nn_status st = vt->init(m, props, &m->in, &m->out, err);
+    for (int i = 0; !st && i < m->in.ndim + m->out.ndim; i++) {
+        const nn_shape *s = i < m->in.ndim ? &m->in : &m->out;
+        int64_t d = s->dim[i < m->in.ndim ? i : i - m->in.ndim];
+        if (d < 0)
+            st = nn_fail(err, NN_SHAPE, "its %s shape is unknown; give the input width (in=N) "
+                         "or the data", s == &m->in ? "input" : "output");
+        else if (d == 0)
+            st = nn_fail(err, NN_SHAPE, "a dimension of size 0");
+    }
     if (!st && NN_VT_HAS(vt, nn_module_vt, reset_parameters)) st = vt->reset_parameters(m, &ctx->rng);
     if (st) {
         if (err && !*err) nn_fail(err, st, "%s: %s", comp->def->name, nn_strerror(st));
@@ -106,6 +115,39 @@ nn_status nn_module_create(nn_ctx *ctx, const char *name, const char *words, con
     nn_status st = nn_component_open(ctx->reg, NN_KIND_MODULE, name, words, &comp, &props, err);
     if (st) return st;
     return module_from(ctx, comp, props, in, "", out, err);
+}
+
+static nn_status add_child(nn_module *parent, nn_module *child, char **err);
+
+nn_module *nn_module_add_child(nn_module *m, const char *name, const char *component,
+                               const char *words, const nn_shape *in, char **err)
+{
+    for (int i = 0; i < m->nchildren; i++)
+        if (!strcmp(m->children[i]->name, name)) {
+            nn_fail(err, NN_INVALID, "child '%s' added twice", name);
+            return NULL;
+        }
+    if (!*name || strchr(name, '.')) {
+        nn_fail(err, NN_INVALID, "'%s' is not a child name (no dots, not empty)", name);
+        return NULL;
+    }
+    const nn_component *comp;
+    nn_props *props;
+    nn_module *c = NULL;
+    nn_status st = nn_component_open(m->ctx->reg, NN_KIND_MODULE, component, words, &comp, &props, err);
+    if (!st) st = module_from(m->ctx, comp, props, in, name, &c, err);
+    if (!st && (st = add_child(m, c, err))) {
+        nn_module_free(c);
+        c = NULL;
+    }
+    if (st) {
+        char *why = err ? *err : NULL;
+        if (err) *err = NULL;
+        nn_fail(err, st, "child '%s' (%s): %s", name, component, why ? why : nn_strerror(st));
+        free(why);
+        return NULL;
+    }
+    return c;
 }
 
 static nn_status add_child(nn_module *parent, nn_module *child, char **err)
@@ -174,6 +216,7 @@ nn_status nn_module_from_chain(nn_ctx *ctx, const char *chain, const nn_shape *i
             free(why);
             break;
         }
+        if (index == 0) seq->in = m->in; /* with its unknown dimensions resolved */
         cur = m->out;
         if (!p[len]) break;
         p += len + 1;
@@ -183,6 +226,18 @@ nn_status nn_module_from_chain(nn_ctx *ctx, const char *chain, const nn_shape *i
         return st;
     }
     seq->out = cur;
+    if (seq->nchildren == 1) { /* one element is the model itself, as nn.Linear alone */
+        nn_module *only = seq->children[0];
+        seq->nchildren = 0;
+        nn_module_free(seq);
+        free(only->name);
+        if (!(only->name = nn_strdup(""))) {
+            nn_module_free(only);
+            return nn_fail(err, NN_NO_MEMORY, "out of memory");
+        }
+        *out = only;
+        return NN_OK;
+    }
     *out = seq;
     return NN_OK;
 }

@@ -4,6 +4,7 @@
  *   nnrun plugins [-v]
  *   nnrun inspect NAME | FILE
  *   nnrun eval FILE [--data SPEC]
+ *   nnrun print | summary | params | graph [FILE] [--model CHAIN] ...
  *
  * Every user error ends in one message on stderr and exit status 1. */
 #define _POSIX_C_SOURCE 200809L
@@ -13,6 +14,8 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,7 +33,8 @@ typedef struct {
     char *save, *info, *resume;
     int64_t epochs, batch, log_every, save_every;
     uint64_t seed;
-    int verbose;
+    int verbose, show_input, hierarchical, values;
+    const char *out; /* -o FILE */
     unsigned given; /* bit i: with_value[i] was set explicitly */
     char *owned[64]; /* strings read from a spec file */
     int nowned;
@@ -52,6 +56,13 @@ static const char usage[] =
     "  inspect NAME      show a component's properties\n"
     "  inspect FILE      show a checkpoint: info, date, model, optimizer, epoch\n"
     "  eval FILE         loss and accuracy of a checkpoint on its data (or --data)\n"
+    "  print [FILE]      the network as PyTorch prints it\n"
+    "  summary [FILE]    layer table with output shapes and parameter counts\n"
+    "                    (--show-input: input shapes; --hierarchical: containers too)\n"
+    "  params [FILE]     parameter names, sizes and shapes (--values: the numbers)\n"
+    "  graph [FILE] -o OUT  the autograd graph of one forward pass: OUT.dot, .svg or .png\n"
+    "                    (print, summary, params, graph take a checkpoint FILE or\n"
+    "                    --model CHAIN with in=N or --data SPEC)\n"
     "\n"
     "train options:\n"
     "  --data SPEC       dataset and its properties     (circle n=1200)\n"
@@ -206,6 +217,15 @@ static int parse_args(options *o, int argc, char **argv, const char **pos, int m
         const char *a = argv[i];
         if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             o->verbose = 1;
+        } else if (!strcmp(a, "--show-input")) {
+            o->show_input = 1;
+        } else if (!strcmp(a, "--hierarchical")) {
+            o->hierarchical = 1;
+        } else if (!strcmp(a, "--values")) {
+            o->values = 1;
+        } else if (!strcmp(a, "-o")) {
+            if (i + 1 == argc) return die("-o needs a file name");
+            o->out = argv[++i];
         } else if (a[0] == '-' && a[1] == '-') {
             const char *eq = strchr(a, '=');
             char name[64];
@@ -506,6 +526,146 @@ static int inspect_checkpoint(const char *path)
     return 0;
 }
 
+/* print, summary, params and graph look at a checkpoint FILE, or at
+ * --model CHAIN (input width from in= or --data), or at the default net. */
+static nn_status view_model(options *o, const char *file, run_state *r, char **err)
+{
+    nn_status st = open_registry(o, &r->reg, err);
+    if (!st) st = nn_ctx_open(r->reg, o->device, o->seed, &r->ctx, err);
+    if (st) return st;
+    if (file) {
+        if ((st = nn_checkpoint_load(file, &r->ck, err))) return st;
+        return nn_checkpoint_build_model(r->ck, r->ctx, &r->model, err);
+    }
+    nn_shape in = {1, {-1}}; /* unknown until in= resolves it */
+    if (GIVEN(o, OPT_DATA) || !GIVEN(o, OPT_MODEL)) {
+        OPEN_SPEC(nn_dataset_open, r->ctx, o->data, &r->data, err);
+        if (st) return st;
+        in = *nn_dataset_input_shape(r->data);
+    }
+    return nn_module_from_chain(r->ctx, o->model, &in, &r->model, err);
+}
+
+/* Writes data to path through a temporary file, so no half-written file is left. */
+static nn_status write_file(const char *path, const char *data, size_t n, char **err)
+{
+    char *tmp = malloc(strlen(path) + 16);
+    if (!tmp) return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    sprintf(tmp, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    nn_status st = NN_OK;
+    if (fd < 0) {
+        st = nn_fail(err, NN_IO, "cannot create '%s': %s", tmp, strerror(errno));
+    } else {
+        FILE *f = fdopen(fd, "w");
+        bool ok = f && fwrite(data, 1, n, f) == n;
+        if (f ? fclose(f) != 0 : close(fd) != 0) ok = false;
+        if (!ok || rename(tmp, path))
+            st = nn_fail(err, NN_IO, "cannot write '%s': %s", path, strerror(errno));
+        if (st) unlink(tmp);
+    }
+    free(tmp);
+    return st;
+}
+
+/* Renders DOT with Graphviz's dot program into path (format from its suffix). */
+static nn_status render_dot(const char *dot, const char *path, const char *fmt, char **err)
+{
+    char *tmp = malloc(strlen(path) + 16);
+    if (!tmp) return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    sprintf(tmp, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        nn_status st = nn_fail(err, NN_IO, "cannot create '%s': %s", tmp, strerror(errno));
+        free(tmp);
+        return st;
+    }
+    close(fd);
+    /* The arguments are ours (a fixed format and a mkstemp name), quoted for sh. */
+    char *cmd = malloc(strlen(tmp) + 64);
+    if (!cmd) {
+        unlink(tmp);
+        free(tmp);
+        return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    }
+    sprintf(cmd, "dot -T%s -o '%s' 2>/dev/null", fmt, tmp);
+    nn_status st = NN_OK;
+    FILE *p = strchr(tmp, '\'') ? NULL : popen(cmd, "w");
+    if (!p) {
+        st = nn_fail(err, NN_UNSUPPORTED, "cannot run Graphviz's dot");
+    } else {
+        fputs(dot, p);
+        int rc = pclose(p);
+        if (rc == 127 << 8 || (rc != 0 && rc != -1 && WEXITSTATUS(rc) == 127))
+            st = nn_fail(err, NN_UNSUPPORTED,
+                         "rendering .%s needs Graphviz's dot program (apt-get install graphviz); "
+                         "-o FILE.dot writes DOT without it", fmt);
+        else if (rc != 0)
+            st = nn_fail(err, NN_IO, "Graphviz's dot failed to render '%s'", path);
+        else if (rename(tmp, path))
+            st = nn_fail(err, NN_IO, "cannot write '%s': %s", path, strerror(errno));
+    }
+    if (st) unlink(tmp);
+    free(cmd);
+    free(tmp);
+    return st;
+}
+
+static nn_status graph(options *o, run_state *r, char **err)
+{
+    const char *dotp = o->out ? strrchr(o->out, '.') : NULL;
+    const char *fmt = dotp ? dotp + 1 : "";
+    if (!o->out || (strcmp(fmt, "dot") && strcmp(fmt, "gv") && strcmp(fmt, "svg") &&
+                    strcmp(fmt, "png") && strcmp(fmt, "pdf")))
+        return nn_fail(err, NN_INVALID, "graph needs -o FILE ending in .dot, .svg, .png or .pdf");
+    const nn_shape *in = nn_module_in_shape(r->model);
+    nn_shape bs = {in->ndim + 1, {o->batch}};
+    memcpy(bs.dim + 1, in->dim, (size_t)in->ndim * sizeof in->dim[0]);
+    nn_tensor *x = nn_tensor_scratch(r->ctx, &bs);
+    if (x) nn_tensor_zero_(x);
+    nn_tensor *y = nn_module_forward(r->model, x);
+    const char *msg;
+    nn_status st = nn_ctx_error(r->ctx, &msg);
+    if (st) return nn_fail(err, st, "forward pass: %s", msg);
+    char *dot;
+    if ((st = nn_graph_dot(y, r->model, &dot, err))) return st;
+    if (!strcmp(fmt, "dot") || !strcmp(fmt, "gv"))
+        st = write_file(o->out, dot, strlen(dot), err);
+    else
+        st = render_dot(dot, o->out, fmt, err);
+    nn_free(dot);
+    return st;
+}
+
+static int cmd_view(options *o, const char *what, int argc, char **argv)
+{
+    const char *pos[1];
+    int npos;
+    if (parse_args(o, argc, argv, pos, 1, &npos)) return 1;
+    run_state r = {0};
+    char *err = NULL, *text = NULL;
+    nn_status st = view_model(o, npos ? pos[0] : NULL, &r, &err);
+    if (st) goto out;
+    if (!strcmp(what, "print")) {
+        text = nn_module_repr(r.model);
+    } else if (!strcmp(what, "summary")) {
+        nn_summary_opts so = {o->show_input, o->hierarchical};
+        text = nn_module_summary(r.model, &so);
+    } else if (!strcmp(what, "params")) {
+        text = nn_module_params_text(r.model, o->values);
+    } else if ((st = graph(o, &r, &err)) == NN_OK) {
+        printf("wrote %s\n", o->out);
+    }
+    if (!st && strcmp(what, "graph")) {
+        if (!text) st = nn_fail(&err, NN_NO_MEMORY, "out of memory");
+        else fputs(text, stdout);
+    }
+out:
+    nn_free(text);
+    run_free(&r);
+    return st ? die_err(err, st) : 0;
+}
+
 static int cmd_plugins(options *o, int argc, char **argv)
 {
     const char *pos[1];
@@ -633,6 +793,9 @@ int main(int argc, char **argv)
         rc = cmd_inspect(&o, argc - 2, argv + 2);
     else if (!strcmp(cmd, "eval"))
         rc = cmd_eval(&o, argc - 2, argv + 2);
+    else if (!strcmp(cmd, "print") || !strcmp(cmd, "summary") || !strcmp(cmd, "params") ||
+             !strcmp(cmd, "graph"))
+        rc = cmd_view(&o, cmd, argc - 2, argv + 2);
     else
         rc = die("unknown command '%s' (see nnrun --help)", cmd);
     for (int i = 0; i < o.nowned; i++) free(o.owned[i]);

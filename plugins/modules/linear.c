@@ -19,15 +19,20 @@ typedef struct {
     int64_t in, out;
 } linear;
 
-static nn_status linear_init(nn_module *m, const nn_props *p, const nn_shape *in, nn_shape *out,
+static nn_status linear_init(nn_module *m, const nn_props *p, nn_shape *in, nn_shape *out,
                              char **err)
 {
     linear *l = nn_module_priv(m);
     if (in->ndim != 1)
         return nn_fail(err, NN_SHAPE, "linear takes samples of shape [features], got %d-d", in->ndim);
-    l->in = in->dim[0];
     l->out = nn_props_int(p, P_OUT);
     int64_t want = nn_props_int(p, P_IN);
+    if (in->dim[0] < 0) { /* no data yet: the width comes from in= */
+        if (!want)
+            return nn_fail(err, NN_SHAPE, "the input width is unknown; give in=N or the data");
+        in->dim[0] = want;
+    }
+    l->in = in->dim[0];
     if (want && want != l->in)
         return nn_fail(err, NN_SHAPE, "in=%lld but the input has %lld features", (long long)want,
                        (long long)l->in);

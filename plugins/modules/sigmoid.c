@@ -1,7 +1,7 @@
 /* sigmoid.c - y = 1 / (1 + exp(-x)), element-wise; any shape. */
 #include <nn/plugin.h>
 
-static nn_status sigmoid_init(nn_module *m, const nn_props *p, const nn_shape *in, nn_shape *out,
+static nn_status sigmoid_init(nn_module *m, const nn_props *p, nn_shape *in, nn_shape *out,
                               char **err)
 {
     *out = *in;

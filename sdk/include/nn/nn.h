@@ -315,9 +315,12 @@ NN_API nn_status nn_sgd_update_(nn_tensor *p, nn_tensor *buf, const nn_sgd_args 
 
 typedef struct nn_module nn_module;
 
-/* Builds a Sequential from a chain "linear out=5 ! sigmoid ! linear out=1".
- * in is the shape of one sample; each element infers its input shape from
- * the one before. Parameters are initialised from the context's RNG. */
+/* Builds a Sequential from a chain "linear out=5 ! sigmoid ! linear out=1"
+ * (its children named "0", "1", ...); a chain of one element is that module
+ * itself, as nn.Linear alone is in PyTorch. in is the shape of one sample; a
+ * dimension of -1 is unknown and the first element resolves it (linear's
+ * in=). Each element infers its input shape from the one before.
+ * Parameters are initialised from the context's RNG. */
 NN_API nn_status nn_module_from_chain(nn_ctx *ctx, const char *chain, const nn_shape *in,
                                       nn_module **out, char **err);
 /* Creates one module from a component and its "key=value" words. */
@@ -344,6 +347,36 @@ NN_API int nn_module_param_count(nn_module *m);
 NN_API nn_tensor *nn_module_param(nn_module *m, int i, const char **name);
 /* zero_grad on every parameter. */
 NN_API void nn_module_zero_grad(nn_module *m);
+
+/* ---- seeing a network ----------------------------------------------------
+ * print(model), modelsummary's table and the state_dict listing are views of
+ * one walk over the module tree; the graph walks autograd from an output. */
+
+/* Called for m and each descendant, depth first; path is the dotted name
+ * ("" for m itself, "0", "fc1", "block.0"). Return 0 to go on, a negative
+ * value to skip this module's children, a positive one to stop the walk. */
+typedef int (*nn_module_visit_fn)(nn_module *m, const char *path, int depth, void *user);
+NN_API int nn_module_visit(nn_module *m, nn_module_visit_fn fn, void *user);
+
+/* The text inside "Linear(...)": the plugin's extra_repr, or by default the
+ * properties that differ from their defaults. Caller frees with nn_free. */
+NN_API char *nn_module_extra_repr(nn_module *m);
+/* PyTorch's repr: "Sequential(\n  (0): Linear(in_features=2, ...)\n ...)". */
+NN_API char *nn_module_repr(nn_module *m);
+
+typedef struct nn_summary_opts {
+    int show_input;   /* the input shape of each layer instead of its output */
+    int hierarchical; /* containers too, children indented under them */
+} nn_summary_opts;
+/* The modelsummary table: Layer (type) / Output Shape / Param #, totals. */
+NN_API char *nn_module_summary(nn_module *m, const nn_summary_opts *opts);
+/* One line per tensor: "0.weight             :     10  shape: (5, 2)", then
+ * the total; with_values also prints the numbers, layer by layer. */
+NN_API char *nn_module_params_text(nn_module *m, int with_values);
+/* Graphviz DOT of the autograd graph that produced out: backward nodes by
+ * their PyTorch names, AccumulateGrad and a labelled box (name, shape) for
+ * each parameter of m, the output marked. Caller frees *dot. */
+NN_API nn_status nn_graph_dot(nn_tensor *out, nn_module *m, char **dot, char **err);
 
 /* ---- losses ------------------------------------------------------------- */
 

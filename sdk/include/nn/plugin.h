@@ -68,8 +68,10 @@ typedef struct nn_module_vt {
     const char *type_name; /* "Linear": used by print and summary */
     size_t priv_size;      /* bytes of zeroed state the core allocates per instance */
     /* Validates properties against the input shape of one sample, registers
-     * parameters (nn_module_add_param) and sets *out to the output shape. */
-    nn_status (*init)(nn_module *m, const nn_props *p, const nn_shape *in, nn_shape *out,
+     * parameters (nn_module_add_param) and sets *out to the output shape. A
+     * dimension of -1 in *in is unknown (no data given yet); init resolves it
+     * from its properties when it can (linear's in=) and leaves it otherwise. */
+    nn_status (*init)(nn_module *m, const nn_props *p, nn_shape *in, nn_shape *out,
                       char **err);
     /* Composes core ops; autograd comes for free. Returns NULL on error. */
     nn_tensor *(*forward)(nn_module *m, nn_tensor *x);
@@ -87,6 +89,13 @@ NN_API const nn_props *nn_module_props(const nn_module *m);
 /* Registers a parameter (persistent, requires grad) under a local name. */
 NN_API nn_tensor *nn_module_add_param(nn_module *m, const char *name, const nn_shape *shape,
                                       char **err);
+/* For composite modules (the tutorial's TwoLayersNet): creates a child from a
+ * registered module component and its "key=value" words, with the input
+ * shape in, owned by m and named in parameter names ("fc1.weight"). Call it
+ * from init; run it in forward with nn_module_forward(child, x). NULL on
+ * error, with the message in *err. */
+NN_API nn_module *nn_module_add_child(nn_module *m, const char *name, const char *component,
+                                      const char *words, const nn_shape *in, char **err);
 
 /* ---- Loss ---------------------------------------------------------------- */
 
