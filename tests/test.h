@@ -95,5 +95,6 @@ void register_loader_tests(void);
 void register_props_tests(void);
 void register_train_tests(void);
 void register_checkpoint_tests(void);
+void register_describe_tests(void);
 
 #endif
