@@ -157,19 +157,23 @@ static char *check_desc(const nn_registry *r, const nn_plugin_desc *d)
 
 static void load_file(nn_registry *r, const char *path)
 {
+    /* Bind every symbol now: a plugin that lacks one is refused here with the
+     * system loader's reason ("undefined symbol: sqrtf", "invalid ELF
+     * header"), instead of stopping the process at its first call. libltdl
+     * then shares this mapping. */
+    void *now = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!now) {
+        const char *why = dlerror();
+        refuse(r, path, "cannot be loaded: %s", why ? why : "unknown reason");
+        return;
+    }
     lt_dladvise adv;
     lt_dlhandle h = NULL;
     if (!lt_dladvise_init(&adv) && !lt_dladvise_local(&adv)) h = lt_dlopenadvise(path, adv);
     lt_dladvise_destroy(&adv);
+    dlclose(now);
     if (!h) {
-        /* libltdl says "file not found" for any file no loader accepts; the
-         * system loader's own reason ("invalid ELF header") says more. */
         const char *why = lt_dlerror();
-        void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-        if (!dl)
-            why = dlerror();
-        else
-            dlclose(dl);
         refuse(r, path, "cannot be loaded: %s", why ? why : "unknown reason");
         return;
     }

@@ -178,6 +178,13 @@ nn_status nn_tensor_add_(nn_tensor *t, const nn_tensor *x, float alpha)
     return NN_OK;
 }
 
+nn_status nn_tensor_scale_(nn_tensor *t, float s)
+{
+    if (!nn_t_contig(t)) return NN_UNSUPPORTED;
+    t->ctx->dev.vt->axpby(t->ctx->dev.h, t->numel, 0.0f, t->data, s, t->data);
+    return NN_OK;
+}
+
 nn_status nn_tensor_copy_(nn_tensor *t, const nn_tensor *src)
 {
     if (t->numel != src->numel) return NN_SHAPE;

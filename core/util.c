@@ -12,6 +12,9 @@ static const char *const status_msgs[] = {
 #undef XX
 };
 
+int nn_version(void) { return NN_VERSION_NUMBER; }
+const char *nn_version_string(void) { return NN_VERSION_STRING; }
+
 const char *nn_status_name(nn_status s)
 {
     return (unsigned)s < NN_STATUS_COUNT_ ? status_names[s] : "NN_UNKNOWN";

@@ -777,7 +777,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "--version")) {
-        printf("nnrun %s (plugin ABI %d.%d)\n", NN_VERSION_STRING, NN_ABI_MAJOR, NN_ABI_MINOR);
+        printf("nnrun %s (libnn %s, plugin ABI %d.%d)\n", NN_VERSION_STRING, nn_version_string(),
+               NN_ABI_MAJOR, NN_ABI_MINOR);
         return 0;
     }
     for (int i = 2; i < argc; i++)

@@ -36,7 +36,12 @@
 extern "C" {
 #endif
 
+/* The version of these headers; nn_version() tells the library's. */
+#define NN_VERSION_MAJOR 0
+#define NN_VERSION_MINOR 1
+#define NN_VERSION_PATCH 0
 #define NN_VERSION_STRING "0.1.0"
+#define NN_VERSION_NUMBER (NN_VERSION_MAJOR * 10000 + NN_VERSION_MINOR * 100 + NN_VERSION_PATCH)
 
 #if defined(__GNUC__)
 #define NN_API __attribute__((visibility("default")))
@@ -68,6 +73,11 @@ typedef enum {
 #undef NN_XX_
     NN_STATUS_COUNT_
 } nn_status;
+
+/* The library's version, as NN_VERSION_NUMBER and NN_VERSION_STRING were
+ * when it was built: compare with the headers a program was compiled with. */
+NN_API int nn_version(void);
+NN_API const char *nn_version_string(void);
 
 /* "NN_SHAPE" for NN_SHAPE; never NULL. */
 NN_API const char *nn_status_name(nn_status s);
@@ -266,6 +276,8 @@ NN_API nn_status nn_tensor_zero_(nn_tensor *t);
 NN_API nn_status nn_tensor_fill_(nn_tensor *t, float v);
 /* t += alpha * x (same shape). */
 NN_API nn_status nn_tensor_add_(nn_tensor *t, const nn_tensor *x, float alpha);
+/* t *= s. */
+NN_API nn_status nn_tensor_scale_(nn_tensor *t, float s);
 /* t = uniform(lo, hi) drawn from rng, on the host, then copied: the same seed
  * gives the same values on every device. */
 NN_API nn_status nn_tensor_uniform_(nn_tensor *t, nn_rng *rng, float lo, float hi);
