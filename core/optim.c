@@ -2,8 +2,9 @@
  * hyper-parameters that can change at any time. */
 #include "nn-impl.h"
 
-nn_status nn_optim_create(nn_ctx *ctx, const char *name, const char *words, nn_module *m,
-                          nn_optim **out, char **err)
+nn_status nn_optim_create_over(nn_ctx *ctx, const char *name, const char *words, int n,
+                               nn_tensor *const *params, const char *const *names, nn_optim **out,
+                               char **err)
 {
     *out = NULL;
     const nn_component *comp;
@@ -27,26 +28,42 @@ nn_status nn_optim_create(nn_ctx *ctx, const char *name, const char *words, nn_m
     }
     *o = (nn_optim){.ctx = ctx, .comp = comp, .vt = vt, .props = props};
     while (vt->state_names && vt->state_names[o->nstate]) o->nstate++;
-    int n = nn_module_param_count(m);
-    o->params = calloc((size_t)(n ? n : 1), sizeof *o->params);
+    o->params = calloc((size_t)(n > 0 ? n : 1), sizeof *o->params);
     o->state = calloc((size_t)(n * o->nstate + 1), sizeof *o->state);
     if (!o->params || !o->state) {
         nn_optim_free(o);
         return nn_fail(err, NN_NO_MEMORY, "out of memory");
     }
     for (int i = 0; i < n; i++) {
-        const char *pname;
-        nn_tensor *t = nn_module_param(m, i, &pname);
-        if (!nn_tensor_requires_grad(t)) continue;
+        if (!nn_tensor_requires_grad(params[i])) continue;
+        for (int j = 0; j < o->nparams; j++)
+            if (!strcmp(o->params[j].name, names[i])) {
+                nn_optim_free(o);
+                return nn_fail(err, NN_INVALID, "parameter name '%s' given twice", names[i]);
+            }
         nn_param *p = &o->params[o->nparams++];
-        p->t = t;
-        if (!(p->name = nn_strdup(pname))) {
+        p->t = params[i];
+        if (!(p->name = nn_strdup(names[i]))) {
             nn_optim_free(o);
             return nn_fail(err, NN_NO_MEMORY, "out of memory");
         }
     }
     *out = o;
     return NN_OK;
+}
+
+nn_status nn_optim_create(nn_ctx *ctx, const char *name, const char *words, nn_module *m,
+                          nn_optim **out, char **err)
+{
+    int n = nn_module_param_count(m);
+    nn_tensor **ts = calloc((size_t)(n ? n : 1), sizeof *ts);
+    const char **names = calloc((size_t)(n ? n : 1), sizeof *names);
+    nn_status st = ts && names ? NN_OK : nn_fail(err, NN_NO_MEMORY, "out of memory");
+    for (int i = 0; !st && i < n; i++) ts[i] = nn_module_param(m, i, &names[i]);
+    if (!st) st = nn_optim_create_over(ctx, name, words, n, ts, names, out, err);
+    free(ts);
+    free(names);
+    return st;
 }
 
 void nn_optim_free(nn_optim *o)

@@ -328,6 +328,8 @@ const char *nn_component_version(const nn_component *c) { return c->plugin->desc
 const char *nn_component_file(const nn_component *c) { return c->plugin->path; }
 const char *nn_component_plugin(const nn_component *c) { return c->plugin->desc->name; }
 
+const void *nn_component_vt(const nn_component *c) { return c->def->vt; }
+
 const nn_prop_def *nn_component_props(const nn_component *c, int *count)
 {
     *count = c->def->props ? c->def->nprops : 0;

@@ -10,6 +10,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include <nn/plugin.h>
 
+#include "check.h"
+
 #include <ctype.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -53,6 +55,9 @@ static const char usage[] =
     "commands:\n"
     "  train [FILE.nn]   train a network (with no options: the tutorial's circle net)\n"
     "  plugins [-v]      list every component found (-v: search path, refused files)\n"
+    "  check NAME [k=v]  conformance of a component: gradients of a module or loss,\n"
+    "                    descent of an optimizer, a dataset's samples, a device's\n"
+    "                    kernels against cpu\n"
     "  inspect NAME      show a component's properties\n"
     "  inspect FILE      show a checkpoint: info, date, model, optimizer, epoch\n"
     "  eval FILE         loss and accuracy of a checkpoint on its data (or --data)\n"
@@ -666,6 +671,30 @@ out:
     return st ? die_err(err, st) : 0;
 }
 
+/* check NAME [key=value ...]: conformance of a plugin's component. */
+static int cmd_check(options *o, int argc, char **argv)
+{
+    const char *pos[32];
+    int npos;
+    if (parse_args(o, argc, argv, pos, 32, &npos)) return 1;
+    if (npos < 1) return die("check expects a component name (see nnrun plugins)");
+    char words[512] = "";
+    size_t used = 0;
+    for (int i = 1; i < npos; i++) {
+        if (!strchr(pos[i], '=')) return die("check: expected key=value, got '%s'", pos[i]);
+        used += (size_t)snprintf(words + used, used < sizeof words ? sizeof words - used : 0,
+                                 " %s", pos[i]);
+    }
+    if (used >= sizeof words) return die("check: properties too long");
+    nn_registry *reg;
+    char *err = NULL;
+    nn_status st = open_registry(o, &reg, &err);
+    if (st) return die_err(err, st);
+    int rc = nn_check_run(reg, o->device, pos[0], words, 4, &err);
+    nn_registry_free(reg);
+    return rc ? die_err(err, NN_INVALID) : 0;
+}
+
 static int cmd_plugins(options *o, int argc, char **argv)
 {
     const char *pos[1];
@@ -794,6 +823,8 @@ int main(int argc, char **argv)
         rc = cmd_inspect(&o, argc - 2, argv + 2);
     else if (!strcmp(cmd, "eval"))
         rc = cmd_eval(&o, argc - 2, argv + 2);
+    else if (!strcmp(cmd, "check"))
+        rc = cmd_check(&o, argc - 2, argv + 2);
     else if (!strcmp(cmd, "print") || !strcmp(cmd, "summary") || !strcmp(cmd, "params") ||
              !strcmp(cmd, "graph"))
         rc = cmd_view(&o, cmd, argc - 2, argv + 2);

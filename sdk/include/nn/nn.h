@@ -183,6 +183,8 @@ NN_API const char *nn_component_version(const nn_component *c);
 NN_API const char *nn_component_file(const nn_component *c);
 NN_API const char *nn_component_plugin(const nn_component *c);
 NN_API const struct nn_prop_def *nn_component_props(const nn_component *c, int *count);
+/* The component's interface table (nn_module_vt, nn_device_vt, ... by kind). */
+NN_API const void *nn_component_vt(const nn_component *c);
 
 /* ---- properties --------------------------------------------------------- */
 
@@ -408,6 +410,11 @@ typedef struct nn_optim nn_optim;
 /* An optimizer over every parameter of m that requires grad. */
 NN_API nn_status nn_optim_create(nn_ctx *ctx, const char *name, const char *words,
                                  nn_module *m, nn_optim **out, char **err);
+/* The same over any named tensors (torch.optim.SGD([p1, p2])); params are
+ * borrowed and must outlive the optimizer; names key the saved state. */
+NN_API nn_status nn_optim_create_over(nn_ctx *ctx, const char *name, const char *words, int n,
+                                      nn_tensor *const *params, const char *const *names,
+                                      nn_optim **out, char **err);
 NN_API void nn_optim_free(nn_optim *o);
 NN_API nn_status nn_optim_step(nn_optim *o);
 NN_API void nn_optim_zero_grad(nn_optim *o);

@@ -1,0 +1,584 @@
+/* check.c - `nnrun check NAME`: conformance checks for plugin authors.
+ *
+ *   module, loss  finite-difference gradients of inputs and parameters
+ *   optimizer     steps on a quadratic; a parameter without gradient stays
+ *   dataset       length, shapes, finite and repeatable samples
+ *   device        every kernel against the cpu device on random data
+ *
+ * Each check prints one line; the worst failure decides the exit status. */
+#include "check.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct checker {
+    nn_ctx *ctx;
+    int run, failed;
+    double worst; /* the worst error relative to its tolerance */
+    char worst_what[160];
+    nn_rng rng;
+} checker;
+
+static void report(checker *c, const char *what, double err, double tol)
+{
+    bool ok = err <= tol; /* NaN fails */
+    c->run++;
+    c->failed += !ok;
+    printf("%-4s %-44s error %.3g (tolerance %.3g)\n", ok ? "ok" : "FAIL", what, err, tol);
+    double r = isnan(err) ? INFINITY : err / tol;
+    if (!ok && r >= c->worst) {
+        c->worst = r;
+        snprintf(c->worst_what, sizeof c->worst_what, "%s: error %.3g, tolerance %.3g", what, err,
+                 tol);
+    }
+}
+
+static void fill_uniform(checker *c, float *v, int64_t n, float lo, float hi)
+{
+    for (int64_t i = 0; i < n; i++) v[i] = lo + (hi - lo) * nn_rng_uniform(&c->rng);
+}
+
+/* ---- gradients against central differences ---- */
+
+#define GC_EPS 1e-2
+#define GC_ATOL 3e-3
+#define GC_RTOL 3e-2
+
+typedef nn_tensor *(*forward_fn)(void *user, nn_tensor *x);
+
+/* L = sum(f(x) * w): host value in double, with the op output read back. */
+static double loss_value(checker *c, forward_fn f, void *user, nn_tensor *x, const float *w,
+                         int64_t nw, bool *ok)
+{
+    int prev = nn_grad_set_enabled(c->ctx, 0);
+    nn_tensor *y = f(user, x);
+    nn_grad_set_enabled(c->ctx, prev);
+    double s = NAN;
+    float *h = y && nn_tensor_numel(y) == nw ? malloc((size_t)nw * sizeof *h) : NULL;
+    if (h && !nn_tensor_to_host(y, h, nw)) {
+        s = 0;
+        for (int64_t i = 0; i < nw; i++) s += (double)h[i] * w[i];
+    }
+    free(h);
+    *ok = !isnan(s);
+    nn_ctx_scratch_reset(c->ctx);
+    return s;
+}
+
+/* Largest |analytic - numeric| / (atol + rtol |numeric|) * atol over t. */
+static double compare_grad(checker *c, forward_fn f, void *user, nn_tensor *x, nn_tensor *t,
+                           const float *analytic, const float *w, int64_t nw)
+{
+    int64_t n = nn_tensor_numel(t);
+    float *v = malloc((size_t)n * sizeof *v);
+    if (!v || nn_tensor_to_host(t, v, n)) {
+        free(v);
+        return NAN;
+    }
+    double worst = 0;
+    for (int64_t j = 0; j < n; j++) {
+        float keep = v[j];
+        bool ok1, ok2;
+        v[j] = keep + (float)GC_EPS;
+        nn_tensor_from_host(t, v, n);
+        double hi = loss_value(c, f, user, x, w, nw, &ok1);
+        v[j] = keep - (float)GC_EPS;
+        nn_tensor_from_host(t, v, n);
+        double lo = loss_value(c, f, user, x, w, nw, &ok2);
+        v[j] = keep;
+        nn_tensor_from_host(t, v, n);
+        if (!ok1 || !ok2) {
+            worst = NAN;
+            break;
+        }
+        double num = (hi - lo) / (2 * GC_EPS), e = fabs(analytic[j] - num);
+        double scaled = e / (GC_ATOL + GC_RTOL * fabs(num)) * GC_ATOL;
+        if (scaled > worst) worst = scaled;
+    }
+    free(v);
+    return worst;
+}
+
+/* Checks d sum(f(x) w) / d t for x and every tensor in ts. */
+static void gradcheck(checker *c, forward_fn f, void *user, nn_tensor *x, int n,
+                      nn_tensor *const *ts, const char *const *names)
+{
+    nn_tensor_zero_grad(x);
+    for (int i = 0; i < n; i++) nn_tensor_zero_grad(ts[i]);
+    nn_tensor *y = f(user, x);
+    int64_t nw = y ? nn_tensor_numel(y) : 0;
+    float *w = malloc((size_t)(nw ? nw : 1) * sizeof *w);
+    const char *msg;
+    if (!y || !w) {
+        nn_ctx_error(c->ctx, &msg);
+        printf("FAIL forward: %s\n", y ? "out of memory" : msg);
+        report(c, "forward", NAN, 0);
+        free(w);
+        nn_ctx_clear_error(c->ctx);
+        nn_ctx_scratch_reset(c->ctx);
+        return;
+    }
+    fill_uniform(c, w, nw, -1, 1);
+    nn_tensor *W = nn_tensor_scratch(c->ctx, nn_tensor_shape(y));
+    if (W) nn_tensor_from_host(W, w, nw);
+    if (nn_backward(nn_sum(nn_mul(y, W))) || nn_ctx_error(c->ctx, &msg)) {
+        nn_ctx_error(c->ctx, &msg);
+        printf("FAIL backward: %s\n", msg);
+        report(c, "backward", NAN, 0);
+        nn_ctx_clear_error(c->ctx);
+        nn_ctx_scratch_reset(c->ctx);
+        free(w);
+        return;
+    }
+    nn_ctx_scratch_reset(c->ctx);
+    for (int i = -1; i < n; i++) {
+        nn_tensor *t = i < 0 ? x : ts[i];
+        char what[128];
+        snprintf(what, sizeof what, "gradient of %s", i < 0 ? "the input" : names[i]);
+        if (!nn_tensor_requires_grad(t)) continue;
+        nn_tensor *g = nn_tensor_grad(t);
+        int64_t nt = nn_tensor_numel(t);
+        float *a = malloc((size_t)(nt ? nt : 1) * sizeof *a);
+        double e = NAN;
+        if (g && a && !nn_tensor_to_host(g, a, nt)) e = compare_grad(c, f, user, x, t, a, w, nw);
+        report(c, what, e, GC_ATOL);
+        free(a);
+    }
+    free(w);
+}
+
+static nn_tensor *module_fwd(void *user, nn_tensor *x) { return nn_module_forward(user, x); }
+
+static nn_status check_module(checker *c, const char *name, const char *words, int64_t width,
+                              char **err)
+{
+    nn_shape in = {1, {width}};
+    nn_module *m;
+    nn_status st = nn_module_create(c->ctx, name, words, &in, &m, err);
+    if (st) return st;
+    nn_shape xs = {2, {3, nn_module_in_shape(m)->dim[0]}};
+    nn_tensor *x = nn_tensor_new(c->ctx, &xs, 1);
+    int64_t nx = x ? nn_tensor_numel(x) : 0;
+    float *v = malloc((size_t)(nx ? nx : 1) * sizeof *v);
+    if (!x || !v) {
+        free(v);
+        nn_tensor_free(x);
+        nn_module_free(m);
+        return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    }
+    fill_uniform(c, v, nx, -1, 1);
+    nn_tensor_from_host(x, v, nx);
+    int np = nn_module_param_count(m);
+    nn_tensor **ts = calloc((size_t)(np ? np : 1), sizeof *ts);
+    const char **names = calloc((size_t)(np ? np : 1), sizeof *names);
+    if (ts && names) {
+        for (int i = 0; i < np; i++) ts[i] = nn_module_param(m, i, &names[i]);
+        printf("module %s: input (3, %lld), %d parameter tensors\n", name,
+               (long long)xs.dim[1], np);
+        gradcheck(c, module_fwd, m, x, np, ts, names);
+    } else {
+        st = nn_fail(err, NN_NO_MEMORY, "out of memory");
+    }
+    free(ts);
+    free(names);
+    free(v);
+    nn_tensor_free(x);
+    nn_module_free(m);
+    return st;
+}
+
+typedef struct {
+    nn_loss *l;
+    nn_tensor *target;
+} loss_user;
+
+static nn_tensor *loss_fwd(void *user, nn_tensor *x)
+{
+    loss_user *u = user;
+    return nn_loss_forward(u->l, x, u->target);
+}
+
+static nn_status check_loss(checker *c, const char *name, const char *words, int64_t width,
+                            char **err)
+{
+    loss_user u = {0};
+    nn_status st = nn_loss_create(c->ctx, name, words, &u.l, err);
+    if (st) return st;
+    nn_shape s = {2, {4, width}};
+    nn_tensor *x = nn_tensor_new(c->ctx, &s, 1);
+    u.target = nn_tensor_new(c->ctx, &s, 0);
+    int64_t n = 4 * width;
+    float *v = malloc((size_t)n * sizeof *v);
+    if (x && u.target && v) {
+        /* Predictions inside (0, 1) and targets 0 or 1 suit probability losses
+         * and regression losses alike. */
+        for (int64_t i = 0; i < n; i++) v[i] = nn_rng_uniform(&c->rng) < 0.5f ? 0.0f : 1.0f;
+        nn_tensor_from_host(u.target, v, n);
+        fill_uniform(c, v, n, 0.1f, 0.9f);
+        nn_tensor_from_host(x, v, n);
+        printf("loss %s: predictions and targets (4, %lld)\n", name, (long long)width);
+        gradcheck(c, loss_fwd, &u, x, 0, NULL, NULL);
+    } else {
+        st = nn_fail(err, NN_NO_MEMORY, "out of memory");
+    }
+    free(v);
+    nn_tensor_free(x);
+    nn_tensor_free(u.target);
+    nn_loss_free(u.l);
+    return st;
+}
+
+/* ---- optimizers: descent on 0.5 |p - c|^2 ---- */
+
+static double quadratic(checker *c, nn_tensor *p, nn_tensor *target, bool backward)
+{
+    nn_tensor *d = nn_sub(p, target);
+    nn_tensor *L = nn_mul_scalar(nn_sum(nn_mul(d, d)), 0.5f);
+    float v = NAN;
+    if (L && backward) nn_backward(L);
+    if (L && !nn_ctx_error(c->ctx, NULL)) nn_tensor_item(L, &v);
+    nn_ctx_clear_error(c->ctx);
+    nn_ctx_scratch_reset(c->ctx);
+    return v;
+}
+
+static nn_status check_optimizer(checker *c, const char *name, const char *words, char **err)
+{
+    nn_shape s = {1, {8}};
+    nn_tensor *p = nn_tensor_new(c->ctx, &s, 1), *q = nn_tensor_new(c->ctx, &s, 1);
+    nn_tensor *target = nn_tensor_new(c->ctx, &s, 0);
+    float v[8], before[8], after[8];
+    nn_optim *o = NULL;
+    nn_status st = p && q && target ? NN_OK : nn_fail(err, NN_NO_MEMORY, "out of memory");
+    if (!st) {
+        nn_tensor *ps[] = {p, q};
+        const char *names[] = {"p", "q"};
+        st = nn_optim_create_over(c->ctx, name, words, 2, ps, names, &o, err);
+    }
+    if (st) goto out;
+    fill_uniform(c, v, 8, -1, 1);
+    nn_tensor_from_host(p, v, 8);
+    nn_tensor_from_host(q, v, 8);
+    fill_uniform(c, v, 8, -1, 1);
+    nn_tensor_from_host(target, v, 8);
+    printf("optimizer %s: 200 steps on 0.5 |p - c|^2, 8 parameters\n", name);
+    double first = quadratic(c, p, target, false), last = first;
+    nn_tensor_to_host(q, before, 8);
+    for (int i = 0; i < 200 && !st; i++) {
+        nn_optim_zero_grad(o);
+        last = quadratic(c, p, target, true); /* q gets no gradient */
+        st = nn_optim_step(o);
+    }
+    if (st) {
+        st = nn_fail(err, st, "step failed: %s", nn_strerror(st));
+        goto out;
+    }
+    last = quadratic(c, p, target, false);
+    report(c, "loss after 200 steps / loss before", last / first, 0.9);
+    nn_tensor_to_host(q, after, 8);
+    double moved = 0;
+    for (int i = 0; i < 8; i++) moved = fmax(moved, fabs((double)after[i] - before[i]));
+    report(c, "change of a parameter without gradient", moved, 0);
+out:
+    nn_optim_free(o);
+    nn_tensor_free(p);
+    nn_tensor_free(q);
+    nn_tensor_free(target);
+    return st;
+}
+
+/* ---- datasets ---- */
+
+static nn_status check_dataset(checker *c, const char *name, const char *words, char **err)
+{
+    nn_dataset *d;
+    nn_status st = nn_dataset_open(c->ctx, name, words, &d, err);
+    if (st) return st;
+    int64_t len = nn_dataset_len(d), nx = nn_shape_numel(nn_dataset_input_shape(d));
+    int64_t ny = nn_shape_numel(nn_dataset_target_shape(d)), n = len < 1000 ? len : 1000;
+    char a[64], b[64];
+    nn_shape_format(nn_dataset_input_shape(d), 0, a, sizeof a);
+    nn_shape_format(nn_dataset_target_shape(d), 0, b, sizeof b);
+    printf("dataset %s: %lld samples, input %s, target %s\n", name, (long long)len, a, b);
+    float *x1 = malloc((size_t)(nx + ny) * 2 * sizeof(float));
+    if (!x1) {
+        nn_dataset_free(d);
+        return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    }
+    float *y1 = x1 + nx, *x2 = y1 + ny, *y2 = x2 + nx;
+    double bad = 0, differ = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (nn_dataset_get(d, i, x1, y1) || nn_dataset_get(d, i, x2, y2)) {
+            bad++;
+            continue;
+        }
+        for (int64_t k = 0; k < nx + ny; k++) {
+            float u = k < nx ? x1[k] : y1[k - nx], w = k < nx ? x2[k] : y2[k - nx];
+            bad += !isfinite(u);
+            differ += memcmp(&u, &w, sizeof u) != 0;
+        }
+    }
+    report(c, "samples that fail or are not finite", bad, 0);
+    report(c, "values that differ between two reads", differ, 0);
+    report(c, "samples past the end that are accepted", !nn_dataset_get(d, len, x1, y1), 0);
+    free(x1);
+    nn_dataset_free(d);
+    return NN_OK;
+}
+
+/* ---- devices: every kernel against the cpu device ---- */
+
+typedef struct dev {
+    const nn_device_vt *vt;
+    void *h;
+} dev;
+
+static nn_status dev_open(nn_registry *reg, const char *name, const char *words, dev *d, char **err)
+{
+    const nn_component *comp;
+    nn_status st = nn_registry_find(reg, NN_KIND_DEVICE, name, &comp, err);
+    if (st) return st;
+    d->vt = nn_component_vt(comp);
+    if (d->vt->probe && (st = d->vt->probe(err))) return st;
+    nn_props *p;
+    if ((st = nn_props_parse(comp, words, &p, err))) return st;
+    st = d->vt->open(p, &d->h, err);
+    nn_props_free(p);
+    return st;
+}
+
+static void dev_close(dev *d)
+{
+    if (d->vt && d->vt->close) d->vt->close(d->h);
+}
+
+/* Device copies of host arrays, for one kernel call on each device. */
+typedef struct buf {
+    float *ref, *dut; /* device pointers on the cpu and on the device under test */
+    int64_t n;
+} buf;
+
+typedef struct pair {
+    dev ref, dut;
+    buf b[6];
+    int nb;
+} pair;
+
+static buf *pair_buf(pair *p, const float *host, int64_t n)
+{
+    buf *b = &p->b[p->nb++];
+    size_t bytes = (size_t)(n ? n : 1) * sizeof(float);
+    b->n = n;
+    b->ref = p->ref.vt->alloc(p->ref.h, bytes);
+    b->dut = p->dut.vt->alloc(p->dut.h, bytes);
+    if (b->ref) p->ref.vt->to_device(p->ref.h, b->ref, host, (size_t)n * sizeof(float));
+    if (b->dut) p->dut.vt->to_device(p->dut.h, b->dut, host, (size_t)n * sizeof(float));
+    return b;
+}
+
+/* Compares every buffer after a kernel ran on both, then frees them. */
+static void pair_done(checker *c, pair *p, const char *what, double tol)
+{
+    double worst = 0;
+    bool ok = true;
+    for (int i = 0; i < p->nb; i++) {
+        buf *b = &p->b[i];
+        if (!b->ref || !b->dut) {
+            ok = false;
+            continue;
+        }
+        float *r = malloc((size_t)(b->n ? b->n : 1) * 2 * sizeof(float)), *u = r + b->n;
+        if (!r) {
+            ok = false;
+            continue;
+        }
+        p->dut.vt->sync(p->dut.h);
+        p->ref.vt->to_host(p->ref.h, r, b->ref, (size_t)b->n * sizeof(float));
+        p->dut.vt->to_host(p->dut.h, u, b->dut, (size_t)b->n * sizeof(float));
+        for (int64_t k = 0; k < b->n; k++) {
+            double e = fabs((double)r[k] - u[k]) / (1.0 + fabs((double)r[k]));
+            if (!(e <= worst)) worst = e; /* NaN sticks */
+        }
+        free(r);
+        p->ref.vt->free(p->ref.h, b->ref);
+        p->dut.vt->free(p->dut.h, b->dut);
+    }
+    p->nb = 0;
+    report(c, what, ok ? worst : NAN, tol);
+}
+
+/* Runs KERNEL(args) on both devices; R(b) names buffer b on the current one. */
+#define RUN(p, expr)                                                                         \
+    do {                                                                                     \
+        int dut_ = 0;                                                                        \
+        for (; dut_ < 2; dut_++) {                                                           \
+            const nn_device_vt *vt_ = dut_ ? (p)->dut.vt : (p)->ref.vt;                      \
+            void *h_ = dut_ ? (p)->dut.h : (p)->ref.h;                                       \
+            expr;                                                                            \
+        }                                                                                    \
+    } while (0)
+#define R(b) (dut_ ? (b)->dut : (b)->ref)
+
+static void device_kernels(checker *c, pair *p)
+{
+    enum { M = 7, K = 5, N = 6, L = M * N };
+    float a[64], b[64], d[64], e[64];
+    char what[96];
+    fill_uniform(c, a, 64, -1, 1);
+    fill_uniform(c, b, 64, -1, 1);
+    fill_uniform(c, d, 64, 0.05f, 0.95f);
+    for (int i = 0; i < 64; i++) e[i] = nn_rng_uniform(&c->rng) < 0.5f ? 0.0f : 1.0f;
+
+    buf *x = pair_buf(p, a, L);
+    RUN(p, vt_->fill(h_, L, 0.25f, R(x)));
+    pair_done(c, p, "fill", 0);
+    for (int t = 0; t < 4; t++) {
+        buf *A = pair_buf(p, a, M * K), *B = pair_buf(p, b, K * N), *C = pair_buf(p, d, M * N);
+        RUN(p, vt_->gemm(h_, t & 1, t >> 1, M, N, K, 0.5f, R(A), R(B), 0.75f, R(C)));
+        snprintf(what, sizeof what, "gemm ta=%d tb=%d", t & 1, t >> 1);
+        pair_done(c, p, what, 1e-5);
+    }
+    static const char *const unames[] = {"sigmoid", "relu", "tanh", "exp", "log"};
+    for (int op = 0; op < NN_UNARY_COUNT_; op++) {
+        const float *in = op == NN_UNARY_LOG ? d : a;
+        buf *X = pair_buf(p, in, L), *Y = pair_buf(p, b, L);
+        RUN(p, vt_->unary(h_, (nn_unary_op)op, L, R(X), R(Y)));
+        snprintf(what, sizeof what, "unary %s", unames[op]);
+        pair_done(c, p, what, 1e-6);
+        for (int acc = 0; acc < 2; acc++) {
+            float y[64];
+            for (int i = 0; i < L; i++) /* y = f(x) from the definition, for the derivative */
+                y[i] = op == 0 ? 1 / (1 + expf(-in[i])) : op == 1 ? fmaxf(in[i], 0)
+                     : op == 2 ? tanhf(in[i]) : op == 3 ? expf(in[i]) : logf(in[i]);
+            buf *X2 = pair_buf(p, in, L), *Y2 = pair_buf(p, y, L), *DY = pair_buf(p, b, L);
+            buf *DX = pair_buf(p, d, L);
+            RUN(p, vt_->unary_backward(h_, (nn_unary_op)op, L, R(X2), R(Y2), R(DY), R(DX), acc));
+            snprintf(what, sizeof what, "unary_backward %s acc=%d", unames[op], acc);
+            pair_done(c, p, what, 1e-6);
+        }
+    }
+    static const char *const bnames[] = {"add", "sub", "mul"};
+    for (int op = 0; op < NN_BINARY_COUNT_; op++)
+        for (int bc = 0; bc < 2; bc++) {
+            int64_t bn = bc ? N : L;
+            buf *A = pair_buf(p, a, L), *B = pair_buf(p, b, bn), *Y = pair_buf(p, d, L);
+            RUN(p, vt_->binary(h_, (nn_binary_op)op, L, R(A), bn, R(B), R(Y)));
+            snprintf(what, sizeof what, "binary %s%s", bnames[op], bc ? " broadcast" : "");
+            pair_done(c, p, what, 1e-6);
+        }
+    for (int acc = 0; acc < 2; acc++) {
+        buf *X = pair_buf(p, a, L), *Y = pair_buf(p, b, L);
+        RUN(p, vt_->axpby(h_, L, 1.5f, R(X), acc ? -0.5f : 0.0f, R(Y)));
+        snprintf(what, sizeof what, "axpby beta=%s", acc ? "-0.5" : "0");
+        pair_done(c, p, what, 1e-6);
+        buf *X2 = pair_buf(p, a, L), *W = pair_buf(p, b, L), *Y2 = pair_buf(p, d, L);
+        RUN(p, vt_->mul_acc(h_, L, 0.5f, R(X2), R(W), R(Y2), acc));
+        snprintf(what, sizeof what, "mul_acc acc=%d", acc);
+        pair_done(c, p, what, 1e-6);
+        buf *X3 = pair_buf(p, a, L), *Y3 = pair_buf(p, d, N);
+        RUN(p, vt_->sum_rows(h_, M, N, R(X3), R(Y3), acc));
+        snprintf(what, sizeof what, "sum_rows acc=%d", acc);
+        pair_done(c, p, what, 1e-5);
+        buf *S = pair_buf(p, a, 1), *Y4 = pair_buf(p, d, L);
+        RUN(p, vt_->broadcast(h_, L, 0.5f, R(S), R(Y4), acc));
+        snprintf(what, sizeof what, "broadcast acc=%d", acc);
+        pair_done(c, p, what, 1e-6);
+        buf *P = pair_buf(p, d, L), *T = pair_buf(p, e, L), *DY = pair_buf(p, b, 1);
+        buf *DP = pair_buf(p, a, L);
+        RUN(p, vt_->bce_backward(h_, L, R(P), R(T), R(DY), R(DP), acc));
+        snprintf(what, sizeof what, "bce_backward acc=%d", acc);
+        pair_done(c, p, what, 1e-5);
+    }
+    buf *B = pair_buf(p, a, N), *Y = pair_buf(p, d, L);
+    RUN(p, vt_->repeat_rows(h_, M, N, R(B), R(Y)));
+    pair_done(c, p, "repeat_rows", 0);
+    buf *X = pair_buf(p, a, L), *S = pair_buf(p, d, 1);
+    RUN(p, vt_->sum(h_, L, 0.25f, R(X), R(S)));
+    pair_done(c, p, "sum", 1e-5);
+    buf *X2 = pair_buf(p, a, L), *Y2 = pair_buf(p, d, L);
+    RUN(p, vt_->transpose(h_, M, N, R(X2), R(Y2)));
+    pair_done(c, p, "transpose", 0);
+    buf *P = pair_buf(p, d, L), *T = pair_buf(p, e, L), *O = pair_buf(p, a, 1);
+    RUN(p, vt_->bce(h_, L, R(P), R(T), R(O)));
+    pair_done(c, p, "bce", 1e-5);
+    for (int v = 0; v < 4; v++) {
+        nn_sgd_args sa = {0.1f, v ? 0.9f : 0.0f, v == 3 ? 0.25f : 0.0f, 0.01f, v == 2, v == 1};
+        buf *PP = pair_buf(p, a, L), *G = pair_buf(p, b, L), *BU = pair_buf(p, d, L);
+        RUN(p, vt_->sgd(h_, L, R(PP), R(G), v ? R(BU) : NULL, &sa));
+        static const char *const vn[] = {"plain", "first momentum step", "nesterov", "dampening"};
+        snprintf(what, sizeof what, "sgd %s", vn[v]);
+        pair_done(c, p, what, 1e-6);
+    }
+}
+
+static nn_status check_device(checker *c, nn_registry *reg, const char *name, const char *words,
+                              char **err)
+{
+    pair p = {0};
+    nn_status st = dev_open(reg, "cpu", "", &p.ref, err);
+    if (!st) st = dev_open(reg, name, words, &p.dut, err);
+    if (!st) {
+        printf("device %s against cpu: every kernel on random data\n", name);
+        device_kernels(c, &p);
+    }
+    dev_close(&p.dut);
+    dev_close(&p.ref);
+    return st;
+}
+
+/* ---- entry ---- */
+
+static void required_ints(const nn_component *comp, char *words, size_t len)
+{
+    /* Required integer properties get a small value, so `check NAME` runs as is. */
+    int np;
+    const nn_prop_def *p = nn_component_props(comp, &np);
+    size_t used = strlen(words);
+    for (int i = 0; i < np; i++)
+        if (!p[i].def && p[i].type == NN_PROP_INT && !strstr(words, p[i].name))
+            used += (size_t)snprintf(words + used, used < len ? len - used : 0, " %s=%d",
+                                     p[i].name, 3);
+}
+
+int nn_check_run(nn_registry *reg, const char *device, const char *name, const char *words,
+                 int64_t width, char **err)
+{
+    const nn_component *found[NN_KIND_COUNT_] = {0};
+    int nfound = 0;
+    for (int i = 0; i < nn_registry_count(reg); i++) {
+        const nn_component *comp = nn_registry_at(reg, i);
+        if (!strcmp(nn_component_name(comp), name)) found[nfound++] = comp;
+    }
+    if (!nfound) {
+        nn_fail(err, NN_NOT_FOUND, "no component named '%s' (see nnrun plugins)", name);
+        return 1;
+    }
+    checker c = {0};
+    nn_rng_seed(&c.rng, 7, 1);
+    nn_status st = nn_ctx_open(reg, device, 7, &c.ctx, err);
+    for (int k = 0; !st && k < nfound; k++) {
+        char w[512];
+        snprintf(w, sizeof w, "%s", words ? words : "");
+        required_ints(found[k], w, sizeof w);
+        switch (nn_component_kind(found[k])) {
+        case NN_KIND_MODULE: st = check_module(&c, name, w, width, err); break;
+        case NN_KIND_LOSS: st = check_loss(&c, name, w, width, err); break;
+        case NN_KIND_OPTIMIZER: st = check_optimizer(&c, name, w, err); break;
+        case NN_KIND_DATASET: st = check_dataset(&c, name, w, err); break;
+        case NN_KIND_DEVICE: st = check_device(&c, reg, name, w, err); break;
+        default: break;
+        }
+    }
+    nn_ctx_free(c.ctx);
+    if (st) return 1;
+    if (c.failed) {
+        nn_fail(err, NN_INVALID, "check %s: %d of %d checks failed; worst: %s", name, c.failed,
+                c.run, c.worst_what);
+        return 1;
+    }
+    printf("check %s: all %d checks passed\n", name, c.run);
+    return 0;
+}
