@@ -188,6 +188,19 @@ nn_status nn_ctx_open(nn_registry *reg, const char *device, uint64_t seed, nn_ct
     return NN_OK;
 }
 
+int nn_device_available(nn_registry *reg, const char *device, char **why)
+{
+    const nn_component *comp;
+    if (nn_registry_find(reg, NN_KIND_DEVICE, device, &comp, why)) return 0;
+    const nn_device_vt *vt = comp->def->vt;
+    const char *missing;
+    if (!device_complete(vt, &missing)) {
+        nn_fail(why, NN_ABI, "device '%s' lacks the kernel '%s'", device, missing);
+        return 0;
+    }
+    return !NN_VT_HAS(vt, nn_device_vt, probe) || vt->probe(why) == NN_OK;
+}
+
 void nn_ctx_free(nn_ctx *ctx)
 {
     if (!ctx) return;

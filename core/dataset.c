@@ -98,3 +98,90 @@ nn_status nn_dataset_gather(nn_dataset *d, const int64_t *idx, int64_t n, float 
     }
     return NN_OK;
 }
+
+/* ---- the DataLoader ---- */
+
+struct nn_loader {
+    nn_dataset *d;
+    int64_t batch, pos;
+    nn_shuffle shuffle;
+    bool drop_last;
+    int64_t *order;
+    float *hx, *hy;
+};
+
+nn_status nn_loader_open(nn_dataset *d, int64_t batch, nn_shuffle shuffle, int drop_last,
+                         nn_loader **out, char **err)
+{
+    *out = NULL;
+    if (batch <= 0) return nn_fail(err, NN_INVALID, "batch size must be positive, got %lld",
+                                   (long long)batch);
+    if (drop_last && batch > d->len)
+        return nn_fail(err, NN_INVALID, "batch size %lld with drop_last leaves no batch of %lld samples",
+                       (long long)batch, (long long)d->len);
+    nn_loader *l = calloc(1, sizeof *l);
+    int64_t b = batch < d->len ? batch : d->len;
+    if (l) {
+        l->order = malloc((size_t)d->len * sizeof *l->order);
+        l->hx = malloc((size_t)(b * nn_shape_numel(&d->input)) * sizeof(float));
+        l->hy = malloc((size_t)(b * nn_shape_numel(&d->target)) * sizeof(float));
+    }
+    if (!l || !l->order || !l->hx || !l->hy) {
+        nn_loader_free(l);
+        return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    }
+    l->d = d;
+    l->batch = batch;
+    l->shuffle = shuffle;
+    l->drop_last = drop_last != 0;
+    l->pos = -1; /* a pass starts on the first call */
+    *out = l;
+    return NN_OK;
+}
+
+void nn_loader_free(nn_loader *l)
+{
+    if (!l) return;
+    free(l->order);
+    free(l->hx);
+    free(l->hy);
+    free(l);
+}
+
+static nn_tensor *batch_tensor(nn_ctx *ctx, const nn_shape *sample, int64_t n, const float *h)
+{
+    nn_shape s = {sample->ndim + 1, {n}};
+    memcpy(s.dim + 1, sample->dim, (size_t)sample->ndim * sizeof s.dim[0]);
+    nn_tensor *t = nn_tensor_scratch(ctx, &s);
+    if (t) nn_tensor_from_host(t, h, nn_tensor_numel(t));
+    return t;
+}
+
+int nn_loader_next(nn_loader *l, nn_tensor **x, nn_tensor **y)
+{
+    nn_dataset *d = l->d;
+    *x = *y = NULL;
+    if (l->pos < 0) {
+        if (l->shuffle == NN_SHUFFLE_EPOCH)
+            nn_rng_permutation(&d->ctx->rng, l->order, d->len);
+        else
+            for (int64_t i = 0; i < d->len; i++) l->order[i] = i;
+        l->pos = 0;
+    }
+    int64_t n = d->len - l->pos < l->batch ? d->len - l->pos : l->batch;
+    if (n <= 0 || (l->drop_last && n < l->batch)) {
+        l->pos = -1;
+        return 0;
+    }
+    char *err = NULL;
+    nn_status st = nn_dataset_gather(d, l->order + l->pos, n, l->hx, l->hy, &err);
+    if (st) {
+        nn_ctx_fail(d->ctx, st, "%s", err ? err : nn_strerror(st));
+        free(err);
+        return -1;
+    }
+    l->pos += n;
+    *x = batch_tensor(d->ctx, &d->input, n, l->hx);
+    *y = batch_tensor(d->ctx, &d->target, n, l->hy);
+    return *x && *y ? 1 : -1;
+}

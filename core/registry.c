@@ -22,12 +22,14 @@ typedef struct refusal {
     char *path, *reason;
 } refusal;
 
+/* Plugins and components are allocated one by one, so the pointers that
+ * modules and optimizers keep stay valid when more are registered. */
 struct nn_registry {
     char **dirs;
     int ndirs;
-    nn_plugin *plugins;
+    nn_plugin **plugins;
     int nplugins;
-    nn_component *comps;
+    nn_component **comps;
     int ncomps;
     refusal *refused;
     int nrefused;
@@ -119,7 +121,7 @@ static void add_system_dirs(nn_registry *r)
 static const nn_component *find(const nn_registry *r, nn_kind kind, const char *name)
 {
     for (int i = 0; i < r->ncomps; i++)
-        if (r->comps[i].kind == kind && !strcmp(r->comps[i].def->name, name)) return &r->comps[i];
+        if (r->comps[i]->kind == kind && !strcmp(r->comps[i]->def->name, name)) return r->comps[i];
     return NULL;
 }
 
@@ -144,7 +146,7 @@ static char *check_desc(const nn_registry *r, const nn_plugin_desc *d)
         const nn_component *dup = find(r, c->kind, c->name);
         if (dup)
             return nn_format("%s '%s' is already provided by %s", kind_names[c->kind], c->name,
-                             r->plugins[(intptr_t)dup->plugin].path);
+                             dup->plugin->path);
         for (int j = 0; j < i; j++)
             if (d->components[j].kind == c->kind && !strcmp(d->components[j].name, c->name))
                 return nn_format("%s '%s' is registered twice", kind_names[c->kind], c->name);
@@ -153,6 +155,34 @@ static char *check_desc(const nn_registry *r, const nn_plugin_desc *d)
                              c->name);
     }
     return NULL;
+}
+
+/* Registers a checked descriptor's components; 1 when out of memory. */
+static int add_plugin(nn_registry *r, const char *path, lt_dlhandle h, const nn_plugin_desc *d)
+{
+    nn_plugin *p = malloc(sizeof *p);
+    nn_component **cs = malloc(sizeof *cs * (size_t)d->ncomponents);
+    int added = 0;
+    if (!p || !cs || !(p->path = nn_strdup(path))) goto fail;
+    p->h = h;
+    p->desc = d;
+    for (; added < d->ncomponents; added++) {
+        if (!(cs[added] = malloc(sizeof **cs))) goto fail;
+        *cs[added] = (nn_component){d->components[added].kind, &d->components[added], p};
+    }
+    nn_component **nc = realloc(r->comps, sizeof *nc * (size_t)(r->ncomps + d->ncomponents));
+    if (nc) r->comps = nc;
+    if (!nc || !push((void **)&r->plugins, &r->nplugins, sizeof p, &p)) goto fail;
+    memcpy(r->comps + r->ncomps, cs, sizeof *cs * (size_t)d->ncomponents);
+    r->ncomps += d->ncomponents;
+    free(cs);
+    return 0;
+fail:
+    while (added > 0) free(cs[--added]);
+    free(cs);
+    if (p) free(p->path);
+    free(p);
+    return 1;
 }
 
 static void load_file(nn_registry *r, const char *path)
@@ -190,19 +220,9 @@ static void load_file(nn_registry *r, const char *path)
         lt_dlclose(h);
         return;
     }
-    nn_plugin p = {nn_strdup(path), h, d};
-    if (!p.path || !push((void **)&r->plugins, &r->nplugins, sizeof p, &p)) {
-        free(p.path);
+    if (add_plugin(r, path, h, d)) {
         lt_dlclose(h);
         refuse(r, path, "out of memory");
-        return;
-    }
-    /* Components point at their plugin by index until every file is loaded
-     * (the array moves as it grows); nn_registry_open turns them into pointers. */
-    for (int i = 0; i < d->ncomponents; i++) {
-        nn_component c = {d->components[i].kind, &d->components[i],
-                          (const nn_plugin *)(intptr_t)(r->nplugins - 1)};
-        push((void **)&r->comps, &r->ncomps, sizeof c, &c);
     }
 }
 
@@ -255,8 +275,6 @@ nn_status nn_registry_open(const nn_registry_opts *opts, nn_registry **out, char
         add_system_dirs(r);
     }
     for (int i = 0; i < r->ndirs; i++) scan_dir(r, r->dirs[i]);
-    for (int i = 0; i < r->ncomps; i++)
-        r->comps[i].plugin = &r->plugins[(intptr_t)r->comps[i].plugin];
     *out = r;
     return NN_OK;
 }
@@ -265,9 +283,11 @@ void nn_registry_free(nn_registry *r)
 {
     if (!r) return;
     for (int i = 0; i < r->nplugins; i++) {
-        lt_dlclose(r->plugins[i].h);
-        free(r->plugins[i].path);
+        if (r->plugins[i]->h) lt_dlclose(r->plugins[i]->h);
+        free(r->plugins[i]->path);
+        free(r->plugins[i]);
     }
+    for (int i = 0; i < r->ncomps; i++) free(r->comps[i]);
     for (int i = 0; i < r->nrefused; i++) {
         free(r->refused[i].path);
         free(r->refused[i].reason);
@@ -300,7 +320,7 @@ int nn_registry_count(const nn_registry *r) { return r->ncomps; }
 
 const nn_component *nn_registry_at(const nn_registry *r, int i)
 {
-    return i >= 0 && i < r->ncomps ? &r->comps[i] : NULL;
+    return i >= 0 && i < r->ncomps ? r->comps[i] : NULL;
 }
 
 nn_status nn_registry_find(const nn_registry *r, nn_kind kind, const char *name,
@@ -310,8 +330,8 @@ nn_status nn_registry_find(const nn_registry *r, nn_kind kind, const char *name,
     if (*out) return NN_OK;
     nn_buf known = {0}, where = {0};
     for (int i = 0; i < r->ncomps; i++)
-        if (r->comps[i].kind == kind)
-            nn_buf_addf(&known, "%s%s", known.len ? ", " : "", r->comps[i].def->name);
+        if (r->comps[i]->kind == kind)
+            nn_buf_addf(&known, "%s%s", known.len ? ", " : "", r->comps[i]->def->name);
     for (int i = 0; i < r->ndirs; i++) nn_buf_addf(&where, "%s%s", i ? ":" : "", r->dirs[i]);
     char *k = nn_buf_take(&known), *w = nn_buf_take(&where);
     nn_fail(err, NN_NOT_FOUND, "no %s named '%s'; known: %s; searched: %s", kind_names[kind], name,
@@ -319,6 +339,19 @@ nn_status nn_registry_find(const nn_registry *r, nn_kind kind, const char *name,
     free(k);
     free(w);
     return NN_NOT_FOUND;
+}
+
+nn_status nn_registry_add(nn_registry *r, const nn_plugin_desc *desc, char **err)
+{
+    char *why = check_desc(r, desc);
+    if (why) {
+        nn_fail(err, NN_INVALID, "plugin '%s' refused: %s", desc->name ? desc->name : "?", why);
+        free(why);
+        return NN_INVALID;
+    }
+    if (add_plugin(r, "(built into the program)", NULL, desc))
+        return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    return NN_OK;
 }
 
 nn_kind nn_component_kind(const nn_component *c) { return c->kind; }

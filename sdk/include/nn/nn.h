@@ -223,6 +223,9 @@ typedef struct nn_ctx nn_ctx;
 NN_API nn_status nn_ctx_open(nn_registry *reg, const char *device, uint64_t seed,
                              nn_ctx **out, char **err);
 NN_API void nn_ctx_free(nn_ctx *ctx);
+/* Is the device usable here? 0 with the reason in *why (caller frees) when
+ * it is not, or when no plugin provides it: torch.cuda.is_available(). */
+NN_API int nn_device_available(nn_registry *reg, const char *device, char **why);
 NN_API nn_registry *nn_ctx_registry(nn_ctx *ctx);
 NN_API const char *nn_ctx_device_name(const nn_ctx *ctx);
 NN_API nn_rng *nn_ctx_rng(nn_ctx *ctx);
@@ -438,9 +441,22 @@ NN_API const nn_shape *nn_dataset_target_shape(const nn_dataset *d);
 /* One sample into host memory (numel of the input / target shapes). */
 NN_API nn_status nn_dataset_get(nn_dataset *d, int64_t i, float *x, float *y);
 
+typedef enum { NN_SHUFFLE_NONE, NN_SHUFFLE_EPOCH } nn_shuffle;
+
+/* Batches as PyTorch's DataLoader gives them: batch samples each, the last
+ * one smaller unless drop_last, in a fresh random order each pass when
+ * shuffle is NN_SHUFFLE_EPOCH (from the context's RNG). Caller owns *out. */
+typedef struct nn_loader nn_loader;
+NN_API nn_status nn_loader_open(nn_dataset *d, int64_t batch, nn_shuffle shuffle, int drop_last,
+                                nn_loader **out, char **err);
+/* 1 with the next batch in *x and *y (scratch tensors on the context's
+ * device, valid until nn_ctx_scratch_reset), 0 at the end of a pass (the
+ * next call starts another), -1 on error (see nn_ctx_error). */
+NN_API int nn_loader_next(nn_loader *l, nn_tensor **x, nn_tensor **y);
+NN_API void nn_loader_free(nn_loader *l);
+
 /* ---- training loop ------------------------------------------------------ */
 
-typedef enum { NN_SHUFFLE_NONE, NN_SHUFFLE_EPOCH } nn_shuffle;
 
 typedef struct nn_epoch_stats {
     int64_t epoch;   /* -1 for the evaluation before training */

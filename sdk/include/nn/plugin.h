@@ -246,6 +246,11 @@ typedef struct nn_plugin_desc {
     int ncomponents;
 } nn_plugin_desc;
 
+/* Registers a program's own components (a layer or dataset written in the
+ * program, no .so), checked as a loaded plugin's are. desc must stay valid
+ * while reg lives. */
+NN_API nn_status nn_registry_add(nn_registry *reg, const nn_plugin_desc *desc, char **err);
+
 #define NN_PLUGIN_SYMBOL nn_plugin_descriptor
 #define NN_PLUGIN_SYMBOL_NAME "nn_plugin_descriptor"
 #define NN_COUNT_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
