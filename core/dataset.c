@@ -135,6 +135,7 @@ nn_status nn_loader_open(nn_dataset *d, int64_t batch, nn_shuffle shuffle, int d
     l->shuffle = shuffle;
     l->drop_last = drop_last != 0;
     l->pos = -1; /* a pass starts on the first call */
+    for (int64_t i = 0; i < d->len; i++) l->order[i] = i;
     *out = l;
     return NN_OK;
 }
@@ -162,10 +163,18 @@ int nn_loader_next(nn_loader *l, nn_tensor **x, nn_tensor **y)
     nn_dataset *d = l->d;
     *x = *y = NULL;
     if (l->pos < 0) {
-        if (l->shuffle == NN_SHUFFLE_EPOCH)
-            nn_rng_permutation(&d->ctx->rng, l->order, d->len);
-        else
-            for (int64_t i = 0; i < d->len; i++) l->order[i] = i;
+        /* order = order[randperm(n)], as nn_fit and the tutorial's X = X[idx] */
+        if (l->shuffle == NN_SHUFFLE_EPOCH) {
+            int64_t *perm = malloc((size_t)d->len * sizeof *perm);
+            if (!perm) {
+                nn_ctx_fail(d->ctx, NN_NO_MEMORY, "out of memory");
+                return -1;
+            }
+            nn_rng_permutation(&d->ctx->rng, perm, d->len);
+            for (int64_t i = 0; i < d->len; i++) perm[i] = l->order[perm[i]];
+            memcpy(l->order, perm, (size_t)d->len * sizeof *perm);
+            free(perm);
+        }
         l->pos = 0;
     }
     int64_t n = d->len - l->pos < l->batch ? d->len - l->pos : l->batch;
