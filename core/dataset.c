@@ -70,8 +70,17 @@ static nn_status fill_cache(nn_dataset *d, char **err)
     d->x = malloc((size_t)(d->len * xn) * sizeof(float));
     d->y = malloc((size_t)(d->len * yn) * sizeof(float));
     if (!d->x || !d->y) return nn_fail(err, NN_NO_MEMORY, "out of memory caching the dataset");
-    for (int64_t i = 0; i < d->len; i++) {
-        nn_status st = d->vt->get(d->priv, i, d->x + i * xn, d->y + i * yn);
+    bool batched = NN_VT_HAS(d->vt, nn_dataset_vt, get_batch);
+    int64_t idx[256];
+    for (int64_t i = 0; i < d->len; i += batched ? 256 : 1) {
+        nn_status st;
+        if (batched) { /* the plugin's fast path, 256 samples a call */
+            int64_t n = d->len - i < 256 ? d->len - i : 256;
+            for (int64_t k = 0; k < n; k++) idx[k] = i + k;
+            st = d->vt->get_batch(d->priv, idx, n, d->x + i * xn, d->y + i * yn);
+        } else {
+            st = d->vt->get(d->priv, i, d->x + i * xn, d->y + i * yn);
+        }
         if (st) {
             free(d->x);
             free(d->y);

@@ -51,8 +51,14 @@ char *nn_module_extra_repr(nn_module *m)
     char buf[512] = "";
     if (m->vt && NN_VT_HAS(m->vt, nn_module_vt, extra_repr))
         m->vt->extra_repr(m, buf, sizeof buf);
-    else if (m->props)
-        return nn_props_format(m->props, 1); /* the core's default: non-default properties */
+    else if (m->props) { /* the core's default: "k=v, k=v" for non-default properties */
+        char *words = nn_props_format(m->props, 1);
+        nn_buf b = {0};
+        for (char *w = words, *save = NULL, *t; w && (t = strtok_r(w, " ", &save)); w = NULL)
+            nn_buf_addf(&b, "%s%s", b.len ? ", " : "", t);
+        free(words);
+        return nn_buf_take(&b);
+    }
     return nn_strdup(buf);
 }
 

@@ -42,8 +42,9 @@ static nn_status run_batch(nn_module *m, nn_loss *l, nn_optim *o, nn_tensor *xb,
     if (o) {
         nn_optim_zero_grad(o);
         nn_backward(L);
-        if (!ctx->err) nn_optim_step(o);
+        nn_status st = ctx->err ? ctx->err : nn_optim_step(o);
         if (ctx->err) return ctx_status(ctx, err);
+        if (st) return nn_fail(err, st, "optimizer step: %s", nn_strerror(st));
     }
     nn_status st = nn_tensor_item(L, loss);
     int64_t correct = 0, total = 0;

@@ -9,7 +9,7 @@
 
 #include <stdlib.h>
 
-static nn_status dup_init(nn_module *m, const nn_props *p, const nn_shape *in, nn_shape *out,
+static nn_status dup_init(nn_module *m, const nn_props *p, nn_shape *in, nn_shape *out,
                           char **err)
 {
     *out = *in;

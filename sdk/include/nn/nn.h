@@ -421,7 +421,8 @@ NN_API nn_status nn_optim_create_over(nn_ctx *ctx, const char *name, const char 
 NN_API void nn_optim_free(nn_optim *o);
 NN_API nn_status nn_optim_step(nn_optim *o);
 NN_API void nn_optim_zero_grad(nn_optim *o);
-/* Hyper-parameters by name, at any time ("lr", "momentum", ...). */
+/* Hyper-parameters by name, at any time ("lr", "momentum", ...). A change
+ * replaces the property set: strings read from it before are then stale. */
 NN_API nn_status nn_optim_set(nn_optim *o, const char *key, const char *value, char **err);
 NN_API nn_status nn_optim_get(const nn_optim *o, const char *key, double *value);
 NN_API nn_props *nn_optim_props(nn_optim *o);

@@ -79,7 +79,8 @@ typedef struct nn_module_vt {
     nn_status (*reset_parameters)(nn_module *m, nn_rng *rng);
     /* Optional: the text inside "Linear(...)" of the repr. */
     void (*extra_repr)(nn_module *m, char *buf, size_t len);
-    /* Optional: frees what init allocated beyond priv. */
+    /* Optional: frees what init allocated beyond priv; children and
+     * parameters are already gone when it runs. */
     void (*destroy)(nn_module *m);
 } nn_module_vt;
 
@@ -91,8 +92,9 @@ NN_API nn_tensor *nn_module_add_param(nn_module *m, const char *name, const nn_s
                                       char **err);
 /* For composite modules (the tutorial's TwoLayersNet): creates a child from a
  * registered module component and its "key=value" words, with the input
- * shape in, owned by m and named in parameter names ("fc1.weight"). Call it
- * from init; run it in forward with nn_module_forward(child, x). NULL on
+ * shape in, owned by m and named in parameter names ("fc1.weight"). Its
+ * parameters are initialised (reset_parameters) from the context's RNG. Call
+ * it from init; run it in forward with nn_module_forward(child, x). NULL on
  * error, with the message in *err. */
 NN_API nn_module *nn_module_add_child(nn_module *m, const char *name, const char *component,
                                       const char *words, const nn_shape *in, char **err);
@@ -170,20 +172,23 @@ typedef enum { NN_BINARY_ADD, NN_BINARY_SUB, NN_BINARY_MUL, NN_BINARY_COUNT_ } n
 
 /* All kernels work on float32, contiguous, row-major device memory. "acc"
  * means: add into the output (1) or overwrite it (0). The device handle is
- * the value open() returned. */
+ * the value open() returned. Every slot from open to sgd is required: the
+ * core refuses a device that lacks one when it opens it, so no kernel call
+ * checks. */
 typedef struct nn_device_vt {
     uint32_t abi_version, struct_size;
     /* ---- slots below are ABI 1.0 ---- */
-    /* Is the device usable here? On NN_UNSUPPORTED, *why says why not. */
+    /* Optional: is the device usable here? On failure, *why says why not
+     * (set it with nn_fail; the core frees it). */
     nn_status (*probe)(char **why);
     nn_status (*open)(const nn_props *p, void **dev, char **err);
-    void (*close)(void *dev);
+    void (*close)(void *dev); /* optional */
     void *(*alloc)(void *dev, size_t bytes); /* NULL on failure; 64-byte aligned */
     void (*free)(void *dev, void *ptr);
     void (*to_device)(void *dev, void *dst, const void *src, size_t bytes);
     void (*to_host)(void *dev, void *dst, const void *src, size_t bytes);
     void (*copy)(void *dev, void *dst, const void *src, size_t bytes);
-    /* Waits for queued work (a no-op where kernels are synchronous). */
+    /* Optional: waits for queued work (none where kernels are synchronous). */
     void (*sync)(void *dev);
 
     void (*fill)(void *dev, int64_t n, float v, float *y);
