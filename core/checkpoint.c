@@ -215,12 +215,40 @@ static Nn__TrainState *make_train(pool *pl, const nn_train_state *ts)
     return t;
 }
 
+/* RFC 3339 local time: 2026-11-27T05:50:19+01:00 */
 static void now_iso(char *buf, size_t len)
 {
     time_t t = time(NULL);
     struct tm tm;
     localtime_r(&t, &tm);
-    strftime(buf, len, "%Y-%m-%dT%H:%M:%S%z", &tm);
+    size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S%z", &tm);
+    if (n >= 5 && n + 1 < len) { /* +0100 -> +01:00 */
+        memmove(buf + n - 1, buf + n - 2, 3);
+        buf[n - 2] = ':';
+    }
+}
+
+/* proto3 strings must be UTF-8: other readers (Python, C++) refuse the file. */
+static bool utf8_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    while (*p) {
+        int n = *p < 0x80                          ? 0
+                : (*p & 0xE0) == 0xC0 && *p >= 0xC2 ? 1
+                : (*p & 0xF0) == 0xE0              ? 2
+                : (*p & 0xF8) == 0xF0 && *p <= 0xF4 ? 3
+                                                   : -1;
+        if (n < 0) return false;
+        uint32_t c = *p++ & (0x3Fu >> n);
+        for (int i = 0; i < n; i++, p++) {
+            if ((*p & 0xC0) != 0x80) return false;
+            c = c << 6 | (*p & 0x3F);
+        }
+        if ((n == 2 && c < 0x800) || (n == 3 && (c < 0x10000 || c > 0x10FFFF)) ||
+            (c >= 0xD800 && c <= 0xDFFF))
+            return false;
+    }
+    return true;
 }
 
 /* ---- atomic write ---- */
@@ -258,6 +286,12 @@ static nn_status write_atomic(const char *path, const uint8_t *a, size_t an, con
                      strerror(errno));
         goto out;
     }
+    /* mkstemp makes 0600: keep the mode of the file replaced, else the one
+     * open() would give. */
+    struct stat old;
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(fd, stat(path, &old) == 0 ? (old.st_mode & 07777) : (0666 & ~mask));
     if (write_all(fd, a, an) || write_all(fd, b, bn) || fsync(fd)) {
         st = nn_fail(err, NN_IO, "cannot write '%s': %s", tmp, strerror(errno));
         close(fd);
@@ -284,6 +318,13 @@ nn_status nn_checkpoint_save(const char *path, const nn_save_opts *o, char **err
 {
     if (!path || !*path || !o || !o->model)
         return nn_fail(err, NN_INVALID, "checkpoint save needs a path and a model");
+    bool text_ok = utf8_ok(o->info) && utf8_ok(o->date);
+    for (int i = 0; text_ok && i < 2 * o->nmetadata; i++) text_ok = utf8_ok(o->metadata[i]);
+    if (text_ok && o->train)
+        text_ok = utf8_ok(o->train->data) && utf8_ok(o->train->loss) && utf8_ok(o->train->device);
+    if (!text_ok)
+        return nn_fail(err, NN_INVALID,
+                       "checkpoint text (info, date, metadata, specs) must be UTF-8");
     pool pl = {0};
     Nn__Checkpoint ck;
     nn__checkpoint__init(&ck);
@@ -341,13 +382,15 @@ out:
 
 static nn_status read_file(const char *path, uint8_t **out, size_t *len, char **err)
 {
-    int fd = open(path, O_RDONLY);
+    /* O_NONBLOCK: a FIFO must not hang the open before it is refused. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0) return nn_fail(err, NN_IO, "cannot open '%s': %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
         close(fd);
         return nn_fail(err, NN_FORMAT, "'%s' is not a regular file", path);
     }
+    fcntl(fd, F_SETFL, 0);
     if ((uint64_t)sb.st_size > MAX_FILE) {
         close(fd);
         return nn_fail(err, NN_FORMAT, "'%s' is too large to be a checkpoint", path);
@@ -728,6 +771,11 @@ nn_status nn_checkpoint_load_optim(const nn_checkpoint *c, nn_optim *o, char **e
     if (st) {
         nn_props_free(next);
         return st;
+    }
+    /* Replace, as PyTorch's load_state_dict: state the file lacks is dropped. */
+    for (int i = 0; i < o->nparams * o->nstate; i++) {
+        nn_tensor_free(o->state[i]);
+        o->state[i] = NULL;
     }
     for (size_t i = 0; !st && i < so->n_state; i++) {
         const Nn__ParamState *ps = so->state[i];

@@ -54,7 +54,8 @@ char *nn_module_extra_repr(nn_module *m)
     else if (m->props) { /* the core's default: "k=v, k=v" for non-default properties */
         char *words = nn_props_format(m->props, 1);
         nn_buf b = {0};
-        for (char *w = words, *save = NULL, *t; w && (t = strtok_r(w, " ", &save)); w = NULL)
+        char *save = NULL;
+        for (char *t = words ? strtok_r(words, " ", &save) : NULL; t; t = strtok_r(NULL, " ", &save))
             nn_buf_addf(&b, "%s%s", b.len ? ", " : "", t);
         free(words);
         return nn_buf_take(&b);
@@ -108,11 +109,12 @@ static void rule(nn_buf *b, char c)
 static int summary_row(nn_module *m, const char *path, int depth, void *user)
 {
     summary *s = user;
-    if (depth == 0 || (m->nchildren && !s->o->hierarchical)) return 0;
+    /* the root is a row only when it is a single layer */
+    if ((depth == 0 && m->nchildren) || (m->nchildren && !s->o->hierarchical)) return 0;
     int64_t all = 0, trainable = 0;
     count_params(m, &all, &trainable);
     char name[96], shape[64];
-    snprintf(name, sizeof name, "%*s%s-%d", s->o->hierarchical ? 2 * (depth - 1) : 0, "",
+    snprintf(name, sizeof name, "%*s%s-%d", s->o->hierarchical && depth ? 2 * (depth - 1) : 0, "",
              nn_module_type(m), ++s->row);
     nn_shape_format(s->o->show_input ? &m->in : &m->out, 1, shape, sizeof shape);
     nn_buf_addf(s->b, s->o->hierarchical ? "%-24s %23s %15lld\n" : "%24s %23s %15lld\n", name,

@@ -425,6 +425,14 @@ static int cmd_train(options *o, int argc, char **argv)
         }
     if (parse_args(o, argc, argv, pos, 1, &npos)) return 1;
     if (o->save_every && !o->save) return die("--save-every needs --save FILE");
+    if (o->save) { /* fail now, not after the training, when the folder cannot take it */
+        const char *slash = strrchr(o->save, '/');
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - o->save) + (slash == o->save) : 1,
+                 slash ? o->save : ".");
+        if (access(dir, W_OK | X_OK))
+            return die("cannot save '%s' into '%s': %s", o->save, dir, strerror(errno));
+    }
 
     run_state r = {0};
     char *err = NULL;
@@ -551,6 +559,14 @@ static nn_status view_model(options *o, const char *file, run_state *r, char **e
     return nn_module_from_chain(r->ctx, o->model, &in, &r->model, err);
 }
 
+/* mkstemp makes 0600 files; give outputs the mode open() would (0666 & ~umask). */
+static void default_mode(int fd)
+{
+    mode_t u = umask(0);
+    umask(u);
+    fchmod(fd, 0666 & ~u);
+}
+
 /* Writes data to path through a temporary file, so no half-written file is left. */
 static nn_status write_file(const char *path, const char *data, size_t n, char **err)
 {
@@ -562,6 +578,7 @@ static nn_status write_file(const char *path, const char *data, size_t n, char *
     if (fd < 0) {
         st = nn_fail(err, NN_IO, "cannot create '%s': %s", tmp, strerror(errno));
     } else {
+        default_mode(fd);
         FILE *f = fdopen(fd, "w");
         bool ok = f && fwrite(data, 1, n, f) == n;
         if (f ? fclose(f) != 0 : close(fd) != 0) ok = false;
@@ -585,6 +602,7 @@ static nn_status render_dot(const char *dot, const char *path, const char *fmt, 
         free(tmp);
         return st;
     }
+    default_mode(fd);
     close(fd);
     /* The arguments are ours (a fixed format and a mkstemp name), quoted for sh. */
     char *cmd = malloc(strlen(tmp) + 64);
@@ -595,6 +613,9 @@ static nn_status render_dot(const char *dot, const char *path, const char *fmt, 
     }
     sprintf(cmd, "dot -T%s -o '%s' 2>/dev/null", fmt, tmp);
     nn_status st = NN_OK;
+    /* dot (or sh, when dot is missing) may exit without reading: take EPIPE,
+     * not a SIGPIPE that would end nnrun with the temporary file left. */
+    void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);
     FILE *p = strchr(tmp, '\'') ? NULL : popen(cmd, "w");
     if (!p) {
         st = nn_fail(err, NN_UNSUPPORTED, "cannot run Graphviz's dot");
@@ -610,6 +631,7 @@ static nn_status render_dot(const char *dot, const char *path, const char *fmt, 
         else if (rename(tmp, path))
             st = nn_fail(err, NN_IO, "cannot write '%s': %s", path, strerror(errno));
     }
+    signal(SIGPIPE, old_pipe);
     if (st) unlink(tmp);
     free(cmd);
     free(tmp);

@@ -1,0 +1,128 @@
+#!/bin/sh
+# sdk.sh - nn as a third-party author meets it: install into a temporary
+# root, build the example plugins and the tutorial program against the
+# installed SDK with pkg-config, and use them from the installed nnrun.
+. "$top_srcdir/tests/lib.sh"
+
+stage=$tmp/stage
+if ! make -s -C "$top_builddir" install DESTDIR="$stage" >"$tmp/install.log" 2>&1; then
+    rc=1
+    cp "$tmp/install.log" "$tmp/err"
+    fail "make install DESTDIR=... succeeds"
+    finish
+fi
+pass "make install DESTDIR=... succeeds"
+
+prefix=$(sed -n 's/^prefix=//p' "$top_builddir/sdk/nn.pc")
+libdir=$(sed -n 's/^libdir=//p' "$top_builddir/sdk/nn.pc" | sed "s|\${exec_prefix}|$prefix|")
+P=$stage$prefix
+L=$stage$libdir
+check "the headers nn/nn.h and nn/plugin.h are installed" \
+    test -f "$P/include/nn/nn.h" -a -f "$P/include/nn/plugin.h"
+check "libnn is installed with its libtool version" test -e "$L/libnn.so.1"
+check "the plugins are installed under lib/nn/plugins" \
+    test -f "$L/nn/plugins/linear.so" -a -f "$L/nn/plugins/cpu.so"
+
+# The staged tree stands in for the prefix: pkg-config's sysroot prefixes its
+# paths, and the installed programs are told where the library and plugins are.
+export PKG_CONFIG_PATH="$L/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$stage"
+export LD_LIBRARY_PATH="$L${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export NN_PLUGIN_SYSTEM_PATH="$L/nn/plugins"
+NNRUN=$P/bin/nnrun
+CC=${CC:-cc}
+flags=$(pkg-config --cflags --libs nn)
+check "pkg-config knows the nn module" test -n "$flags"
+
+mkdir "$tmp/plug"
+for ex in my_linear my_sgd two_layers_net; do
+    sh_run $CC -shared -fPIC -Wall -Wextra -Werror "$top_srcdir/examples/plugins/$ex.c" \
+        $flags -o "$tmp/plug/$ex.so"
+    check "examples/plugins/$ex.c builds against the installed SDK" status_is 0
+done
+sh_run $CC -Wall -Wextra -Werror "$top_srcdir/examples/seed.c" $flags -o "$tmp/seed"
+check "examples/seed.c builds against the installed SDK" status_is 0
+
+run plugins --plugin-path "$tmp/plug"
+check "the installed nnrun lists the example plugins" \
+    eval 'status_is 0 && out_has "^module  *my_linear " && out_has "^optimizer  *my_sgd " && out_has "^module  *two_layers_net "'
+
+run train --plugin-path "$tmp/plug" --model 'my_linear out=5 ! sigmoid ! my_linear out=1 ! sigmoid' \
+    --optim 'my_sgd lr=0.5 momentum=0.8'
+check "my_linear and my_sgd train the tutorial's network to accuracy >= 0.97" \
+    eval 'status_is 0 && trained_well'
+
+run train --plugin-path "$tmp/plug" --model 'two_layers_net nh=5 ny=1' --save "$tmp/two.pb"
+check "two_layers_net trains to accuracy >= 0.97" eval 'status_is 0 && trained_well'
+run params --plugin-path "$tmp/plug" "$tmp/two.pb"
+check "its saved parameters are fc1.weight, fc1.bias, fc2.weight, fc2.bias" \
+    eval 'status_is 0 && out_has "^fc1.weight  *:  *10  shape: (5, 2)$" && out_has "^fc1.bias " && out_has "^fc2.weight  *:  *5  shape: (1, 5)$" && out_has "^fc2.bias "'
+run summary --plugin-path "$tmp/plug" "$tmp/two.pb"
+check "its summary shows Linear-1 and Linear-2, as modelsummary does" \
+    eval 'status_is 0 && grep -Eq "^ *Linear-1 +\[-1, 5\] +15$" "$tmp/out" && grep -Eq "^ *Linear-2 +\[-1, 1\] +6$" "$tmp/out"'
+
+# my_sgd's momentum_buf goes through the checkpoint: a resumed run is exact.
+run train --plugin-path "$tmp/plug" --model 'my_linear out=5 ! sigmoid ! my_linear out=1 ! sigmoid' \
+    --optim 'my_sgd lr=0.5 momentum=0.8' --epochs 30 --log-every 1
+grep '^epoch:    29 ' "$tmp/out" >"$tmp/straight"
+run train --plugin-path "$tmp/plug" --model 'my_linear out=5 ! sigmoid ! my_linear out=1 ! sigmoid' \
+    --optim 'my_sgd lr=0.5 momentum=0.8' --epochs 13 --save "$tmp/half.pb"
+run inspect "$tmp/half.pb"
+check "the checkpoint names my_sgd with its hyper-parameters" \
+    eval 'status_is 0 && out_has "^optimizer: my_sgd lr=0.5 momentum=0.8"'
+run train --plugin-path "$tmp/plug" --resume "$tmp/half.pb" --epochs 30 --log-every 1
+grep '^epoch:    29 ' "$tmp/out" >"$tmp/resumed"
+check "a run resumed with my_sgd's state ends as the straight run, digit for digit" \
+    eval 'status_is 0 && test -s "$tmp/straight" && cmp -s "$tmp/straight" "$tmp/resumed"'
+
+for comp in my_linear my_sgd two_layers_net linear sgd bce circle cpu; do
+    run check --plugin-path "$tmp/plug" "$comp"
+    check "nnrun check $comp passes" eval 'status_is 0 && out_has "^check $comp: all [0-9]* checks passed"'
+done
+
+# check must fail for a plugin that is wrong: an optimizer that climbs.
+cat >"$tmp/uphill.c" <<'CEOF'
+#include <nn/plugin.h>
+static nn_status step(nn_optim *o)
+{
+    for (int i = 0; i < nn_optim_param_count(o); i++) {
+        nn_tensor *p = nn_optim_param(o, i), *g = nn_tensor_grad(p);
+        if (g) nn_tensor_add_(p, g, 0.1f);
+    }
+    return NN_OK;
+}
+static const nn_optim_vt vt = {NN_VT_HEADER(nn_optim_vt), .type_name = "Uphill", .step = step};
+static const nn_component_def comps[] = {{NN_KIND_OPTIMIZER, "uphill", "wrong on purpose", &vt, NULL, 0}};
+NN_PLUGIN_DEFINE("uphill", "1.0", comps)
+CEOF
+mkdir "$tmp/wrong"
+sh_run $CC -shared -fPIC "$tmp/uphill.c" $flags -o "$tmp/wrong/uphill.so"
+check "a deliberately wrong optimizer builds" status_is 0
+run check --plugin-path "$tmp/wrong" uphill
+user_error_result "nnrun check uphill fails with one message"
+check "the message names the worst failure" eval 'err_has "loss after 200 steps"'
+
+# A junk .so beside the examples is reported and breaks nothing.
+echo "not a shared object" >"$tmp/plug/junk.so"
+run plugins -v --plugin-path "$tmp/plug"
+check "a junk .so is reported as refused by nnrun plugins -v" \
+    eval 'status_is 0 && out_has "junk.so: cannot be loaded"'
+check "the other plugins still load beside it" eval 'out_has "^module  *my_linear "'
+run train --plugin-path "$tmp/plug" --model 'my_linear out=5 ! sigmoid ! my_linear out=1 ! sigmoid' --epochs 2
+check "training with the junk .so on the path still works" status_is 0
+
+# The tutorial as a C program, against the installed library.
+mkdir "$tmp/seedrun"
+sh_run "$tmp/seed" "$tmp/seedrun"
+check "examples/seed runs the whole tutorial" status_is 0
+check "it trains to accuracy >= 0.97 (evaluated after training)" \
+    eval 'awk '\''/^eval:/ { a = $NF } END { exit !(a + 0 >= 0.97) }'\'' "$tmp/out"'
+check "it prints the model, the summary and the parameter listing" \
+    eval 'out_has "^Sequential($" && out_has "^Total params: 21$" && out_has "^0.weight  *:  *10  shape: (5, 2)$"'
+check "its saved checkpoint loads into a fresh model with the same accuracy" \
+    eval 'test "$(awk "/^eval:/ {print \$NF}" "$tmp/out")" = "$(awk "/^loaded:/ {print \$NF}" "$tmp/out")"'
+check "the loaded optimizer carries the changed lr and the info text" \
+    eval 'out_has "^Это моя сеть .*(lr=0.25)$"'
+check "its Dataset and DataLoader (batch_size=12) give all ten samples in one batch" \
+    eval 'test "$(grep -c "^{.input.: " "$tmp/out")" = 10 && test "$(grep -c "^input \[" "$tmp/out")" = 1'
+
+finish
