@@ -136,7 +136,8 @@ nn_status nn_ctx_open(nn_registry *reg, const char *device, uint64_t seed, nn_ct
                       char **err)
 {
     *out = NULL;
-    if (!device || !*device) device = "cpu";
+    if (!device || !*device) /* the core names no plugin, not even a default device */
+        return nn_fail(err, NN_INVALID, "no device given (nnrun plugins lists them)");
     /* "cuda:0 key=value": the first word names the device, the rest are properties. */
     char name[64];
     size_t n = strcspn(device, " \t");

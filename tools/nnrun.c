@@ -48,6 +48,7 @@ static const char *const with_value[] = {"data",        "model",     "loss",   "
                                          "save-every",  "info",      "resume"};
 enum { OPT_DATA, OPT_MODEL, OPT_LOSS, OPT_OPTIM, OPT_EPOCHS, OPT_BATCH, OPT_SHUFFLE, OPT_SEED };
 #define GIVEN(o, i) (((o)->given >> (i)) & 1u)
+#define DEVICE(o) ((o)->device ? (o)->device : "cpu") /* nnrun's default, not the core's */
 
 static const char usage[] =
     "usage: nnrun COMMAND [OPTIONS]\n"
@@ -372,7 +373,7 @@ static nn_status resume_run(options *o, run_state *r, int64_t *first_epoch, char
     o->shuffle = ts.shuffle == NN_SHUFFLE_EPOCH ? "epoch" : "none";
     o->seed = ts.seed;
     if (!o->device && ts.device && *ts.device) o->device = (char *)ts.device;
-    if ((st = nn_ctx_open(r->reg, o->device, o->seed, &r->ctx, err))) return st;
+    if ((st = nn_ctx_open(r->reg, DEVICE(o), o->seed, &r->ctx, err))) return st;
     OPEN_SPEC(nn_dataset_open, r->ctx, o->data, &r->data, err);
     if (st) return st;
     if ((st = nn_checkpoint_build_model(r->ck, r->ctx, &r->model, err))) return st;
@@ -394,7 +395,7 @@ static nn_status resume_run(options *o, run_state *r, int64_t *first_epoch, char
 static nn_status new_run(options *o, run_state *r, char **err)
 {
     nn_status st;
-    if ((st = nn_ctx_open(r->reg, o->device, o->seed, &r->ctx, err))) return st;
+    if ((st = nn_ctx_open(r->reg, DEVICE(o), o->seed, &r->ctx, err))) return st;
     OPEN_SPEC(nn_dataset_open, r->ctx, o->data, &r->data, err);
     if (st) return st;
     if ((st = nn_module_from_chain(r->ctx, o->model, nn_dataset_input_shape(r->data), &r->model,
@@ -492,7 +493,7 @@ static int cmd_eval(options *o, int argc, char **argv)
         if (!GIVEN(o, OPT_BATCH) && ts.batch > 0) o->batch = ts.batch;
         if (!o->device && ts.device && *ts.device) o->device = (char *)ts.device;
     }
-    if ((st = nn_ctx_open(r.reg, o->device, o->seed, &r.ctx, &err))) goto out;
+    if ((st = nn_ctx_open(r.reg, DEVICE(o), o->seed, &r.ctx, &err))) goto out;
     OPEN_SPEC(nn_dataset_open, r.ctx, o->data, &r.data, &err);
     if (st) goto out;
     if ((st = nn_checkpoint_build_model(r.ck, r.ctx, &r.model, &err))) goto out;
@@ -544,7 +545,7 @@ static int inspect_checkpoint(const char *path)
 static nn_status view_model(options *o, const char *file, run_state *r, char **err)
 {
     nn_status st = open_registry(o, &r->reg, err);
-    if (!st) st = nn_ctx_open(r->reg, o->device, o->seed, &r->ctx, err);
+    if (!st) st = nn_ctx_open(r->reg, DEVICE(o), o->seed, &r->ctx, err);
     if (st) return st;
     if (file) {
         if ((st = nn_checkpoint_load(file, &r->ck, err))) return st;
@@ -712,7 +713,7 @@ static int cmd_check(options *o, int argc, char **argv)
     char *err = NULL;
     nn_status st = open_registry(o, &reg, &err);
     if (st) return die_err(err, st);
-    int rc = nn_check_run(reg, o->device, pos[0], words, 4, &err);
+    int rc = nn_check_run(reg, DEVICE(o), pos[0], words, 4, &err);
     nn_registry_free(reg);
     return rc ? die_err(err, NN_INVALID) : 0;
 }

@@ -217,8 +217,8 @@ NN_API char *nn_props_format(const nn_props *p, int nondefault_only);
 
 typedef struct nn_ctx nn_ctx;
 
-/* Opens the named device ("cpu", "cuda", ...; NULL means "cpu") with the
- * optional "key=value" device properties, and seeds the run's RNG.
+/* Opens the named device ("cpu", "cuda", ...) with the optional
+ * "key=value" device properties after its name, and seeds the run's RNG.
  * reg is borrowed and must outlive the context. Caller owns *out. */
 NN_API nn_status nn_ctx_open(nn_registry *reg, const char *device, uint64_t seed,
                              nn_ctx **out, char **err);
