@@ -1,20 +1,10 @@
 #!/bin/sh
 # checkpoint.sh - command-line tests of checkpoints (nnrun train --save,
 # --resume, --save-every, eval FILE, inspect FILE), run by make check.
-#
-# make exports top_builddir and top_srcdir as absolute paths. Each check
-# prints "ok N - what" or "not ok N - what" (with the evidence as "#" lines);
-# a check whose tool is missing (protoc, python3 with protobuf) prints
-# "ok N - what # SKIP why". The last line is "P passed, F failed" and the exit
-# status is 1 if any check failed. POSIX sh only (dash is /bin/sh).
+# The harness is tests/lib.sh; a check whose tool is missing (protoc, python3
+# with protobuf) prints "ok N - what # SKIP why".
+. "$top_srcdir/tests/lib.sh"
 
-if [ -z "$top_builddir" ] || [ -z "$top_srcdir" ]; then
-    echo "not ok 1 - top_builddir and top_srcdir are set (run this through make check)"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
-
-NNRUN=$top_builddir/tools/nnrun
 PROTO_DIR=$top_srcdir/proto
 PY=/usr/bin/python3
 SMALL='linear out=2 ! sigmoid ! linear out=1 ! sigmoid'
@@ -22,92 +12,9 @@ BIG='linear out=300 ! sigmoid ! linear out=1 ! sigmoid'
 # "Это моя сеть" as protoc prints it: UTF-8 bytes, octal-escaped
 INFO='Это моя сеть'
 INFO_OCTAL='\320\255\321\202\320\276 \320\274\320\276\321\217 \321\201\320\265\321\202\321\214'
-unset NN_PLUGIN_PATH NN_PLUGIN_SYSTEM_PATH
-ulimit -c 0 2>/dev/null
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/nn-ckpt.XXXXXX") || {
-    echo "not ok 1 - mktemp -d"
-    echo "0 passed, 1 failed"
-    exit 1
-}
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-n=0
-passed=0
-failed=0
-rc=0
-
-pass() {
-    n=$((n + 1))
-    passed=$((passed + 1))
-    echo "ok $n - $1"
-}
-
-skip() {
-    n=$((n + 1))
-    passed=$((passed + 1))
-    echo "ok $n - $1 # SKIP $2"
-}
-
-# fail DESC [NOTE]: also shows the last command's status and output.
-fail() {
-    n=$((n + 1))
-    failed=$((failed + 1))
-    echo "not ok $n - $1"
-    [ -n "$2" ] && echo "#   $2"
-    echo "#   exit status: $rc"
-    sed -n '1,8s/^/#   stdout: /p' "$tmp/out" 2>/dev/null
-    sed -n '1,8s/^/#   stderr: /p' "$tmp/err" 2>/dev/null
-}
-
-# check DESC COMMAND...: passes when COMMAND succeeds (returns 1 when not).
-check() {
-    desc=$1
-    shift
-    if "$@"; then
-        pass "$desc"
-    else
-        fail "$desc"
-        return 1
-    fi
-}
-
-# run ARGS...: runs nnrun; sets rc, stdout in $tmp/out, stderr in $tmp/err.
-run() {
-    "$NNRUN" "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-}
-
-out_has() { grep -q -e "$1" "$tmp/out"; }
-err_has() { grep -q -e "$1" "$tmp/err"; }
-status_is() { [ "$rc" -eq "$1" ]; }
-
-# user_error DESC ARGS...: exit status exactly 1 (not a crash) and exactly one
-# line on stderr, starting "nnrun:".
-user_error() {
-    desc=$1
-    shift
-    run "$@"
-    user_error_result "$desc"
-}
-
-user_error_result() {
-    lines=$(($(wc -l <"$tmp/err")))
-    first=$(head -n 1 "$tmp/err")
-    if [ "$rc" -ne 1 ]; then
-        fail "$1" "expected exit status 1"
-    elif [ "$lines" -ne 1 ]; then
-        fail "$1" "expected exactly one line on stderr, got $lines"
-    else
-        case $first in
-        nnrun:*) pass "$1" ;;
-        *) fail "$1" "stderr does not start with 'nnrun:'" ;;
-        esac
-    fi
-}
+# skip DESC WHY: a passed check marked "# SKIP WHY".
+skip() { pass "$1 # SKIP $2"; }
 
 # The "epoch: N ..." lines of FILE with N >= FROM.
 epochs_from() { awk -v f="$2" '$1 == "epoch:" && $2 + 0 >= f + 0' "$1"; }
@@ -152,8 +59,7 @@ decode() { protoc --decode=nn.Checkpoint -I "$PROTO_DIR" "$PROTO_DIR/nn.proto" <
 run train --epochs 1000 --save "$tmp/s.pb" --info "$INFO"
 check "train --epochs 1000 --save s.pb --info '...' exits 0 and says saved" eval \
     'status_is 0 && out_has "^saved: .*s\.pb$" && [ -s "$tmp/s.pb" ]'
-check "it trained: epoch 999 with accuracy >= 0.97" \
-    awk '/^epoch:/ { e = $2; a = $NF } END { exit !(e == "999" && a + 0 >= 0.97) }' "$tmp/out"
+check "it trained: epoch 999 with accuracy >= 0.97" trained_well
 cp "$tmp/out" "$tmp/train.out"
 
 run eval "$tmp/s.pb"
@@ -309,8 +215,7 @@ user_error "--save-every without --save is refused" train --epochs 10 --save-eve
 mkdir "$tmp/adir"
 run train --epochs 100 --save-every 30 --save "$tmp/adir" --log-every 1
 user_error_result "a failing periodic save exits 1 with one message"
-check "... and the run stopped after epoch 29" eval \
-    '[ "$(awk '\''$1 == "epoch:" { e = $2 } END { print e }'\'' "$tmp/out")" = 29 ]'
+check "... and the run stopped after epoch 29" last_epoch_is 29
 check "... leaving no temporary file" eval \
     '[ -d "$tmp/adir" ] && [ -z "$(ls -A "$tmp/adir")" ] && ! ls "$tmp" | grep -q "^adir\.tmp\."'
 
@@ -496,5 +401,4 @@ else
     skip "well-framed files with bad contents" "no python3 with protobuf"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -31,34 +31,51 @@ n=0
 passed=0
 failed=0
 rc=0
+# How many lines of stdout fail shows; a script may raise it after sourcing.
+stdout_lines=8
 
+# pass and fail print with printf, so a backslash in DESC stays as written.
 pass() {
     n=$((n + 1))
     passed=$((passed + 1))
-    echo "ok $n - $1"
+    printf 'ok %d - %s\n' "$n" "$1"
 }
 
 # fail DESC [NOTE]: also shows the last command's status and output.
 fail() {
     n=$((n + 1))
     failed=$((failed + 1))
-    echo "not ok $n - $1"
-    [ -n "$2" ] && echo "#   $2"
+    printf 'not ok %d - %s\n' "$n" "$1"
+    [ -n "$2" ] && printf '#   %s\n' "$2"
     echo "#   exit status: $rc"
-    sed -n '1,8s/^/#   stdout: /p' "$tmp/out" 2>/dev/null
+    sed -n "1,${stdout_lines}s/^/#   stdout: /p" "$tmp/out" 2>/dev/null
     sed -n '1,8s/^/#   stderr: /p' "$tmp/err" 2>/dev/null
 }
 
-# check DESC COMMAND...: passes when COMMAND succeeds.
+# check DESC COMMAND...: passes when COMMAND succeeds (returns 1 when not, so
+# "check ... || show more evidence" works).
 check() {
     desc=$1
     shift
-    if "$@"; then pass "$desc"; else fail "$desc"; fi
+    if "$@"; then
+        pass "$desc"
+    else
+        fail "$desc"
+        return 1
+    fi
 }
 
 # run ARGS...: nnrun with its output in $tmp/out and $tmp/err, status in $rc.
 run() {
     "$NNRUN" "$@" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+}
+
+# run_env VAR=VALUE ARGS...: run with one more environment variable.
+run_env() {
+    assign=$1
+    shift
+    env "$assign" "$NNRUN" "$@" >"$tmp/out" 2>"$tmp/err"
     rc=$?
 }
 
@@ -71,6 +88,12 @@ sh_run() {
 out_has() { grep -q -e "$1" "$tmp/out"; }
 err_has() { grep -q -e "$1" "$tmp/err"; }
 status_is() { [ "$rc" -eq "$1" ]; }
+
+# The number of the last "epoch:" line.
+last_epoch() { awk '/^epoch:/ { e = $2 } END { print e }' "$tmp/out"; }
+
+# last_epoch_is N
+last_epoch_is() { [ "$(last_epoch)" = "$1" ]; }
 
 # The run reached epoch 999 with accuracy >= 0.97.
 trained_well() {

@@ -1,109 +1,20 @@
 #!/bin/sh
 # view.sh - command-line tests of nnrun print, summary, params and graph, run
-# by make check.
-#
-# make exports top_builddir and top_srcdir as absolute paths. Each check
-# prints "ok N - what" or "not ok N - what" (with the evidence as "#" lines);
-# the last line is "P passed, F failed" and the exit status is 1 if any check
-# failed. POSIX sh only (dash is /bin/sh).
+# by make check (the harness is tests/lib.sh).
+. "$top_srcdir/tests/lib.sh"
 
-if [ -z "$top_builddir" ]; then
-    echo "not ok 1 - top_builddir is set (run this through make check)"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
-
-NNRUN=$top_builddir/tools/nnrun
 EXAMPLES=$top_builddir/examples/plugins/.libs
 TUTORIAL='linear in=2 out=5 ! sigmoid ! linear out=1 ! sigmoid'
-# The plugin search must not depend on the caller's environment.
-unset NN_PLUGIN_PATH NN_PLUGIN_SYSTEM_PATH
-# A crash must show as an exit status, not leave core files behind.
-ulimit -c 0 2>/dev/null
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/nn-view.XXXXXX") || {
-    echo "not ok 1 - mktemp -d"
-    echo "0 passed, 1 failed"
-    exit 1
-}
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-n=0
-passed=0
-failed=0
-rc=0
-
-pass() {
-    n=$((n + 1))
-    passed=$((passed + 1))
-    printf 'ok %d - %s\n' "$n" "$1"
-}
-
-# fail DESC [NOTE]: also shows the last command's status and output.
-fail() {
-    n=$((n + 1))
-    failed=$((failed + 1))
-    printf 'not ok %d - %s\n' "$n" "$1"
-    [ -n "$2" ] && printf '#   %s\n' "$2"
-    echo "#   exit status: $rc"
-    sed -n '1,16s/^/#   stdout: /p' "$tmp/out" 2>/dev/null
-    sed -n '1,8s/^/#   stderr: /p' "$tmp/err" 2>/dev/null
-}
-
-# check DESC COMMAND...: passes when COMMAND succeeds.
-check() {
-    desc=$1
-    shift
-    if "$@"; then pass "$desc"; else fail "$desc"; fi
-}
-
-# run ARGS...: runs nnrun; sets rc, stdout in $tmp/out, stderr in $tmp/err.
-run() {
-    "$NNRUN" "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-}
+# The outputs here are tables and listings: show more of them on a failure.
+stdout_lines=16
 
 # run_ex ARGS...: run with the example plugins (two_layers_net) on the path.
-run_ex() {
-    NN_PLUGIN_PATH=$EXAMPLES "$NNRUN" "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-}
+run_ex() { run_env NN_PLUGIN_PATH="$EXAMPLES" "$@"; }
 
-out_has() { grep -q -e "$1" "$tmp/out"; }
 out_has_E() { grep -q -E -e "$1" "$tmp/out"; }
-out_lacks_E() { ! grep -q -E -e "$1" "$tmp/out"; }
-err_has() { grep -q -e "$1" "$tmp/err"; }
 err_has_i() { grep -q -i -e "$1" "$tmp/err"; }
-status_is() { [ "$rc" -eq "$1" ]; }
 # out_is FILE: stdout is exactly the content of FILE.
 out_is() { cmp -s "$tmp/out" "$1"; }
-
-# user_error DESC ARGS...: exit status exactly 1 (not a crash) and exactly one
-# line on stderr, starting "nnrun:".
-user_error() {
-    desc=$1
-    shift
-    run "$@"
-    user_error_result "$desc"
-}
-
-user_error_result() {
-    lines=$(($(wc -l <"$tmp/err")))
-    first=$(head -n 1 "$tmp/err")
-    if [ "$rc" -ne 1 ]; then
-        fail "$1" "expected exit status 1"
-    elif [ "$lines" -ne 1 ]; then
-        fail "$1" "expected exactly one line on stderr, got $lines"
-    else
-        case $first in
-        nnrun:*) pass "$1" ;;
-        *) fail "$1" "stderr does not start with 'nnrun:'" ;;
-        esac
-    fi
-}
 
 # The rows of a summary table: the lines between the two rules of '='.
 rows() { awk '/^=+$/ { r++; next } r == 1' "$tmp/out"; }
@@ -354,10 +265,9 @@ user_error "graph without -o" graph "$tmp/s.pb"
 REAL=$top_builddir/tools/.libs/nnrun
 [ -x "$REAL" ] || REAL=$NNRUN
 run_nodot() {
-    env PATH="$tmp/nobin" \
+    sh_run env PATH="$tmp/nobin" \
         LD_LIBRARY_PATH="$top_builddir/core/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
-        "$REAL" "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
+        "$REAL" "$@"
 }
 mkdir "$tmp/nobin" "$tmp/nodot"
 run_nodot graph "$tmp/s.pb" -o "$tmp/nodot/g.svg"
@@ -409,5 +319,4 @@ run params --model 'linear out=5 ! sigmoid' --data circle
 check "--data gives the width: params shows 0.weight (5, 2)" \
     eval 'status_is 0 && out_has "^0\.weight  *:  *10  shape: (5, 2)$"'
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
