@@ -552,10 +552,7 @@ nn_status nn_checkpoint_load(const char *path, nn_checkpoint **out, char **err)
         return nn_fail(err, NN_FORMAT, "'%s' is not a valid nn.Checkpoint message", path);
     }
     if ((st = validate(c, err))) {
-        char *why = err ? *err : NULL;
-        if (err) *err = NULL;
-        nn_fail(err, st, "'%s': %s", path, why ? why : nn_strerror(st));
-        free(why);
+        nn_fail_context(err, st, "'%s'", path);
         nn_checkpoint_free(c);
         return st;
     }

@@ -141,10 +141,7 @@ nn_module *nn_module_add_child(nn_module *m, const char *name, const char *compo
         c = NULL;
     }
     if (st) {
-        char *why = err ? *err : NULL;
-        if (err) *err = NULL;
-        nn_fail(err, st, "child '%s' (%s): %s", name, component, why ? why : nn_strerror(st));
-        free(why);
+        nn_fail_context(err, st, "child '%s' (%s)", name, component);
         return NULL;
     }
     return c;
@@ -210,10 +207,7 @@ nn_status nn_module_from_chain(nn_ctx *ctx, const char *chain, const nn_shape *i
         if (!st && (st = add_child(seq, m, err))) nn_module_free(m);
         if (st) {
             /* Say which element failed: "element 2 (linear): ..." */
-            char *why = err ? *err : NULL;
-            if (err) *err = NULL;
-            nn_fail(err, st, "model element %d (%s): %s", index, name, why ? why : nn_strerror(st));
-            free(why);
+            nn_fail_context(err, st, "model element %d (%s)", index, name);
             break;
         }
         if (index == 0) seq->in = m->in; /* with its unknown dimensions resolved */

@@ -28,6 +28,9 @@
 char *nn_strdup(const char *s);
 char *nn_vformat(const char *fmt, va_list ap);
 char *nn_format(const char *fmt, ...) NN_PRINTF(1, 2);
+/* Puts "PREFIX: " before the message in *err (or before nn_strerror(code)
+ * when there is none) and returns code. */
+nn_status nn_fail_context(char **err, nn_status code, const char *fmt, ...) NN_PRINTF(3, 4);
 
 /* A growable string. */
 typedef struct nn_buf {

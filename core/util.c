@@ -67,6 +67,20 @@ nn_status nn_fail(char **err, nn_status code, const char *fmt, ...)
     return code;
 }
 
+nn_status nn_fail_context(char **err, nn_status code, const char *fmt, ...)
+{
+    if (!err) return code;
+    va_list ap;
+    va_start(ap, fmt);
+    char *prefix = nn_vformat(fmt, ap);
+    va_end(ap);
+    char *why = *err;
+    *err = nn_format("%s: %s", prefix ? prefix : "", why ? why : nn_strerror(code));
+    free(prefix);
+    free(why);
+    return code;
+}
+
 void nn_free(void *p) { free(p); }
 
 void nn_buf_addf(nn_buf *b, const char *fmt, ...)
