@@ -115,7 +115,7 @@ struct nn_loader {
     int64_t batch, pos;
     nn_shuffle shuffle;
     bool drop_last;
-    int64_t *order;
+    int64_t *order, *tmp; /* tmp: room for shuffling */
     float *hx, *hy;
 };
 
@@ -132,10 +132,11 @@ nn_status nn_loader_open(nn_dataset *d, int64_t batch, nn_shuffle shuffle, int d
     int64_t b = batch < d->len ? batch : d->len;
     if (l) {
         l->order = malloc((size_t)d->len * sizeof *l->order);
+        l->tmp = malloc((size_t)d->len * sizeof *l->tmp);
         l->hx = malloc((size_t)(b * nn_shape_numel(&d->input)) * sizeof(float));
         l->hy = malloc((size_t)(b * nn_shape_numel(&d->target)) * sizeof(float));
     }
-    if (!l || !l->order || !l->hx || !l->hy) {
+    if (!l || !l->order || !l->tmp || !l->hx || !l->hy) {
         nn_loader_free(l);
         return nn_fail(err, NN_NO_MEMORY, "out of memory");
     }
@@ -153,6 +154,7 @@ void nn_loader_free(nn_loader *l)
 {
     if (!l) return;
     free(l->order);
+    free(l->tmp);
     free(l->hx);
     free(l->hy);
     free(l);
@@ -172,18 +174,7 @@ int nn_loader_next(nn_loader *l, nn_tensor **x, nn_tensor **y)
     nn_dataset *d = l->d;
     *x = *y = NULL;
     if (l->pos < 0) {
-        /* order = order[randperm(n)], as nn_fit and the tutorial's X = X[idx] */
-        if (l->shuffle == NN_SHUFFLE_EPOCH) {
-            int64_t *perm = malloc((size_t)d->len * sizeof *perm);
-            if (!perm) {
-                nn_ctx_fail(d->ctx, NN_NO_MEMORY, "out of memory");
-                return -1;
-            }
-            nn_rng_permutation(&d->ctx->rng, perm, d->len);
-            for (int64_t i = 0; i < d->len; i++) perm[i] = l->order[perm[i]];
-            memcpy(l->order, perm, (size_t)d->len * sizeof *perm);
-            free(perm);
-        }
+        if (l->shuffle == NN_SHUFFLE_EPOCH) nn_order_shuffle(&d->ctx->rng, l->order, l->tmp, d->len);
         l->pos = 0;
     }
     int64_t n = d->len - l->pos < l->batch ? d->len - l->pos : l->batch;

@@ -117,7 +117,7 @@ nn_status nn_fit(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, const nn_
                  char **err)
 {
     int64_t n = d->len;
-    int64_t *order = opts->order, *own = NULL, *perm = NULL, *next = NULL;
+    int64_t *order = opts->order, *own = NULL, *tmp = NULL;
     if (!order && !(order = own = malloc((size_t)n * sizeof *order)))
         return nn_fail(err, NN_NO_MEMORY, "out of memory");
     for (int64_t i = 0; i < n; i++) {
@@ -127,25 +127,18 @@ nn_status nn_fit(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, const nn_
             return nn_fail(err, NN_INVALID, "data order entry %lld is %lld, outside 0..%lld",
                            (long long)i, (long long)order[i], (long long)(n - 1));
     }
-    if (opts->shuffle == NN_SHUFFLE_EPOCH && (!(perm = malloc((size_t)n * sizeof *perm)) ||
-                                              !(next = malloc((size_t)n * sizeof *next)))) {
+    if (opts->shuffle == NN_SHUFFLE_EPOCH && !(tmp = malloc((size_t)n * sizeof *tmp))) {
         free(own);
-        free(perm);
         return nn_fail(err, NN_NO_MEMORY, "out of memory");
     }
     nn_status st = NN_OK;
     for (int64_t e = opts->first_epoch; e < opts->epochs && !st; e++) {
-        if (perm) { /* order = order[randperm(n)], as the tutorial's X = X[idx] */
-            nn_rng_permutation(&m->ctx->rng, perm, n);
-            for (int64_t i = 0; i < n; i++) next[i] = order[perm[i]];
-            memcpy(order, next, (size_t)n * sizeof *order);
-        }
+        if (tmp) nn_order_shuffle(&m->ctx->rng, order, tmp, n);
         nn_epoch_stats s = {.epoch = e};
         st = nn_fit_epoch(m, l, o, d, opts->batch, order, &s, err);
         if (!st && opts->on_epoch && opts->on_epoch(&s, opts->user)) break;
     }
     free(own);
-    free(perm);
-    free(next);
+    free(tmp);
     return st;
 }

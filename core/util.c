@@ -176,6 +176,13 @@ void nn_rng_permutation(nn_rng *r, int64_t *idx, int64_t n)
     }
 }
 
+void nn_order_shuffle(nn_rng *r, int64_t *order, int64_t *tmp, int64_t n)
+{
+    nn_rng_permutation(r, tmp, n);
+    for (int64_t i = 0; i < n; i++) tmp[i] = order[tmp[i]];
+    memcpy(order, tmp, (size_t)n * sizeof *order);
+}
+
 /* ---- shapes ---- */
 
 int64_t nn_shape_numel(const nn_shape *s)
