@@ -103,32 +103,26 @@ void nn_ctx_clear_error(nn_ctx *ctx)
     ctx->err_msg = NULL;
 }
 
-static const char *const required_slots[] = {"open", "alloc", "free", "to_device", "to_host", "copy",
-                                             "fill", "gemm", "unary", "unary_backward",
-                                             "binary", "axpby", "mul_acc", "repeat_rows",
-                                             "sum_rows", "sum", "broadcast", "transpose",
-                                             "bce", "bce_backward", "sgd"};
+/* The slots the core calls without checking: one list, for names and pointers. */
+#define NN_DEVICE_REQUIRED(X)                                                           \
+    X(open) X(alloc) X(free) X(to_device) X(to_host) X(copy) X(fill) X(gemm) X(unary)   \
+    X(unary_backward) X(binary) X(axpby) X(mul_acc) X(repeat_rows) X(sum_rows) X(sum)   \
+    X(broadcast) X(transpose) X(bce) X(bce_backward) X(sgd)
 
 /* Every kernel the core calls must be present: checked once here, never per call. */
 static bool device_complete(const nn_device_vt *vt, const char **missing)
 {
-    const void *slots[] = {
-        (const void *)vt->open, (const void *)vt->alloc, (const void *)vt->free, (const void *)vt->to_device,
-        (const void *)vt->to_host, (const void *)vt->copy, (const void *)vt->fill,
-        (const void *)vt->gemm, (const void *)vt->unary, (const void *)vt->unary_backward,
-        (const void *)vt->binary, (const void *)vt->axpby, (const void *)vt->mul_acc,
-        (const void *)vt->repeat_rows, (const void *)vt->sum_rows, (const void *)vt->sum,
-        (const void *)vt->broadcast, (const void *)vt->transpose, (const void *)vt->bce,
-        (const void *)vt->bce_backward, (const void *)vt->sgd};
     if (vt->struct_size < offsetof(nn_device_vt, kernel)) {
         *missing = "(interface too old)";
         return false;
     }
-    for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++)
-        if (!slots[i]) {
-            *missing = required_slots[i];
-            return false;
-        }
+#define NN_CHECK_SLOT(name)                                                             \
+    if (!vt->name) {                                                                    \
+        *missing = #name;                                                               \
+        return false;                                                                   \
+    }
+    NN_DEVICE_REQUIRED(NN_CHECK_SLOT)
+#undef NN_CHECK_SLOT
     return true;
 }
 
