@@ -569,24 +569,38 @@ static void default_mode(int fd)
 }
 
 /* Writes data to path through a temporary file, so no half-written file is left. */
+/* Creates "PATH.tmp.XXXXXX" beside path with the usual mode; *tmp is the
+ * name (caller frees). Returns the descriptor, or -1 with *err set. */
+static int temp_beside(const char *path, char **tmp, char **err)
+{
+    if (!(*tmp = malloc(strlen(path) + 16))) {
+        nn_fail(err, NN_NO_MEMORY, "out of memory");
+        return -1;
+    }
+    sprintf(*tmp, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(*tmp);
+    if (fd < 0) {
+        nn_fail(err, NN_IO, "cannot create '%s': %s", *tmp, strerror(errno));
+        free(*tmp);
+        *tmp = NULL;
+        return -1;
+    }
+    default_mode(fd);
+    return fd;
+}
+
 static nn_status write_file(const char *path, const char *data, size_t n, char **err)
 {
-    char *tmp = malloc(strlen(path) + 16);
-    if (!tmp) return nn_fail(err, NN_NO_MEMORY, "out of memory");
-    sprintf(tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
+    char *tmp;
+    int fd = temp_beside(path, &tmp, err);
+    if (fd < 0) return NN_IO;
     nn_status st = NN_OK;
-    if (fd < 0) {
-        st = nn_fail(err, NN_IO, "cannot create '%s': %s", tmp, strerror(errno));
-    } else {
-        default_mode(fd);
-        FILE *f = fdopen(fd, "w");
-        bool ok = f && fwrite(data, 1, n, f) == n;
-        if (f ? fclose(f) != 0 : close(fd) != 0) ok = false;
-        if (!ok || rename(tmp, path))
-            st = nn_fail(err, NN_IO, "cannot write '%s': %s", path, strerror(errno));
-        if (st) unlink(tmp);
-    }
+    FILE *f = fdopen(fd, "w");
+    bool ok = f && fwrite(data, 1, n, f) == n;
+    if (f ? fclose(f) != 0 : close(fd) != 0) ok = false;
+    if (!ok || rename(tmp, path))
+        st = nn_fail(err, NN_IO, "cannot write '%s': %s", path, strerror(errno));
+    if (st) unlink(tmp);
     free(tmp);
     return st;
 }
@@ -594,16 +608,9 @@ static nn_status write_file(const char *path, const char *data, size_t n, char *
 /* Renders DOT with Graphviz's dot program into path (format from its suffix). */
 static nn_status render_dot(const char *dot, const char *path, const char *fmt, char **err)
 {
-    char *tmp = malloc(strlen(path) + 16);
-    if (!tmp) return nn_fail(err, NN_NO_MEMORY, "out of memory");
-    sprintf(tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        nn_status st = nn_fail(err, NN_IO, "cannot create '%s': %s", tmp, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    default_mode(fd);
+    char *tmp;
+    int fd = temp_beside(path, &tmp, err);
+    if (fd < 0) return NN_IO;
     close(fd);
     /* The arguments are ours (a fixed format and a mkstemp name), quoted for sh. */
     char *cmd = malloc(strlen(tmp) + 64);
