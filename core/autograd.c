@@ -25,6 +25,10 @@ nn_node *nn_node_record(nn_ctx *ctx, const char *name, nn_backward_fn fn, nn_ten
     n->in[2] = c;
     n->nin = c ? 3 : b ? 2 : 1;
     n->scalar = 0.0f;
+    n->op = NULL;
+    n->nout = 1;
+    n->outs = &n->out;
+    n->attr = NULL;
     n->next_in_tape = ctx->tape;
     ctx->tape = n;
     out->flags |= NN_T_REQUIRES_GRAD;
@@ -50,6 +54,15 @@ float *nn_grad_dst(nn_tensor *t, int *acc)
     *acc = (t->flags & NN_T_GRAD_VALID) ? 1 : 0;
     t->flags |= NN_T_GRAD_VALID;
     return t->grad->data;
+}
+
+/* Did any output of n receive a gradient? */
+static bool node_has_grad(const nn_node *n)
+{
+    if (n->out->flags & NN_T_GRAD_VALID) return true;
+    for (int k = 1; k < n->nout; k++)
+        if (n->outs[k]->flags & NN_T_GRAD_VALID) return true;
+    return false;
 }
 
 nn_status nn_backward(nn_tensor *loss)
@@ -84,15 +97,16 @@ nn_status nn_backward(nn_tensor *loss)
         vt->fill(ctx->dev.h, 1, 1.0f, d);
     }
     for (nn_node *n = start; n && !ctx->err; n = n->next_in_tape) {
-        if (!(n->out->flags & NN_T_GRAD_VALID)) continue;
+        if (!node_has_grad(n)) continue;
         if (!n->backward) {
             nn_ctx_fail(ctx, NN_INVALID,
                         "backward through the graph a second time; its buffers are freed");
             break;
         }
         n->backward(n);
-        n->backward = NULL;                          /* consumed, as retain_graph=False */
-        n->out->flags &= ~(uint32_t)NN_T_GRAD_VALID; /* a later pass starts afresh */
+        n->backward = NULL; /* consumed, as retain_graph=False */
+        for (int k = 0; k < n->nout; k++) /* a later pass starts afresh */
+            n->outs[k]->flags &= ~(uint32_t)NN_T_GRAD_VALID;
     }
     return ctx->err;
 }

@@ -19,10 +19,15 @@ nn_status nn_loss_create(nn_ctx *ctx, const char *name, const char *words, nn_lo
         nn_props_free(props);
         return nn_fail(err, NN_NO_MEMORY, "out of memory");
     }
-    *l = (nn_loss){ctx, comp, vt, props};
+    *l = (nn_loss){ctx, comp, vt, props, NULL};
+    size_t psize = NN_VT_IN(vt, nn_loss_vt, priv_size) ? vt->priv_size : 0;
+    if (psize && !(l->priv = calloc(1, psize))) {
+        nn_loss_free(l);
+        return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    }
     if (NN_VT_HAS(vt, nn_loss_vt, init) && (st = vt->init(l, props, err))) {
         nn_loss_free(l);
-        return st;
+        return nn_fail_context(err, st, "loss '%s'", name);
     }
     *out = l;
     return NN_OK;
@@ -31,6 +36,8 @@ nn_status nn_loss_create(nn_ctx *ctx, const char *name, const char *words, nn_lo
 void nn_loss_free(nn_loss *l)
 {
     if (!l) return;
+    if (NN_VT_HAS(l->vt, nn_loss_vt, destroy)) l->vt->destroy(l);
+    free(l->priv);
     nn_props_free(l->props);
     free(l);
 }
@@ -49,3 +56,5 @@ nn_status nn_loss_correct(nn_loss *l, nn_tensor *pred, nn_tensor *target, int64_
 }
 
 const nn_props *nn_loss_props(const nn_loss *l) { return l->props; }
+void *nn_loss_priv(nn_loss *l) { return l->priv; }
+nn_ctx *nn_loss_ctx(const nn_loss *l) { return l->ctx; }

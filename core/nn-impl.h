@@ -48,9 +48,9 @@ struct nn_component {
     const struct nn_plugin *plugin;
 };
 
-/* Is slot `field` of vtable `vt` (of type T) inside struct_size and set? */
-#define NN_VT_HAS(vt, T, field)                                                     \
-    ((vt)->struct_size >= offsetof(T, field) + sizeof((vt)->field) && (vt)->field != NULL)
+/* Does vtable `vt` (of type T) reach slot `field`? Is that slot also set? */
+#define NN_VT_IN(vt, T, field) ((vt)->struct_size >= offsetof(T, field) + sizeof((vt)->field))
+#define NN_VT_HAS(vt, T, field) (NN_VT_IN(vt, T, field) && (vt)->field != NULL)
 
 /* ---- context and arena --------------------------------------------------- */
 
@@ -79,6 +79,8 @@ typedef struct nn_node nn_node;
 struct nn_ctx {
     nn_registry *reg;
     nn_device dev;
+    struct nn_op **ops; /* handles resolved so far, each allocated on its own */
+    int nops;
     nn_rng rng;
     nn_arena scratch; /* device memory of scratch tensors */
     nn_arena meta;    /* host memory: scratch tensor structs, tape nodes */
@@ -93,6 +95,9 @@ void nn_arena_reset(nn_arena *a);
 void nn_arena_release(nn_ctx *ctx, nn_arena *a);
 /* Records the first op error; returns NULL for tail calls. */
 void *nn_ctx_fail(nn_ctx *ctx, nn_status code, const char *fmt, ...) NN_PRINTF(3, 4);
+
+/* Frees the context's op handles (nn_ctx_free). */
+void nn_ops_release(nn_ctx *ctx);
 
 /* ---- tensors ------------------------------------------------------------- */
 
@@ -137,7 +142,7 @@ nn_tensor *nn_tensor_scratch_like(nn_ctx *ctx, const nn_shape *shape);
 
 /* ---- autograd ------------------------------------------------------------ */
 
-#define NN_NODE_MAX_IN 3
+#define NN_NODE_MAX_IN NN_OP_MAX_IN
 
 typedef void (*nn_backward_fn)(nn_node *n);
 
@@ -146,11 +151,15 @@ struct nn_node {
     nn_backward_fn backward;
     nn_node *next_in_tape;
     nn_tensor *out;
-    nn_tensor *in[NN_NODE_MAX_IN];
+    nn_tensor *in[NN_NODE_MAX_IN]; /* nin used; an absent optional input is NULL */
     int nin;
     float scalar; /* op constant (mul_scalar) */
+    /* Plugin ops only (op NULL for core ops). */
+    const struct nn_op *op;
+    int nout;         /* outputs; out is outs[0] */
+    nn_tensor **outs; /* in the meta arena */
+    double *attr;     /* the call's attributes, in the meta arena */
 };
-
 /* Creates the node for `out` when grad mode is on and an input requires grad. */
 nn_node *nn_node_record(nn_ctx *ctx, const char *name, nn_backward_fn fn, nn_tensor *out,
                         nn_tensor *a, nn_tensor *b, nn_tensor *c);
@@ -187,6 +196,7 @@ struct nn_loss {
     const nn_component *comp;
     const nn_loss_vt *vt;
     nn_props *props;
+    void *priv;
 };
 
 struct nn_optim {
@@ -199,6 +209,7 @@ struct nn_optim {
     int nstate;
     nn_tensor **state; /* nparams x nstate */
     int64_t steps;
+    void *priv;
 };
 
 struct nn_dataset {

@@ -30,7 +30,9 @@ nn_status nn_optim_create_over(nn_ctx *ctx, const char *name, const char *words,
     while (vt->state_names && vt->state_names[o->nstate]) o->nstate++;
     o->params = calloc((size_t)(n > 0 ? n : 1), sizeof *o->params);
     o->state = calloc((size_t)(n * o->nstate + 1), sizeof *o->state);
-    if (!o->params || !o->state) {
+    size_t psize = NN_VT_IN(vt, nn_optim_vt, priv_size) ? vt->priv_size : 0;
+    if (psize) o->priv = calloc(1, psize);
+    if (!o->params || !o->state || (psize && !o->priv)) {
         nn_optim_free(o);
         return nn_fail(err, NN_NO_MEMORY, "out of memory");
     }
@@ -47,6 +49,10 @@ nn_status nn_optim_create_over(nn_ctx *ctx, const char *name, const char *words,
             nn_optim_free(o);
             return nn_fail(err, NN_NO_MEMORY, "out of memory");
         }
+    }
+    if (NN_VT_HAS(vt, nn_optim_vt, init) && (st = vt->init(o, err))) {
+        nn_optim_free(o);
+        return nn_fail_context(err, st, "optimizer '%s'", name);
     }
     *out = o;
     return NN_OK;
@@ -69,6 +75,8 @@ nn_status nn_optim_create(nn_ctx *ctx, const char *name, const char *words, nn_m
 void nn_optim_free(nn_optim *o)
 {
     if (!o) return;
+    if (NN_VT_HAS(o->vt, nn_optim_vt, destroy)) o->vt->destroy(o);
+    free(o->priv);
     for (int i = 0; i < o->nparams; i++) free(o->params[i].name);
     for (int i = 0; o->state && i < o->nparams * o->nstate; i++) nn_tensor_free(o->state[i]);
     free(o->params);
@@ -125,6 +133,8 @@ const nn_props *nn_optim_hparams(const nn_optim *o) { return o->props; }
 const char *nn_optim_name(const nn_optim *o) { return o->comp->def->name; }
 int64_t nn_optim_steps(const nn_optim *o) { return o->steps; }
 int nn_optim_param_count(const nn_optim *o) { return o->nparams; }
+void *nn_optim_priv(nn_optim *o) { return o->priv; }
+nn_ctx *nn_optim_ctx(const nn_optim *o) { return o->ctx; }
 
 nn_tensor *nn_optim_param(nn_optim *o, int i)
 {

@@ -35,8 +35,8 @@ struct nn_registry {
     int nrefused;
 };
 
-static const char *const kind_names[NN_KIND_COUNT_] = {"module", "loss", "optimizer", "dataset",
-                                                       "device"};
+static const char *const kind_names[NN_KIND_COUNT_] = {"module", "loss",   "optimizer", "dataset",
+                                                       "device", "op",     "kernel"};
 
 const char *nn_kind_name(nn_kind k) { return (unsigned)k < NN_KIND_COUNT_ ? kind_names[k] : "?"; }
 
@@ -125,6 +125,54 @@ static const nn_component *find(const nn_registry *r, nn_kind kind, const char *
     return NULL;
 }
 
+/* Do two definitions of one kind and name clash? Kernels of one op clash
+ * only on the same device. */
+static bool clash(const nn_component_def *a, const nn_component_def *b)
+{
+    if (a->kind != b->kind || strcmp(a->name, b->name)) return false;
+    if (a->kind != NN_KIND_KERNEL) return true;
+    return !strcmp(((const nn_kernel_def *)a->vt)->device, ((const nn_kernel_def *)b->vt)->device);
+}
+
+static const nn_component *find_clash(const nn_registry *r, const nn_component_def *c)
+{
+    for (int i = 0; i < r->ncomps; i++)
+        if (clash(r->comps[i]->def, c)) return r->comps[i];
+    return NULL;
+}
+
+static bool args_ok(const nn_op_arg *a, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!a[i].name) return false;
+    return true;
+}
+
+/* The parts of an op or kernel definition the core relies on; NULL if fine. */
+static char *check_op(const nn_component_def *c)
+{
+    if (c->kind == NN_KIND_OP) {
+        const nn_op_def *d = c->vt;
+        if (d->struct_size < offsetof(nn_op_def, shape) || d->nin < 1 || d->nin > NN_OP_MAX_IN ||
+            d->nout < 0 || d->nout > NN_OP_MAX_OUT || d->nattr < 0 || d->nattr > NN_OP_MAX_ATTR ||
+            !d->in || !args_ok(d->in, d->nin) || (d->nout && (!d->out || !args_ok(d->out, d->nout))) ||
+            (d->nattr && !d->attr))
+            return nn_format("op '%s' is malformed (1 to %d inputs, 0 to %d outputs, 0 to %d "
+                             "attributes, each named)",
+                             c->name, NN_OP_MAX_IN, NN_OP_MAX_OUT, NN_OP_MAX_ATTR);
+        for (int i = 0; i < d->nattr; i++)
+            if (!d->attr[i].name) return nn_format("op '%s': attribute %d has no name", c->name, i);
+        if (d->node_name && !d->nout)
+            return nn_format("op '%s' has a gradient (%s) but no output", c->name, d->node_name);
+    } else if (c->kind == NN_KIND_KERNEL) {
+        const nn_kernel_def *k = c->vt;
+        if (k->struct_size < offsetof(nn_kernel_def, backward) || !k->device || !*k->device ||
+            !k->forward)
+            return nn_format("kernel '%s' is malformed (it needs a device and a forward)", c->name);
+    }
+    return NULL;
+}
+
 /* Checks a descriptor before any component is registered; NULL if fine. */
 static char *check_desc(const nn_registry *r, const nn_plugin_desc *d)
 {
@@ -143,12 +191,15 @@ static char *check_desc(const nn_registry *r, const nn_plugin_desc *d)
             return nn_format("%s '%s' has interface ABI %u.%u, this libnn has %u.%u",
                              kind_names[c->kind], c->name, abi >> 16, abi & 0xffff, NN_ABI_MAJOR,
                              NN_ABI_MINOR);
-        const nn_component *dup = find(r, c->kind, c->name);
+        char *bad = check_op(c);
+        if (bad) return bad;
+        const char *dev = c->kind == NN_KIND_KERNEL ? ((const nn_kernel_def *)c->vt)->device : NULL;
+        const nn_component *dup = find_clash(r, c);
         if (dup)
-            return nn_format("%s '%s' is already provided by %s", kind_names[c->kind], c->name,
-                             dup->plugin->path);
+            return nn_format("%s '%s'%s%s is already provided by %s", kind_names[c->kind], c->name,
+                             dev ? " for device " : "", dev ? dev : "", dup->plugin->path);
         for (int j = 0; j < i; j++)
-            if (d->components[j].kind == c->kind && !strcmp(d->components[j].name, c->name))
+            if (clash(&d->components[j], c))
                 return nn_format("%s '%s' is registered twice", kind_names[c->kind], c->name);
         if (c->nprops < 0 || (c->nprops && !c->props))
             return nn_format("%s '%s' has a malformed property table", kind_names[c->kind],

@@ -27,6 +27,12 @@ CU_pSuite fx_add_suite(const char *name);
 nn_ctx *fx_ctx(void);
 /* Frees t (a persistent tensor) when the test ends; returns t. */
 nn_tensor *fx_track(nn_tensor *t);
+/* The op `name` on the current context (a fatal assert if it cannot be
+ * resolved), and a call of it on in[] with attributes attr (NULL: defaults). */
+nn_op *fx_op(const char *name);
+nn_tensor *fx_call(const char *name, nn_tensor *const *in, const double *attr);
+/* The bce plugin's op, binary_cross_entropy(p, target). */
+nn_tensor *fx_bce(nn_tensor *p, nn_tensor *target);
 
 /* ---- tensors from host arrays (persistent, tracked) -------------------------- */
 

@@ -378,7 +378,7 @@ static void test_grad_composite(void)
 
 static nn_tensor *f_sum(gc *g, nn_tensor *const *in) { return nn_sum(in[0]); }
 static nn_tensor *f_mean(gc *g, nn_tensor *const *in) { return nn_mean(in[0]); }
-static nn_tensor *f_bce(gc *g, nn_tensor *const *in) { return nn_bce(in[0], in[1]); }
+static nn_tensor *f_bce(gc *g, nn_tensor *const *in) { return fx_bce(in[0], in[1]); }
 
 static void test_grad_sum_mean(void)
 {

@@ -69,7 +69,7 @@ static const struct {
     {"losses", "bce"},        {"optimizers", "sgd"},    {"datasets", "circle"},
 };
 
-static const char *const bad_plugins[] = {"nodesc", "abimajor", "abiminor"};
+static const char *const bad_plugins[] = {"nodesc", "abimajor", "abiminor", "abiold"};
 
 static char *path_join(const char *a, const char *b)
 {
@@ -303,6 +303,8 @@ static void test_finds_real_plugins(void)
     } want[] = {
         {NN_KIND_MODULE, "linear"}, {NN_KIND_MODULE, "sigmoid"},  {NN_KIND_LOSS, "bce"},
         {NN_KIND_OPTIMIZER, "sgd"}, {NN_KIND_DATASET, "circle"}, {NN_KIND_DEVICE, "cpu"},
+        {NN_KIND_OP, "binary_cross_entropy"}, {NN_KIND_KERNEL, "binary_cross_entropy"},
+        {NN_KIND_OP, "sgd_update"},           {NN_KIND_KERNEL, "sgd_update"},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         const nn_component *c = find(reg, want[i].kind, want[i].name);
@@ -323,10 +325,11 @@ static void test_finds_real_plugins(void)
     int n = nn_registry_search_path(reg, &dirs);
     CHECKF(n == 1 && !strcmp(dirs[0], dir_plugins),
            "search path is the given directory only (got %d, first %s)", n, n ? dirs[0] : "-");
-    /* Six good plugins with one component each, nothing from the bad ones. */
-    CHECKF(nn_registry_count(reg) == 6, "6 components registered (got %d)",
+    /* Six good plugins, bce and sgd with their op and its cpu kernel besides,
+     * nothing from the bad ones. */
+    CHECKF(nn_registry_count(reg) == 10, "10 components registered (got %d)",
            nn_registry_count(reg));
-    CHECKF(nn_registry_refused_count(reg) == 4, "4 files refused (got %d)",
+    CHECKF(nn_registry_refused_count(reg) == 5, "5 files refused (got %d)",
            nn_registry_refused_count(reg));
     nn_registry_free(reg);
 }
@@ -356,6 +359,13 @@ static void test_refuses_bad_plugins(void)
     }
     const char *why = refused_reason(reg, "abimajor");
     if (why) CHECKF(strstr(why, major) != NULL, "abimajor reason names ABI %s: %s", major, why);
+    /* A plugin of the first ABI, before ops left the Device interface. */
+    char old[96];
+    snprintf(old, sizeof old, "built for plugin ABI 1.0, this libnn has %d.%d", NN_ABI_MAJOR,
+             NN_ABI_MINOR);
+    why = refused_reason(reg, "abiold");
+    if (CHECKF(why != NULL, "abiold.so is in the refused list"))
+        CHECKF(strstr(why, old) != NULL, "abiold reason is '%s': %s", old, why);
     why = refused_reason(reg, "abiminor");
     if (why) CHECKF(strstr(why, newer) != NULL, "abiminor reason names ABI %s: %s", newer, why);
     /* libltdl says "file not found" for any file that no loader accepts; the
@@ -383,7 +393,7 @@ static void test_real_sigmoid_wins(void)
         CHECKF(strstr(why, "/sigmoid.so") != NULL, "the reason names the first provider: %s",
                why);
     }
-    CHECKF(nn_registry_refused_count(reg) == 5, "5 files refused (got %d)",
+    CHECKF(nn_registry_refused_count(reg) == 6, "6 files refused (got %d)",
            nn_registry_refused_count(reg));
     CHECKF(find(reg, NN_KIND_DEVICE, "halfdev") == NULL,
            "device halfdev of the refused dupname.so is not registered");

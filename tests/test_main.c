@@ -51,6 +51,28 @@ nn_ctx *fx_ctx(void)
     return g_ctx;
 }
 
+nn_op *fx_op(const char *name)
+{
+    nn_op *op = NULL;
+    char *err = NULL;
+    if (nn_op_find(fx_ctx(), name, &op, &err))
+        fprintf(stderr, "\ncannot resolve op '%s': %s\n", name, err ? err : "?");
+    nn_free(err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(op);
+    return op;
+}
+
+nn_tensor *fx_call(const char *name, nn_tensor *const *in, const double *attr)
+{
+    return nn_op_call(fx_op(name), in, attr, NULL);
+}
+
+nn_tensor *fx_bce(nn_tensor *p, nn_tensor *target)
+{
+    nn_tensor *in[] = {p, target};
+    return fx_call("binary_cross_entropy", in, NULL);
+}
+
 nn_tensor *fx_track(nn_tensor *t)
 {
     if (!t) return NULL;

@@ -425,12 +425,11 @@ static void pair_done(checker *c, pair *p, const char *what, double tol)
 static void device_kernels(checker *c, pair *p)
 {
     enum { M = 7, K = 5, N = 6, L = M * N };
-    float a[64], b[64], d[64], e[64];
+    float a[64], b[64], d[64];
     char what[96];
     fill_uniform(c, a, 64, -1, 1);
     fill_uniform(c, b, 64, -1, 1);
     fill_uniform(c, d, 64, 0.05f, 0.95f);
-    for (int i = 0; i < 64; i++) e[i] = nn_rng_uniform(&c->rng) < 0.5f ? 0.0f : 1.0f;
 
     buf *x = pair_buf(p, a, L);
     RUN(p, vt_->fill(h_, L, 0.25f, R(x)));
@@ -486,11 +485,6 @@ static void device_kernels(checker *c, pair *p)
         RUN(p, vt_->broadcast(h_, L, 0.5f, R(S), R(Y4), acc));
         snprintf(what, sizeof what, "broadcast acc=%d", acc);
         pair_done(c, p, what, 1e-6);
-        buf *P = pair_buf(p, d, L), *T = pair_buf(p, e, L), *DY = pair_buf(p, b, 1);
-        buf *DP = pair_buf(p, a, L);
-        RUN(p, vt_->bce_backward(h_, L, R(P), R(T), R(DY), R(DP), acc));
-        snprintf(what, sizeof what, "bce_backward acc=%d", acc);
-        pair_done(c, p, what, 1e-5);
     }
     buf *B = pair_buf(p, a, N), *Y = pair_buf(p, d, L);
     RUN(p, vt_->repeat_rows(h_, M, N, R(B), R(Y)));
@@ -501,17 +495,6 @@ static void device_kernels(checker *c, pair *p)
     buf *X2 = pair_buf(p, a, L), *Y2 = pair_buf(p, d, L);
     RUN(p, vt_->transpose(h_, M, N, R(X2), R(Y2)));
     pair_done(c, p, "transpose", 0);
-    buf *P = pair_buf(p, d, L), *T = pair_buf(p, e, L), *O = pair_buf(p, a, 1);
-    RUN(p, vt_->bce(h_, L, R(P), R(T), R(O)));
-    pair_done(c, p, "bce", 1e-5);
-    for (int v = 0; v < 4; v++) {
-        nn_sgd_args sa = {0.1f, v ? 0.9f : 0.0f, v == 3 ? 0.25f : 0.0f, 0.01f, v == 2, v == 1};
-        buf *PP = pair_buf(p, a, L), *G = pair_buf(p, b, L), *BU = pair_buf(p, d, L);
-        RUN(p, vt_->sgd(h_, L, R(PP), R(G), v ? R(BU) : NULL, &sa));
-        static const char *const vn[] = {"plain", "first momentum step", "nesterov", "dampening"};
-        snprintf(what, sizeof what, "sgd %s", vn[v]);
-        pair_done(c, p, what, 1e-6);
-    }
 }
 
 static nn_status check_device(checker *c, nn_registry *reg, const char *name, const char *words,

@@ -154,43 +154,6 @@ static void cpu_transpose(void *dev, int64_t rows, int64_t cols, const float *re
         for (int64_t c = 0; c < cols; c++) y[c * rows + r] = x[r * cols + c];
 }
 
-/* PyTorch clamps each log at -100 so that p = 0 or 1 gives a finite loss. */
-static void cpu_bce(void *dev, int64_t n, const float *restrict p, const float *restrict t,
-                    float *y)
-{
-    double s = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        float lp = fmaxf(logf(p[i]), -100.0f), lq = fmaxf(logf(1.0f - p[i]), -100.0f);
-        s -= t[i] * lp + (1.0f - t[i]) * lq;
-    }
-    y[0] = (float)(s / (double)n);
-}
-
-/* As PyTorch: dy * (p - t) / max(p (1 - p), 1e-12), over n for the mean. */
-static void cpu_bce_backward(void *dev, int64_t n, const float *restrict p,
-                             const float *restrict t, const float *dy, float *restrict dp, int acc)
-{
-    float g = dy[0] / (float)n;
-    for (int64_t i = 0; i < n; i++) {
-        float v = g * (p[i] - t[i]) / fmaxf((1.0f - p[i]) * p[i], 1e-12f);
-        dp[i] = acc ? dp[i] + v : v;
-    }
-}
-
-static void cpu_sgd(void *dev, int64_t n, float *restrict p, const float *restrict g,
-                    float *restrict buf, const nn_sgd_args *a)
-{
-    const float lr = a->lr, mom = a->momentum, damp = 1.0f - a->dampening, wd = a->weight_decay;
-    for (int64_t i = 0; i < n; i++) {
-        float d = g[i] + wd * p[i];
-        if (buf) {
-            buf[i] = a->first ? d : mom * buf[i] + damp * d;
-            d = a->nesterov ? d + mom * buf[i] : buf[i];
-        }
-        p[i] -= lr * d;
-    }
-}
-
 static const nn_device_vt cpu_vt = {
     NN_VT_HEADER(nn_device_vt),
     .open = cpu_open,
@@ -212,9 +175,6 @@ static const nn_device_vt cpu_vt = {
     .sum = cpu_sum,
     .broadcast = cpu_broadcast,
     .transpose = cpu_transpose,
-    .bce = cpu_bce,
-    .bce_backward = cpu_bce_backward,
-    .sgd = cpu_sgd,
 };
 
 static const nn_component_def cpu_components[] = {

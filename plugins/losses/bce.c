@@ -1,19 +1,112 @@
 /* bce.c - PyTorch's BCELoss (mean reduction): predictions are probabilities,
  * targets 0 or 1; each log is clamped at -100. Accuracy is the share of
- * outputs that round to their target, as the tutorial's (y.round() == yb). */
+ * outputs that round to their target, as the tutorial's (y.round() == yb).
+ *
+ * The math is the op "binary_cross_entropy", defined here with its cpu
+ * kernels; another device brings its own kernel for the op. */
 #include <nn/plugin.h>
 
 #include <math.h>
 #include <stdlib.h>
 
+/* ---- the op: input p, target t (same shape) -> mean loss, a scalar ---- */
+
+enum { IN_P, IN_T };
+
+static const nn_op_arg bce_in[] = {
+    [IN_P] = {"input", 0, 0.02f, 0.98f},
+    [IN_T] = {"target", NN_ARG_NO_GRAD, 0.0f, 1.0f},
+};
+static const nn_op_arg bce_out[] = {{"loss", 0, 0, 0}};
+
+static nn_status bce_shape(const nn_shape *const *in, const double *attr, nn_shape *out,
+                           char **err)
+{
+    (void)attr;
+    const nn_shape *p = in[IN_P], *t = in[IN_T];
+    int same = p->ndim == t->ndim;
+    for (int i = 0; same && i < p->ndim; i++) same = p->dim[i] == t->dim[i];
+    if (!same) {
+        char s1[64], s2[64];
+        nn_shape_format(t, 0, s1, sizeof s1);
+        nn_shape_format(p, 0, s2, sizeof s2);
+        return nn_fail(err, NN_SHAPE, "target size %s differs from input size %s", s1, s2);
+    }
+    out[0] = (nn_shape){0, {0}};
+    return NN_OK;
+}
+
+static const nn_op_def bce_op = {
+    NN_VT_HEADER(nn_op_def),
+    .node_name = "BinaryCrossEntropyBackward0",
+    .nin = 2,
+    .nout = 1,
+    .in = bce_in,
+    .out = bce_out,
+    .shape = bce_shape,
+};
+
+/* y[0] = -mean(t log p + (1 - t) log(1 - p)), each log clamped at -100 so
+ * that p = 0 or 1 gives a finite loss, as PyTorch. */
+static nn_status bce_cpu_forward(const nn_kernel_call *c)
+{
+    const float *restrict p = c->in[IN_P].data, *restrict t = c->in[IN_T].data;
+    int64_t n = c->in[IN_P].numel;
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        float lp = fmaxf(logf(p[i]), -100.0f), lq = fmaxf(logf(1.0f - p[i]), -100.0f);
+        s -= t[i] * lp + (1.0f - t[i]) * lq;
+    }
+    c->out[0].data[0] = (float)(s / (double)n);
+    return NN_OK;
+}
+
+/* dp (+)= dy * (p - t) / max(p (1 - p), 1e-12) / n, as PyTorch. */
+static nn_status bce_cpu_backward(const nn_kernel_call *c)
+{
+    const float *restrict p = c->in[IN_P].data, *restrict t = c->in[IN_T].data;
+    float *restrict dp = c->gin[IN_P].data;
+    int64_t n = c->in[IN_P].numel;
+    int acc = c->acc[IN_P];
+    float g = c->gout[0].data[0] / (float)n;
+    for (int64_t i = 0; i < n; i++) {
+        float v = g * (p[i] - t[i]) / fmaxf((1.0f - p[i]) * p[i], 1e-12f);
+        dp[i] = acc ? dp[i] + v : v;
+    }
+    return NN_OK;
+}
+
+static const nn_kernel_def bce_cpu = {
+    NN_VT_HEADER(nn_kernel_def),
+    .device = "cpu",
+    .forward = bce_cpu_forward,
+    .backward = bce_cpu_backward,
+};
+
+/* ---- the loss ---- */
+
+typedef struct {
+    nn_op *bce;
+} bce_loss;
+
+static nn_status bce_init(nn_loss *l, const nn_props *p, char **err)
+{
+    (void)p;
+    bce_loss *s = nn_loss_priv(l);
+    return nn_op_find(nn_loss_ctx(l), "binary_cross_entropy", &s->bce, err);
+}
+
 static nn_tensor *bce_forward(nn_loss *l, nn_tensor *pred, nn_tensor *target)
 {
-    return nn_bce(pred, target);
+    bce_loss *s = nn_loss_priv(l);
+    nn_tensor *in[] = {pred, target};
+    return nn_op_call(s->bce, in, NULL, NULL);
 }
 
 static nn_status bce_correct(nn_loss *l, nn_tensor *pred, nn_tensor *target, int64_t *correct,
                             int64_t *total)
 {
+    (void)l;
     int64_t n = nn_tensor_numel(pred);
     if (n != nn_tensor_numel(target)) return NN_SHAPE;
     float stack[512]; /* a batch of the tutorial's size needs no allocation */
@@ -32,13 +125,18 @@ static nn_status bce_correct(nn_loss *l, nn_tensor *pred, nn_tensor *target, int
 static const nn_loss_vt bce_vt = {
     NN_VT_HEADER(nn_loss_vt),
     .type_name = "BCELoss",
+    .init = bce_init,
     .forward = bce_forward,
     .correct = bce_correct,
+    .priv_size = sizeof(bce_loss),
 };
 
 static const nn_component_def bce_components[] = {
     {NN_KIND_LOSS, "bce", "binary cross-entropy on probabilities (PyTorch BCELoss)", &bce_vt, NULL,
      0},
+    {NN_KIND_OP, "binary_cross_entropy", "mean binary cross-entropy of probabilities", &bce_op,
+     NULL, 0},
+    {NN_KIND_KERNEL, "binary_cross_entropy", "cpu loops", &bce_cpu, NULL, 0},
 };
 
-NN_PLUGIN_DEFINE("bce", "1.0", bce_components)
+NN_PLUGIN_DEFINE("bce", "2.0", bce_components)

@@ -2,8 +2,68 @@
  *   d = g + weight_decay * p
  *   buf = d on first use, else momentum * buf + (1 - dampening) * d
  *   d = nesterov ? d + momentum * buf : buf      (when momentum != 0)
- *   p -= lr * d */
+ *   p -= lr * d
+ *
+ * One parameter's update is the op "sgd_update", a no-grad op that writes
+ * its parameter and buffer in place, defined here with its cpu kernel. */
 #include <nn/plugin.h>
+
+/* ---- the op: param and momentum_buffer updated from grad ---- */
+
+enum { IN_PARAM, IN_GRAD, IN_BUF };
+enum { A_LR, A_MOMENTUM, A_DAMPENING, A_WEIGHT_DECAY, A_NESTEROV, A_FIRST, A_COUNT };
+
+static const nn_op_arg update_in[] = {
+    [IN_PARAM] = {"param", NN_ARG_WRITTEN, 0, 0},
+    [IN_GRAD] = {"grad", NN_ARG_NO_GRAD, 0, 0},
+    [IN_BUF] = {"momentum_buffer", NN_ARG_WRITTEN | NN_ARG_OPTIONAL, 0, 0},
+};
+
+static const nn_op_attr update_attr[] = {
+    [A_LR] = {"lr", 0.01, "learning rate"},
+    [A_MOMENTUM] = {"momentum", 0.9, "momentum factor"},
+    [A_DAMPENING] = {"dampening", 0.25, "dampening for momentum"},
+    [A_WEIGHT_DECAY] = {"weight_decay", 0.01, "L2 penalty"},
+    [A_NESTEROV] = {"nesterov", 0, "1: Nesterov momentum"},
+    [A_FIRST] = {"first", 0, "1: the buffer's first use, where it becomes the gradient"},
+};
+
+static const nn_op_def update_op = {
+    NN_VT_HEADER(nn_op_def),
+    .node_name = NULL, /* an update has no gradient */
+    .nin = 3,
+    .in = update_in,
+    .nattr = A_COUNT,
+    .attr = update_attr,
+};
+
+static nn_status update_cpu(const nn_kernel_call *c)
+{
+    float *restrict p = c->in[IN_PARAM].data, *restrict buf = c->in[IN_BUF].data;
+    const float *restrict g = c->in[IN_GRAD].data;
+    int64_t n = c->in[IN_PARAM].numel;
+    const double *a = c->attr;
+    const float lr = (float)a[A_LR], mom = (float)a[A_MOMENTUM];
+    const float damp = 1.0f - (float)a[A_DAMPENING], wd = (float)a[A_WEIGHT_DECAY];
+    const int nesterov = a[A_NESTEROV] != 0, first = a[A_FIRST] != 0;
+    for (int64_t i = 0; i < n; i++) {
+        float d = g[i] + wd * p[i];
+        if (buf) {
+            buf[i] = first ? d : mom * buf[i] + damp * d;
+            d = nesterov ? d + mom * buf[i] : buf[i];
+        }
+        p[i] -= lr * d;
+    }
+    return NN_OK;
+}
+
+static const nn_kernel_def update_cpu_kernel = {
+    NN_VT_HEADER(nn_kernel_def),
+    .device = "cpu",
+    .forward = update_cpu,
+};
+
+/* ---- the optimizer ---- */
 
 enum { P_LR, P_MOMENTUM, P_DAMPENING, P_WEIGHT_DECAY, P_NESTEROV };
 
@@ -18,6 +78,10 @@ static const nn_prop_def sgd_props[] = {
 enum { S_MOMENTUM_BUFFER };
 static const char *const sgd_state[] = {"momentum_buffer", NULL};
 
+typedef struct {
+    nn_op *update;
+} sgd_priv;
+
 static nn_status sgd_validate(const nn_props *p, char **err)
 {
     if (nn_props_bool(p, P_NESTEROV) &&
@@ -26,33 +90,40 @@ static nn_status sgd_validate(const nn_props *p, char **err)
     return NN_OK;
 }
 
+static nn_status sgd_init(nn_optim *o, char **err)
+{
+    sgd_priv *s = nn_optim_priv(o);
+    return nn_op_find(nn_optim_ctx(o), "sgd_update", &s->update, err);
+}
+
 static nn_status sgd_step(nn_optim *o)
 {
+    sgd_priv *s = nn_optim_priv(o);
     const nn_props *p = nn_optim_hparams(o);
-    nn_sgd_args a = {
-        .lr = (float)nn_props_float(p, P_LR),
-        .momentum = (float)nn_props_float(p, P_MOMENTUM),
-        .dampening = (float)nn_props_float(p, P_DAMPENING),
-        .weight_decay = (float)nn_props_float(p, P_WEIGHT_DECAY),
-        .nesterov = nn_props_bool(p, P_NESTEROV),
+    double a[A_COUNT] = {
+        [A_LR] = nn_props_float(p, P_LR),
+        [A_MOMENTUM] = nn_props_float(p, P_MOMENTUM),
+        [A_DAMPENING] = nn_props_float(p, P_DAMPENING),
+        [A_WEIGHT_DECAY] = nn_props_float(p, P_WEIGHT_DECAY),
+        [A_NESTEROV] = nn_props_bool(p, P_NESTEROV),
     };
     int n = nn_optim_param_count(o);
     for (int i = 0; i < n; i++) {
         nn_tensor *param = nn_optim_param(o, i);
-        if (!nn_tensor_grad(param)) continue;
-        nn_tensor *buf = NULL;
-        a.first = 0;
-        if (a.momentum != 0.0f) {
-            buf = nn_optim_state(o, i, S_MOMENTUM_BUFFER);
-            if (!buf) {
-                if (!(buf = nn_optim_state_new(o, i, S_MOMENTUM_BUFFER))) return NN_NO_MEMORY;
-                a.first = 1;
+        nn_tensor *in[] = {param, nn_tensor_grad(param), NULL};
+        if (!in[IN_GRAD]) continue;
+        a[A_FIRST] = 0;
+        if (a[A_MOMENTUM] != 0) {
+            in[IN_BUF] = nn_optim_state(o, i, S_MOMENTUM_BUFFER);
+            if (!in[IN_BUF]) {
+                if (!(in[IN_BUF] = nn_optim_state_new(o, i, S_MOMENTUM_BUFFER)))
+                    return NN_NO_MEMORY;
+                a[A_FIRST] = 1;
             }
         }
-        nn_status st = nn_sgd_update_(param, buf, &a);
-        if (st) return st;
+        nn_op_call(s->update, in, a, NULL);
     }
-    return NN_OK;
+    return nn_ctx_error(nn_optim_ctx(o), NULL);
 }
 
 static const nn_optim_vt sgd_vt = {
@@ -61,11 +132,15 @@ static const nn_optim_vt sgd_vt = {
     .state_names = sgd_state,
     .validate = sgd_validate,
     .step = sgd_step,
+    .priv_size = sizeof(sgd_priv),
+    .init = sgd_init,
 };
 
 static const nn_component_def sgd_components[] = {
     {NN_KIND_OPTIMIZER, "sgd", "stochastic gradient descent with momentum (PyTorch SGD)", &sgd_vt,
      sgd_props, NN_COUNT_OF(sgd_props)},
+    {NN_KIND_OP, "sgd_update", "one SGD step of a parameter, in place", &update_op, NULL, 0},
+    {NN_KIND_KERNEL, "sgd_update", "cpu loops", &update_cpu_kernel, NULL, 0},
 };
 
-NN_PLUGIN_DEFINE("sgd", "1.0", sgd_components)
+NN_PLUGIN_DEFINE("sgd", "2.0", sgd_components)

@@ -141,10 +141,12 @@ typedef enum {
     NN_KIND_OPTIMIZER,
     NN_KIND_DATASET,
     NN_KIND_DEVICE,
+    NN_KIND_OP,     /* new math (nn_op_def), ABI 2.0 */
+    NN_KIND_KERNEL, /* an op's kernel for one device (nn_kernel_def), ABI 2.0 */
     NN_KIND_COUNT_
 } nn_kind;
 
-/* "module", "loss", "optimizer", "dataset", "device". */
+/* "module", "loss", "optimizer", "dataset", "device", "op", "kernel". */
 NN_API const char *nn_kind_name(nn_kind k);
 
 /* Options for nn_registry_open(); zero means "default". */
@@ -312,21 +314,41 @@ NN_API nn_tensor *nn_log(nn_tensor *a);
 /* Sum / mean of all elements: a scalar (0-d) tensor. */
 NN_API nn_tensor *nn_sum(nn_tensor *a);
 NN_API nn_tensor *nn_mean(nn_tensor *a);
-/* PyTorch's binary_cross_entropy with mean reduction; log clamped at -100. */
-NN_API nn_tensor *nn_bce(nn_tensor *p, nn_tensor *target);
-
 /* Backpropagates from a one-element tensor, accumulating into the .grad of
  * every leaf that requires it. */
 NN_API nn_status nn_backward(nn_tensor *loss);
 
-/* Fused SGD update of one parameter from its .grad, PyTorch's semantics.
- * buf is the momentum buffer (NULL when momentum is 0); first != 0 on the
- * buffer's first use, where it becomes the gradient itself. */
-typedef struct nn_sgd_args {
-    float lr, momentum, dampening, weight_decay;
-    int nesterov, first;
-} nn_sgd_args;
-NN_API nn_status nn_sgd_update_(nn_tensor *p, nn_tensor *buf, const nn_sgd_args *a);
+/* ---- ops from plugins ----------------------------------------------------
+ * Math beyond the core's ops comes from plugins as ops (nn/plugin.h). A
+ * handle is resolved once, when a module, loss or optimizer is created, so
+ * the hot path looks nothing up by name:
+ *
+ *   nn_op *softplus;                       (in init)
+ *   nn_op_find(nn_module_ctx(m), "softplus", &softplus, err);
+ *   double attr[] = {beta, threshold};     (in forward)
+ *   return nn_op_call(softplus, &x, attr, NULL);
+ */
+typedef struct nn_op nn_op;
+
+/* Resolves op `name` with its kernel for ctx's device. Fails when no plugin
+ * defines the op, or when none brings a kernel for the device (or its
+ * backward, for an op with a gradient); the message names the op, the
+ * device and the devices that have kernels. The handle is borrowed from
+ * ctx: valid until nn_ctx_free(). */
+NN_API nn_status nn_op_find(nn_ctx *ctx, const char *name, nn_op **out, char **err);
+/* Runs op on in[0..nin) (an optional input may be NULL) with its nattr
+ * attributes (attr NULL: the defaults), records an autograd node when the
+ * op has a gradient and an input requires grad, and stores its nout
+ * outputs (scratch tensors) in out when out is not NULL. Returns the first
+ * output; NULL for an op without outputs, and on error (then the
+ * context's sticky error says why: nn_ctx_error). */
+NN_API nn_tensor *nn_op_call(nn_op *op, nn_tensor *const *in, const double *attr,
+                             nn_tensor **out);
+/* The op's name, its backward node's name (NULL: no gradient), and the
+ * component that defines it (borrowed). */
+NN_API const char *nn_op_name(const nn_op *op);
+NN_API const char *nn_op_node_name(const nn_op *op);
+NN_API const nn_component *nn_op_component(const nn_op *op);
 
 /* ---- modules ------------------------------------------------------------ */
 

@@ -32,7 +32,7 @@ extern "C" {
 
 /* ABI of this header. A plugin built against major M minor m loads in a core
  * with the same M and a minor >= m. */
-#define NN_ABI_MAJOR 1
+#define NN_ABI_MAJOR 2
 #define NN_ABI_MINOR 0
 #define NN_ABI ((uint32_t)((NN_ABI_MAJOR << 16) | NN_ABI_MINOR))
 
@@ -113,9 +113,17 @@ typedef struct nn_loss_vt {
      * (samples or outputs, as the loss defines them) are correct. */
     nn_status (*correct)(nn_loss *l, nn_tensor *pred, nn_tensor *target, int64_t *correct,
                          int64_t *total);
+    /* ---- slots below are ABI 2.0 ---- */
+    size_t priv_size; /* bytes of zeroed state the core allocates per instance */
+    /* Optional: frees what init allocated beyond priv. */
+    void (*destroy)(nn_loss *l);
 } nn_loss_vt;
 
 NN_API const nn_props *nn_loss_props(const nn_loss *l);
+/* The instance state, priv_size bytes (borrowed), and the loss's context
+ * (for nn_op_find in init). */
+NN_API void *nn_loss_priv(nn_loss *l);
+NN_API nn_ctx *nn_loss_ctx(const nn_loss *l);
 
 /* ---- Optimizer ----------------------------------------------------------- */
 
@@ -130,6 +138,13 @@ typedef struct nn_optim_vt {
     nn_status (*validate)(const nn_props *p, char **err);
     /* Updates every parameter that has a gradient. */
     nn_status (*step)(nn_optim *o);
+    /* ---- slots below are ABI 2.0 ---- */
+    size_t priv_size; /* bytes of zeroed state the core allocates per instance */
+    /* Optional: runs once when the optimizer is created, after validate:
+     * resolves its ops (nn_op_find) into priv. */
+    nn_status (*init)(nn_optim *o, char **err);
+    /* Optional: frees what init allocated beyond priv. */
+    void (*destroy)(nn_optim *o);
 } nn_optim_vt;
 
 /* For optimizer plugins: parameters, hyper-parameters and state slots. */
@@ -140,6 +155,9 @@ NN_API const nn_props *nn_optim_hparams(const nn_optim *o);
 NN_API nn_tensor *nn_optim_state(nn_optim *o, int i, int j);
 /* Creates state slot j of parameter i (zeroed, the parameter's shape). */
 NN_API nn_tensor *nn_optim_state_new(nn_optim *o, int i, int j);
+/* The instance state, priv_size bytes (borrowed), and the context. */
+NN_API void *nn_optim_priv(nn_optim *o);
+NN_API nn_ctx *nn_optim_ctx(const nn_optim *o);
 
 /* ---- Dataset ------------------------------------------------------------- */
 
@@ -172,7 +190,7 @@ typedef enum { NN_BINARY_ADD, NN_BINARY_SUB, NN_BINARY_MUL, NN_BINARY_COUNT_ } n
 
 /* All kernels work on float32, contiguous, row-major device memory. "acc"
  * means: add into the output (1) or overwrite it (0). The device handle is
- * the value open() returned. Every slot from open to sgd is required: the
+ * the value open() returned. Every slot but probe, close and sync is required: the
  * core refuses a device that lacks one when it opens it, so no kernel call
  * checks. */
 typedef struct nn_device_vt {
@@ -219,23 +237,121 @@ typedef struct nn_device_vt {
     void (*broadcast)(void *dev, int64_t n, float alpha, const float *s, float *y, int acc);
     /* y (cols, rows) = transpose of x (rows, cols) */
     void (*transpose)(void *dev, int64_t rows, int64_t cols, const float *x, float *y);
-    /* y[0] = mean binary cross-entropy of p against t, logs clamped at -100 */
-    void (*bce)(void *dev, int64_t n, const float *p, const float *t, float *y);
-    /* dp (+)= dy[0] * d bce / d p */
-    void (*bce_backward)(void *dev, int64_t n, const float *p, const float *t,
-                         const float *dy, float *dp, int acc);
-    /* one SGD step of p from g with momentum buffer buf (NULL if unused) */
-    void (*sgd)(void *dev, int64_t n, float *p, const float *g, float *buf,
-                const nn_sgd_args *a);
-    /* Optional: extra named kernels that other plugins bring (NULL if none). */
-    void *(*kernel)(void *dev, const char *name);
 } nn_device_vt;
+
+/* ---- Ops and kernels (ABI 2.0) ---------------------------------------------
+ * An op is math that the core does not have: a name, its inputs, outputs
+ * and scalar attributes, how the output shapes follow from the input shapes,
+ * and its backward. It is a component of kind NN_KIND_OP whose vt is an
+ * nn_op_def. Its kernels are components of kind NN_KIND_KERNEL, named as the
+ * op, one per device; they may come from other plugins than the op (the op's
+ * plugin brings the cpu kernel, a device plugin or a kernel plugin brings
+ * the one for its device), so a new device needs no rebuild of the op.
+ *
+ * A module, loss or optimizer resolves its ops once, at creation, with
+ * nn_op_find() (nn.h), and calls them with nn_op_call(). A missing kernel
+ * for the context's device is an error at creation, never mid-training.
+ * Autograd records an op call as it records a core op: the node carries the
+ * op's node_name, and backward runs the kernel's backward (or the op's
+ * composed backward) with the "acc" rule of the Device interface.
+ *
+ * Kernels see contiguous, row-major float32 device memory, never tensors:
+ * the core makes inputs contiguous and allocates outputs before it calls
+ * one. A kernel returns NN_OK, or a status after recording its reason with
+ * nn_ctx_set_error(c->ctx, ...). */
+
+#define NN_OP_MAX_IN 8
+#define NN_OP_MAX_OUT 4
+#define NN_OP_MAX_ATTR 16
+
+enum {
+    NN_ARG_NO_GRAD = 1 << 0,  /* input: no gradient flows to it (a target, an index); a
+                                 tensor that requires grad is refused there */
+    NN_ARG_OPTIONAL = 1 << 1, /* input: may be NULL (a momentum buffer not in use) */
+    NN_ARG_WRITTEN = 1 << 2,  /* input: updated in place by the kernel (a parameter, a
+                                 buffer); it must be contiguous */
+};
+
+typedef struct nn_op_arg {
+    const char *name; /* "input", "target" */
+    uint32_t flags;   /* NN_ARG_* */
+    float lo, hi;     /* nnrun check draws values in [lo, hi]; lo == hi: [-2, 2] */
+} nn_op_arg;
+
+typedef struct nn_op_attr {
+    const char *name; /* "beta" */
+    double def;       /* the value used when a caller passes no attributes */
+    const char *doc;  /* one line */
+} nn_op_attr;
+
+/* One tensor as a kernel sees it. data is NULL for an absent optional input
+ * and for the gradient of an input that needs none. */
+typedef struct nn_kernel_tensor {
+    float *data;
+    nn_shape shape;
+    int64_t numel;
+} nn_kernel_tensor;
+
+/* Everything one kernel call gets. Forward reads in and writes out;
+ * backward reads in, out and gout, and writes gin[i] for each input whose
+ * data is not NULL: added to it when acc[i] is 1, overwriting it when 0. */
+typedef struct nn_kernel_call {
+    nn_ctx *ctx;
+    void *dev;                    /* the device handle its open() made: a device
+                                     hands its kernels what they need (a stream)
+                                     through its own header */
+    const double *attr;           /* the op's nattr attributes, in its order */
+    const nn_kernel_tensor *in;   /* nin inputs */
+    const nn_kernel_tensor *out;  /* nout outputs */
+    const nn_kernel_tensor *gout; /* backward: gradients of the outputs (zeros for
+                                     an output that received none) */
+    const nn_kernel_tensor *gin;  /* backward: gradients of the inputs */
+    const int *acc;               /* backward: per input, add (1) or overwrite (0) */
+} nn_kernel_call;
+
+typedef nn_status (*nn_kernel_fn)(const nn_kernel_call *c);
+
+/* Device memory for a kernel's temporaries, nbytes, 64-byte aligned, valid
+ * until the step ends (nn_ctx_scratch_reset). NULL when out of memory. */
+NN_API void *nn_kernel_scratch(const nn_kernel_call *c, size_t nbytes);
+
+typedef struct nn_op_def {
+    uint32_t abi_version, struct_size;
+    /* ---- slots below are ABI 2.0 ---- */
+    /* The backward node's name in graphs ("SoftplusBackward0"); NULL: the op
+     * has no gradient (an optimizer's update, an argmax) and records none. */
+    const char *node_name;
+    int nin, nout, nattr; /* at most NN_OP_MAX_IN, _OUT, _ATTR */
+    const nn_op_arg *in;
+    const nn_op_arg *out; /* names only */
+    const nn_op_attr *attr;
+    /* Optional: checks the input shapes (in[i] NULL for an absent optional
+     * input) and attributes, and sets the nout output shapes; a refusal
+     * says why in *err (nn_fail). Without it, every given input must have
+     * input 0's shape, and so has every output. */
+    nn_status (*shape)(const nn_shape *const *in, const double *attr, nn_shape *out,
+                       char **err);
+    /* Optional: a backward composed of other ops, for kernels that have no
+     * backward of their own. It runs with grad mode off, and sets gin[i] to
+     * the gradient of input i (a tensor of its shape) or leaves it NULL. */
+    nn_status (*backward)(nn_tensor *const *in, nn_tensor *const *out,
+                          nn_tensor *const *gout, const double *attr, nn_tensor **gin);
+} nn_op_def;
+
+typedef struct nn_kernel_def {
+    uint32_t abi_version, struct_size;
+    /* ---- slots below are ABI 2.0 ---- */
+    const char *device;    /* the device it runs on: "cpu" */
+    nn_kernel_fn forward;
+    nn_kernel_fn backward; /* optional: NULL uses the op's composed backward */
+} nn_kernel_def;
 
 /* ---- the descriptor ------------------------------------------------------ */
 
 typedef struct nn_component_def {
     nn_kind kind;
-    const char *name;          /* unique within its kind: "linear" */
+    const char *name;          /* unique within its kind: "linear"; a kernel bears
+                                  its op's name, unique with its device */
     const char *doc;           /* one line for nnrun plugins / inspect */
     const void *vt;            /* nn_module_vt, nn_loss_vt, ... by kind */
     const nn_prop_def *props;  /* property table (may be NULL) */
