@@ -105,9 +105,7 @@ void *nn_kernel_scratch(const nn_kernel_call *c, size_t nbytes)
 
 static nn_kernel_tensor kt(const nn_tensor *t)
 {
-    nn_kernel_tensor k = {NULL, {0, {0}}, 0};
-    if (t) k = (nn_kernel_tensor){t->data, t->shape, t->numel};
-    return k;
+    return t ? (nn_kernel_tensor){t->data, &t->shape, t->numel} : (nn_kernel_tensor){NULL, NULL, 0};
 }
 
 static bool same_shape(const nn_shape *a, const nn_shape *b)
@@ -179,7 +177,7 @@ static nn_status take_inputs(nn_op *op, nn_tensor *const *in, nn_tensor **x, boo
                             op_name(op), a->name);
                 return NN_UNSUPPORTED;
             }
-        } else if (!(t = nn_contiguous(t))) {
+        } else if (!nn_t_contig(t) && !(t = nn_contiguous(t))) {
             return ctx->err;
         }
         if (t->flags & NN_T_REQUIRES_GRAD) {

@@ -96,7 +96,7 @@ static nn_status rowsum_shape(const nn_shape *const *in, const double *attr, nn_
 
 static nn_status rowsum_fwd(const nn_kernel_call *c)
 {
-    int64_t m = c->in[0].shape.dim[0], n = c->in[0].shape.dim[1];
+    int64_t m = c->in[0].shape->dim[0], n = c->in[0].shape->dim[1];
     const float *w = c->in[1].data;
     for (int64_t r = 0; r < m; r++) {
         float s = 0;
@@ -108,7 +108,7 @@ static nn_status rowsum_fwd(const nn_kernel_call *c)
 
 static nn_status rowsum_bwd(const nn_kernel_call *c)
 {
-    int64_t m = c->in[0].shape.dim[0], n = c->in[0].shape.dim[1];
+    int64_t m = c->in[0].shape->dim[0], n = c->in[0].shape->dim[1];
     const float *w = c->in[1].data;
     for (int64_t r = 0; r < m; r++)
         for (int64_t j = 0; j < n; j++) put(c, 0, r * n + j, c->gout[0].data[r] * (w ? w[j] : 1.0f));

@@ -287,10 +287,11 @@ typedef struct nn_op_attr {
 } nn_op_attr;
 
 /* One tensor as a kernel sees it. data is NULL for an absent optional input
- * and for the gradient of an input that needs none. */
+ * and for the gradient of an input that needs none; shape is NULL for an
+ * absent optional input. */
 typedef struct nn_kernel_tensor {
     float *data;
-    nn_shape shape;
+    const nn_shape *shape;
     int64_t numel;
 } nn_kernel_tensor;
 
