@@ -107,17 +107,16 @@ void nn_ctx_clear_error(nn_ctx *ctx)
 #define NN_DEVICE_REQUIRED(X)                                                           \
     X(open) X(alloc) X(free) X(to_device) X(to_host) X(copy) X(fill) X(gemm) X(unary)   \
     X(unary_backward) X(binary) X(axpby) X(mul_acc) X(repeat_rows) X(sum_rows) X(sum)   \
-    X(broadcast) X(transpose) X(bce) X(bce_backward) X(sgd)
+    X(broadcast) X(transpose) X(bce) X(bce_backward) X(sgd)                             \
+    X(binary_backward) X(scalar) X(scalar_backward) X(where) X(reduce_dim)              \
+    X(reduce_dim_backward) X(addc)
 
-/* Every kernel the core calls must be present: checked once here, never per call. */
+/* Every kernel the core calls must be present: checked once here, never per call. A
+ * slot past the end of an older plugin's table counts as missing. */
 static bool device_complete(const nn_device_vt *vt, const char **missing)
 {
-    if (vt->struct_size < offsetof(nn_device_vt, kernel)) {
-        *missing = "(interface too old)";
-        return false;
-    }
 #define NN_CHECK_SLOT(name)                                                             \
-    if (!vt->name) {                                                                    \
+    if (!NN_VT_HAS(vt, nn_device_vt, name)) {                                           \
         *missing = #name;                                                               \
         return false;                                                                   \
     }
