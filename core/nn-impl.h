@@ -149,6 +149,9 @@ struct nn_node {
     nn_tensor *in[NN_NODE_MAX_IN];
     int nin;
     float scalar; /* op constant (mul_scalar) */
+    float scalar2;    /* a second constant (clamp's upper bound) */
+    int iarg;         /* an integer constant (a kernel's op, a reduction's dimension) */
+    nn_tensor *saved; /* read by backward, no input (where's condition, max's indices) */
 };
 
 /* Creates the node for `out` when grad mode is on and an input requires grad. */

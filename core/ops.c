@@ -293,7 +293,8 @@ nn_tensor *nn_mul_scalar(nn_tensor *a, float s)
 static const char *const unary_names[NN_UNARY_COUNT_] = {
     [NN_UNARY_SIGMOID] = "SigmoidBackward0", [NN_UNARY_RELU] = "ReluBackward0",
     [NN_UNARY_TANH] = "TanhBackward0",       [NN_UNARY_EXP] = "ExpBackward0",
-    [NN_UNARY_LOG] = "LogBackward0",
+    [NN_UNARY_LOG] = "LogBackward0",         [NN_UNARY_SQRT] = "SqrtBackward0",
+    [NN_UNARY_ABS] = "AbsBackward0",
 };
 
 static void unary_backward(nn_node *nd)

@@ -315,6 +315,41 @@ NN_API nn_tensor *nn_mean(nn_tensor *a);
 /* PyTorch's binary_cross_entropy with mean reduction; log clamped at -100. */
 NN_API nn_tensor *nn_bce(nn_tensor *p, nn_tensor *target);
 
+/* ---- more ops: element-wise math, reductions along a dimension, shapes ----
+ * Binary ops give a tensor of a's shape; b has a's shape, or is 1-d and
+ * repeated along a's rows (its length a's last dimension), or has one
+ * element. Gradients follow PyTorch's formulas. */
+
+/* a / b (DivBackward0). */
+NN_API nn_tensor *nn_div(nn_tensor *a, nn_tensor *b);
+/* a ^ b element-wise, b a tensor (PowBackward1). */
+NN_API nn_tensor *nn_pow(nn_tensor *a, nn_tensor *b);
+/* a ^ e (PowBackward0). */
+NN_API nn_tensor *nn_pow_scalar(nn_tensor *a, float e);
+/* The larger of a and b, NaN if either is (MaximumBackward0; ties split the gradient). */
+NN_API nn_tensor *nn_maximum(nn_tensor *a, nn_tensor *b);
+/* The smaller of a and b, NaN if either is (MinimumBackward0; ties split the gradient). */
+NN_API nn_tensor *nn_minimum(nn_tensor *a, nn_tensor *b);
+/* a + s (AddBackward0). */
+NN_API nn_tensor *nn_add_scalar(nn_tensor *a, float s);
+/* sqrt(a) (SqrtBackward0). */
+NN_API nn_tensor *nn_sqrt(nn_tensor *a);
+/* |a| (AbsBackward0; the gradient at 0 is 0). */
+NN_API nn_tensor *nn_abs(nn_tensor *a);
+/* min(max(a, lo), hi); -INFINITY / INFINITY for no bound (ClampBackward1). */
+NN_API nn_tensor *nn_clamp(nn_tensor *a, float lo, float hi);
+/* cond != 0 ? a : b element-wise (WhereBackward0; no gradient for cond). The
+ * result has the shape of the largest of the three; each other one has that
+ * shape, is 1-d and repeated along its rows, or has one element. */
+NN_API nn_tensor *nn_where(nn_tensor *cond, nn_tensor *a, nn_tensor *b);
+
+/* In place, outside autograd (as under torch.no_grad), for optimizer
+ * updates: t += value * a * b and t += value * a / b. t is contiguous, a has
+ * t's shape, b is as in binary ops. NN_OK, or an error status with its
+ * message recorded in the context (nn_ctx_error). */
+NN_API nn_status nn_addcmul_(nn_tensor *t, float value, nn_tensor *a, nn_tensor *b);
+NN_API nn_status nn_addcdiv_(nn_tensor *t, float value, nn_tensor *a, nn_tensor *b);
+
 /* Backpropagates from a one-element tensor, accumulating into the .grad of
  * every leaf that requires it. */
 NN_API nn_status nn_backward(nn_tensor *loss);
