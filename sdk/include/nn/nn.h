@@ -350,6 +350,27 @@ NN_API nn_tensor *nn_where(nn_tensor *cond, nn_tensor *a, nn_tensor *b);
 NN_API nn_status nn_addcmul_(nn_tensor *t, float value, nn_tensor *a, nn_tensor *b);
 NN_API nn_status nn_addcdiv_(nn_tensor *t, float value, nn_tensor *a, nn_tensor *b);
 
+/* Reductions along dimension dim (negative: counted from the end); keepdim
+ * keeps it with size 1, else it is removed. Sum (SumBackward1) and mean
+ * (MeanBackward1). */
+NN_API nn_tensor *nn_sum_dim(nn_tensor *a, int dim, int keepdim);
+NN_API nn_tensor *nn_mean_dim(nn_tensor *a, int dim, int keepdim);
+/* The maximum along dim (MaxBackward0: the gradient goes to the index
+ * returned, the first maximum or the first NaN); *indices (if indices is not
+ * NULL) gets the indices as float32 values, a tensor without gradient. */
+NN_API nn_tensor *nn_max_dim(nn_tensor *a, int dim, int keepdim, nn_tensor **indices);
+/* The indices of nn_max_dim as float32 values; no gradient. */
+NN_API nn_tensor *nn_argmax(nn_tensor *a, int dim, int keepdim);
+
+/* a's elements in shape s, one dimension of which may be -1 (inferred): a
+ * view when a is contiguous (ViewBackward0), else a copy (CloneBackward0 then
+ * UnsafeViewBackward0, as PyTorch). */
+NN_API nn_tensor *nn_reshape(nn_tensor *a, const nn_shape *s);
+/* As nn_reshape, but always a view: an error when a is not contiguous. */
+NN_API nn_tensor *nn_view(nn_tensor *a, const nn_shape *s);
+/* A view of a sharing its storage, with no grad_fn and not requiring grad. */
+NN_API nn_tensor *nn_detach(nn_tensor *a);
+
 /* Backpropagates from a one-element tensor, accumulating into the .grad of
  * every leaf that requires it. */
 NN_API nn_status nn_backward(nn_tensor *loss);
