@@ -29,6 +29,9 @@ nn_node *nn_node_record(nn_ctx *ctx, const char *name, nn_backward_fn fn, nn_ten
     n->nout = 1;
     n->outs = &n->out;
     n->attr = NULL;
+    n->scalar2 = 0.0f;
+    n->iarg = 0;
+    n->saved = NULL;
     n->next_in_tape = ctx->tape;
     ctx->tape = n;
     out->flags |= NN_T_REQUIRES_GRAD;

@@ -107,9 +107,11 @@ void nn_ctx_clear_error(nn_ctx *ctx)
 #define NN_DEVICE_REQUIRED(X)                                                           \
     X(open) X(alloc) X(free) X(to_device) X(to_host) X(copy) X(fill) X(gemm) X(unary)   \
     X(unary_backward) X(binary) X(axpby) X(mul_acc) X(repeat_rows) X(sum_rows) X(sum)   \
-    X(broadcast) X(transpose)
+    X(broadcast) X(transpose) X(binary_backward) X(scalar) X(scalar_backward) X(where)  \
+    X(reduce_dim) X(reduce_dim_backward) X(addc)
 
-/* Every kernel the core calls must be present: checked once here, never per call. */
+/* Every kernel the core calls must be present: checked once here, never per call. A
+ * slot past the end of an older plugin's table counts as missing. */
 static bool device_complete(const nn_device_vt *vt, const char **missing)
 {
 #define NN_CHECK_SLOT(name)                                                             \

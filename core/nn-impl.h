@@ -154,6 +154,9 @@ struct nn_node {
     nn_tensor *in[NN_NODE_MAX_IN]; /* nin used; an absent optional input is NULL */
     int nin;
     float scalar; /* op constant (mul_scalar) */
+    float scalar2;    /* a second constant (clamp's upper bound) */
+    int iarg;         /* an integer constant (a kernel's op, a reduction's dimension) */
+    nn_tensor *saved; /* read by backward, no input (where's condition, max's indices) */
     /* Plugin ops only (op NULL for core ops). */
     const struct nn_op *op;
     int nout;         /* outputs; out is outs[0] */
@@ -166,6 +169,41 @@ nn_node *nn_node_record(nn_ctx *ctx, const char *name, nn_backward_fn fn, nn_ten
 /* Where to write the gradient of t: allocates it on first use; *acc tells
  * whether to add (1) or overwrite (0). NULL if t does not need a gradient. */
 float *nn_grad_dst(nn_tensor *t, int *acc);
+
+/* ---- shared by the op files ----------------------------------------------- */
+
+/* The context of an op's inputs. NULL when a is NULL or an earlier error is
+ * recorded, so every op is then a no-op returning NULL; tensors from two
+ * contexts are refused. */
+static inline nn_ctx *nn_op_ctx(nn_tensor *a, nn_tensor *b)
+{
+    if (!a) return NULL;
+    if (b && b->ctx != a->ctx) return nn_ctx_fail(a->ctx, NN_INVALID, "tensors from two contexts");
+    return a->ctx->err ? NULL : a->ctx;
+}
+
+static inline bool nn_same_shape(const nn_tensor *a, const nn_tensor *b)
+{
+    if (a->shape.ndim != b->shape.ndim) return false;
+    for (int i = 0; i < a->shape.ndim; i++)
+        if (a->shape.dim[i] != b->shape.dim[i]) return false;
+    return true;
+}
+
+/* "[2, 3]" in buf. */
+static inline const char *nn_fmt_shape(const nn_tensor *t, char *buf, size_t n)
+{
+    nn_shape_format(&t->shape, 0, buf, n);
+    return buf;
+}
+
+/* n floats of scratch device memory; NULL (and the error recorded) if none. */
+float *nn_scratch_floats(nn_ctx *ctx, int64_t n);
+/* t's gradient (+)= alpha * g (n elements) reduced to t's size: a sum over
+ * rows when t was broadcast along them (one element: the sum of all). */
+void nn_grad_reduce(nn_ctx *ctx, nn_tensor *t, const float *g, int64_t n, float alpha);
+/* y = f(a) for a unary kernel op, with its node (SigmoidBackward0, ...). */
+nn_tensor *nn_unary_apply(nn_unary_op op, nn_tensor *a);
 
 /* ---- modules, losses, optimizers, datasets ------------------------------- */
 

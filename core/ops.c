@@ -19,28 +19,6 @@ static nn_shape shape2(int64_t a, int64_t b)
 
 static const nn_shape scalar_shape = {0, {0}};
 
-/* A NULL input or an earlier error makes every op a no-op returning NULL. */
-static nn_ctx *ctx_of(nn_tensor *a, nn_tensor *b)
-{
-    if (!a) return NULL;
-    if (b && b->ctx != a->ctx) return nn_ctx_fail(a->ctx, NN_INVALID, "tensors from two contexts");
-    return a->ctx->err ? NULL : a->ctx;
-}
-
-static bool same_shape(const nn_tensor *a, const nn_tensor *b)
-{
-    if (a->shape.ndim != b->shape.ndim) return false;
-    for (int i = 0; i < a->shape.ndim; i++)
-        if (a->shape.dim[i] != b->shape.dim[i]) return false;
-    return true;
-}
-
-static const char *fmt_shape(const nn_tensor *t, char *buf, size_t n)
-{
-    nn_shape_format(&t->shape, 0, buf, n);
-    return buf;
-}
-
 /* ---- matrix products -------------------------------------------------------
  * out (m, n) = bias + a (m, k) @ b (k, n); a and b may be transposed views. */
 
@@ -88,21 +66,21 @@ static bool matrix_ok(nn_ctx *ctx, const nn_tensor *t, const char *what)
 
 nn_tensor *nn_addmm(nn_tensor *bias, nn_tensor *a, nn_tensor *b)
 {
-    nn_ctx *ctx = ctx_of(a, b);
+    nn_ctx *ctx = nn_op_ctx(a, b);
     if (!ctx || !b) return NULL;
     if (!matrix_ok(ctx, a, "addmm: mat1") || !matrix_ok(ctx, b, "addmm: mat2")) return NULL;
     int64_t m = a->shape.dim[0], k = a->shape.dim[1], n = b->shape.dim[1];
     char s1[64], s2[64];
     if (b->shape.dim[0] != k)
         return nn_ctx_fail(ctx, NN_SHAPE, "mat1 and mat2 shapes cannot be multiplied (%s and %s)",
-                           fmt_shape(a, s1, sizeof s1), fmt_shape(b, s2, sizeof s2));
+                           nn_fmt_shape(a, s1, sizeof s1), nn_fmt_shape(b, s2, sizeof s2));
     if (bias) {
         if (bias->ctx != ctx) return nn_ctx_fail(ctx, NN_INVALID, "tensors from two contexts");
         bool row = bias->shape.ndim == 1 && bias->shape.dim[0] == n;
         bool full = bias->shape.ndim == 2 && bias->shape.dim[0] == m && bias->shape.dim[1] == n;
         if ((!row && !full) || !nn_t_contig(bias))
             return nn_ctx_fail(ctx, NN_SHAPE, "addmm: bias %s does not fit the output [%lld, %lld]",
-                               fmt_shape(bias, s1, sizeof s1), (long long)m, (long long)n);
+                               nn_fmt_shape(bias, s1, sizeof s1), (long long)m, (long long)n);
     }
     nn_shape os = shape2(m, n);
     nn_tensor *out = nn_tensor_scratch_like(ctx, &os);
@@ -136,7 +114,7 @@ static void t_backward(nn_node *nd)
 
 nn_tensor *nn_t(nn_tensor *a)
 {
-    nn_ctx *ctx = ctx_of(a, NULL);
+    nn_ctx *ctx = nn_op_ctx(a, NULL);
     if (!ctx) return NULL;
     if (a->shape.ndim != 2) return nn_ctx_fail(ctx, NN_SHAPE, "t() expects a 2-d tensor, got %d-d", a->shape.ndim);
     nn_tensor *v = nn_arena_alloc(ctx, &ctx->meta, sizeof *v);
@@ -174,7 +152,7 @@ static void contiguous_backward(nn_node *nd)
 
 nn_tensor *nn_contiguous(nn_tensor *a)
 {
-    nn_ctx *ctx = ctx_of(a, NULL);
+    nn_ctx *ctx = nn_op_ctx(a, NULL);
     if (!ctx || nn_t_contig(a)) return a;
     if (!nn_t_transposed(a))
         return nn_ctx_fail(ctx, NN_UNSUPPORTED, "contiguous() supports transposed 2-d views only");
@@ -188,15 +166,14 @@ nn_tensor *nn_contiguous(nn_tensor *a)
 
 /* ---- element-wise binary ops, b optionally broadcast along rows ---- */
 
-static float *scratch_floats(nn_ctx *ctx, int64_t n)
+float *nn_scratch_floats(nn_ctx *ctx, int64_t n)
 {
     float *p = nn_arena_alloc(ctx, &ctx->scratch, (size_t)n * sizeof(float));
     if (!p) nn_ctx_fail(ctx, NN_NO_MEMORY, "out of scratch memory");
     return p;
 }
 
-/* d (+)= alpha * g reduced to d's size (a sum over rows when broadcast). */
-static void grad_reduce(nn_ctx *ctx, nn_tensor *t, const float *g, int64_t n, float alpha)
+void nn_grad_reduce(nn_ctx *ctx, nn_tensor *t, const float *g, int64_t n, float alpha)
 {
     int acc;
     float *d = nn_grad_dst(t, &acc);
@@ -209,7 +186,7 @@ static void grad_reduce(nn_ctx *ctx, nn_tensor *t, const float *g, int64_t n, fl
         VT(ctx)->sum_rows(DH(ctx), n / t->numel, t->numel, g, d, acc);
         return;
     }
-    float *tmp = scratch_floats(ctx, t->numel);
+    float *tmp = nn_scratch_floats(ctx, t->numel);
     if (!tmp) return;
     VT(ctx)->sum_rows(DH(ctx), n / t->numel, t->numel, g, tmp, 0);
     VT(ctx)->axpby(DH(ctx), t->numel, alpha, tmp, acc ? 1.0f : 0.0f, d);
@@ -218,15 +195,15 @@ static void grad_reduce(nn_ctx *ctx, nn_tensor *t, const float *g, int64_t n, fl
 static void add_backward(nn_node *nd)
 {
     const float *dy = nd->out->grad->data;
-    grad_reduce(nd->out->ctx, nd->in[0], dy, nd->out->numel, 1.0f);
-    grad_reduce(nd->out->ctx, nd->in[1], dy, nd->out->numel, 1.0f);
+    nn_grad_reduce(nd->out->ctx, nd->in[0], dy, nd->out->numel, 1.0f);
+    nn_grad_reduce(nd->out->ctx, nd->in[1], dy, nd->out->numel, 1.0f);
 }
 
 static void sub_backward(nn_node *nd)
 {
     const float *dy = nd->out->grad->data;
-    grad_reduce(nd->out->ctx, nd->in[0], dy, nd->out->numel, 1.0f);
-    grad_reduce(nd->out->ctx, nd->in[1], dy, nd->out->numel, -1.0f);
+    nn_grad_reduce(nd->out->ctx, nd->in[0], dy, nd->out->numel, 1.0f);
+    nn_grad_reduce(nd->out->ctx, nd->in[1], dy, nd->out->numel, -1.0f);
 }
 
 static void mul_backward(nn_node *nd)
@@ -241,7 +218,7 @@ static void mul_backward(nn_node *nd)
         if (b->numel == n) {
             VT(ctx)->mul_acc(DH(ctx), n, 1.0f, dy, b->data, d, acc);
         } else {
-            float *tmp = scratch_floats(ctx, n);
+            float *tmp = nn_scratch_floats(ctx, n);
             if (!tmp) return;
             VT(ctx)->binary(DH(ctx), NN_BINARY_MUL, n, dy, b->numel, b->data, tmp);
             VT(ctx)->axpby(DH(ctx), n, 1.0f, tmp, acc ? 1.0f : 0.0f, d);
@@ -251,10 +228,10 @@ static void mul_backward(nn_node *nd)
         if (b->numel == n && (d = nn_grad_dst(b, &acc))) {
             VT(ctx)->mul_acc(DH(ctx), n, 1.0f, dy, a->data, d, acc);
         } else if (b->numel != n) {
-            float *tmp = scratch_floats(ctx, n);
+            float *tmp = nn_scratch_floats(ctx, n);
             if (!tmp) return;
             VT(ctx)->mul_acc(DH(ctx), n, 1.0f, dy, a->data, tmp, 0);
-            grad_reduce(ctx, b, tmp, n, 1.0f);
+            nn_grad_reduce(ctx, b, tmp, n, 1.0f);
         }
     }
 }
@@ -262,17 +239,17 @@ static void mul_backward(nn_node *nd)
 static nn_tensor *binary_op(nn_binary_op op, const char *name, nn_backward_fn bw, nn_tensor *a,
                             nn_tensor *b)
 {
-    nn_ctx *ctx = ctx_of(a, b);
+    nn_ctx *ctx = nn_op_ctx(a, b);
     if (!ctx || !b) return NULL;
     a = nn_contiguous(a);
     b = nn_contiguous(b);
     if (!a || !b) return NULL;
-    bool bcast = !same_shape(a, b);
+    bool bcast = !nn_same_shape(a, b);
     if (bcast && !(b->shape.ndim == 1 && a->shape.ndim >= 1 &&
                    a->shape.dim[a->shape.ndim - 1] == b->shape.dim[0])) {
         char s1[64], s2[64];
         return nn_ctx_fail(ctx, NN_SHAPE, "%s: shapes %s and %s do not broadcast", name,
-                           fmt_shape(a, s1, sizeof s1), fmt_shape(b, s2, sizeof s2));
+                           nn_fmt_shape(a, s1, sizeof s1), nn_fmt_shape(b, s2, sizeof s2));
     }
     nn_tensor *out = nn_tensor_scratch_like(ctx, &a->shape);
     if (!out) return NULL;
@@ -296,12 +273,12 @@ nn_tensor *nn_mul(nn_tensor *a, nn_tensor *b)
 
 static void mul_scalar_backward(nn_node *nd)
 {
-    grad_reduce(nd->out->ctx, nd->in[0], nd->out->grad->data, nd->out->numel, nd->scalar);
+    nn_grad_reduce(nd->out->ctx, nd->in[0], nd->out->grad->data, nd->out->numel, nd->scalar);
 }
 
 nn_tensor *nn_mul_scalar(nn_tensor *a, float s)
 {
-    nn_ctx *ctx = ctx_of(a, NULL);
+    nn_ctx *ctx = nn_op_ctx(a, NULL);
     if (!ctx || !(a = nn_contiguous(a))) return NULL;
     nn_tensor *out = nn_tensor_scratch_like(ctx, &a->shape);
     if (!out) return NULL;
@@ -316,7 +293,8 @@ nn_tensor *nn_mul_scalar(nn_tensor *a, float s)
 static const char *const unary_names[NN_UNARY_COUNT_] = {
     [NN_UNARY_SIGMOID] = "SigmoidBackward0", [NN_UNARY_RELU] = "ReluBackward0",
     [NN_UNARY_TANH] = "TanhBackward0",       [NN_UNARY_EXP] = "ExpBackward0",
-    [NN_UNARY_LOG] = "LogBackward0",
+    [NN_UNARY_LOG] = "LogBackward0",         [NN_UNARY_SQRT] = "SqrtBackward0",
+    [NN_UNARY_ABS] = "AbsBackward0",
 };
 
 static void unary_backward(nn_node *nd)
@@ -329,9 +307,9 @@ static void unary_backward(nn_node *nd)
                                 nd->out->data, nd->out->grad->data, d, acc);
 }
 
-static nn_tensor *unary_op(nn_unary_op op, nn_tensor *a)
+nn_tensor *nn_unary_apply(nn_unary_op op, nn_tensor *a)
 {
-    nn_ctx *ctx = ctx_of(a, NULL);
+    nn_ctx *ctx = nn_op_ctx(a, NULL);
     if (!ctx || !(a = nn_contiguous(a))) return NULL;
     nn_tensor *out = nn_tensor_scratch_like(ctx, &a->shape);
     if (!out) return NULL;
@@ -341,11 +319,11 @@ static nn_tensor *unary_op(nn_unary_op op, nn_tensor *a)
     return out;
 }
 
-nn_tensor *nn_sigmoid(nn_tensor *a) { return unary_op(NN_UNARY_SIGMOID, a); }
-nn_tensor *nn_relu(nn_tensor *a) { return unary_op(NN_UNARY_RELU, a); }
-nn_tensor *nn_tanh(nn_tensor *a) { return unary_op(NN_UNARY_TANH, a); }
-nn_tensor *nn_exp(nn_tensor *a) { return unary_op(NN_UNARY_EXP, a); }
-nn_tensor *nn_log(nn_tensor *a) { return unary_op(NN_UNARY_LOG, a); }
+nn_tensor *nn_sigmoid(nn_tensor *a) { return nn_unary_apply(NN_UNARY_SIGMOID, a); }
+nn_tensor *nn_relu(nn_tensor *a) { return nn_unary_apply(NN_UNARY_RELU, a); }
+nn_tensor *nn_tanh(nn_tensor *a) { return nn_unary_apply(NN_UNARY_TANH, a); }
+nn_tensor *nn_exp(nn_tensor *a) { return nn_unary_apply(NN_UNARY_EXP, a); }
+nn_tensor *nn_log(nn_tensor *a) { return nn_unary_apply(NN_UNARY_LOG, a); }
 
 /* ---- reductions ---- */
 
@@ -360,7 +338,7 @@ static void sum_backward(nn_node *nd)
 
 static nn_tensor *reduce_op(nn_tensor *a, bool mean)
 {
-    nn_ctx *ctx = ctx_of(a, NULL);
+    nn_ctx *ctx = nn_op_ctx(a, NULL);
     if (!ctx || !(a = nn_contiguous(a))) return NULL;
     nn_tensor *out = nn_tensor_scratch_like(ctx, &scalar_shape);
     if (!out) return NULL;

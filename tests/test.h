@@ -92,6 +92,30 @@ void check_contains_(const char *s, const char *sub, const char *what, unsigned 
         CHECK_STATUS(nn_ctx_error((ctx), &m_), NN_OK, m_);         \
     } while (0)
 
+/* ---- gradient checks (test_grad.c) ------------------------------------------ */
+
+#define GC_MAX_IN 6
+
+/* A function of leaf tensors whose backward is checked against central
+ * differences; see test_grad.c. */
+typedef struct gc gc;
+struct gc {
+    nn_tensor *(*f)(gc *g, nn_tensor *const *in);
+    nn_tensor *in[GC_MAX_IN];
+    int nin;
+    double eps;   /* 0: the default step */
+    int fd_phase; /* 1 while finite differences run (for the self-test) */
+    float s;      /* an op constant */
+    nn_module *m;
+    nn_loss *l;
+};
+
+/* Returns the number of gradient elements that disagree with the finite
+ * differences; with report, each input's comparison is also an assertion,
+ * and so is a largest gradient element above 0.05. */
+int64_t gc_run(gc *g, const char *what, int report);
+#define GRADCHECK(g) gc_run((g), __func__, 1)
+
 /* ---- the suites ------------------------------------------------------------- */
 
 void register_tensor_tests(void);
@@ -103,5 +127,6 @@ void register_train_tests(void);
 void register_checkpoint_tests(void);
 void register_describe_tests(void);
 void register_op_tests(void);
+void register_ops_math_tests(void);
 
 #endif

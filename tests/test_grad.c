@@ -12,24 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GC_MAX_IN 6
 /* float32 forward, central differences: errors ~1e-4 here; a wrong backward
  * is off by O(0.1) (see test_gradcheck_detects_errors). */
 #define GC_ATOL 2e-3
 #define GC_RTOL 2e-2
 #define GC_EPS 1e-2
-
-typedef struct gc gc;
-struct gc {
-    nn_tensor *(*f)(gc *g, nn_tensor *const *in);
-    nn_tensor *in[GC_MAX_IN];
-    int nin;
-    double eps;
-    int fd_phase; /* 1 while finite differences run (for the self-test) */
-    float s;      /* an op constant */
-    nn_module *m;
-    nn_loss *l;
-};
 
 /* L = sum(out * w) on the host, in double. */
 static double dot_host(const nn_tensor *out, const double *w, int64_t n, float *buf)
@@ -40,9 +27,7 @@ static double dot_host(const nn_tensor *out, const double *w, int64_t n, float *
     return s;
 }
 
-/* Returns the number of gradient elements that disagree with the finite
- * differences; with report, each input's comparison is also an assertion. */
-static int64_t gc_run(gc *g, const char *what, int report)
+int64_t gc_run(gc *g, const char *what, int report)
 {
     nn_ctx *ctx = fx_ctx();
     double eps = g->eps > 0 ? g->eps : GC_EPS;
@@ -130,8 +115,6 @@ static int64_t gc_run(gc *g, const char *what, int report)
     free(obuf);
     return bad;
 }
-
-#define GRADCHECK(g) gc_run((g), __func__, 1)
 
 /* ---- inputs -------------------------------------------------------------------- */
 

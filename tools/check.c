@@ -422,6 +422,8 @@ static void pair_done(checker *c, pair *p, const char *what, double tol)
     } while (0)
 #define R(b) (dut_ ? (b)->dut : (b)->ref)
 
+static const char *const bnames[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum"};
+
 static void device_kernels(checker *c, pair *p)
 {
     enum { M = 7, K = 5, N = 6, L = M * N };
@@ -440,9 +442,9 @@ static void device_kernels(checker *c, pair *p)
         snprintf(what, sizeof what, "gemm ta=%d tb=%d", t & 1, t >> 1);
         pair_done(c, p, what, 1e-5);
     }
-    static const char *const unames[] = {"sigmoid", "relu", "tanh", "exp", "log"};
+    static const char *const unames[] = {"sigmoid", "relu", "tanh", "exp", "log", "sqrt", "abs"};
     for (int op = 0; op < NN_UNARY_COUNT_; op++) {
-        const float *in = op == NN_UNARY_LOG ? d : a;
+        const float *in = op == NN_UNARY_LOG || op == NN_UNARY_SQRT ? d : a;
         buf *X = pair_buf(p, in, L), *Y = pair_buf(p, b, L);
         RUN(p, vt_->unary(h_, (nn_unary_op)op, L, R(X), R(Y)));
         snprintf(what, sizeof what, "unary %s", unames[op]);
@@ -451,7 +453,8 @@ static void device_kernels(checker *c, pair *p)
             float y[64];
             for (int i = 0; i < L; i++) /* y = f(x) from the definition, for the derivative */
                 y[i] = op == 0 ? 1 / (1 + expf(-in[i])) : op == 1 ? fmaxf(in[i], 0)
-                     : op == 2 ? tanhf(in[i]) : op == 3 ? expf(in[i]) : logf(in[i]);
+                     : op == 2 ? tanhf(in[i]) : op == 3 ? expf(in[i]) : op == 4 ? logf(in[i])
+                     : op == 5 ? sqrtf(in[i]) : fabsf(in[i]);
             buf *X2 = pair_buf(p, in, L), *Y2 = pair_buf(p, y, L), *DY = pair_buf(p, b, L);
             buf *DX = pair_buf(p, d, L);
             RUN(p, vt_->unary_backward(h_, (nn_unary_op)op, L, R(X2), R(Y2), R(DY), R(DX), acc));
@@ -459,11 +462,11 @@ static void device_kernels(checker *c, pair *p)
             pair_done(c, p, what, 1e-6);
         }
     }
-    static const char *const bnames[] = {"add", "sub", "mul"};
     for (int op = 0; op < NN_BINARY_COUNT_; op++)
         for (int bc = 0; bc < 2; bc++) {
             int64_t bn = bc ? N : L;
-            buf *A = pair_buf(p, a, L), *B = pair_buf(p, b, bn), *Y = pair_buf(p, d, L);
+            const float *in = op == NN_BINARY_POW ? d : a; /* positive bases */
+            buf *A = pair_buf(p, in, L), *B = pair_buf(p, b, bn), *Y = pair_buf(p, d, L);
             RUN(p, vt_->binary(h_, (nn_binary_op)op, L, R(A), bn, R(B), R(Y)));
             snprintf(what, sizeof what, "binary %s%s", bnames[op], bc ? " broadcast" : "");
             pair_done(c, p, what, 1e-6);
@@ -497,6 +500,101 @@ static void device_kernels(checker *c, pair *p)
     pair_done(c, p, "transpose", 0);
 }
 
+/* The kernels of the math ops: binary_backward, scalar, where, the reductions
+ * along a dimension and addc. */
+static void device_math_kernels(checker *c, pair *p)
+{
+    enum { M = 7, N = 6, L = M * N, OUTER = 3, LEN = 7, INNER = 2 };
+    float a[64], b[64], d[64], e[64], g[64], y[64];
+    char what[96];
+    fill_uniform(c, a, 64, -1, 1);
+    fill_uniform(c, b, 64, -1, 1);
+    fill_uniform(c, d, 64, 0.05f, 0.95f);
+    fill_uniform(c, g, 64, -1, 1);
+    for (int i = 0; i < 64; i++) e[i] = nn_rng_uniform(&c->rng) < 0.5f ? 0.0f : 1.0f;
+    for (int i = 0; i < L; i += 5) b[i] = a[i]; /* ties for maximum and minimum */
+
+    for (int op = 0; op < NN_BINARY_COUNT_; op++)
+        for (int bc = 0; bc < 3; bc++) {
+            int64_t bn = bc == 0 ? L : bc == 1 ? N : 1;
+            const float *in = op == NN_BINARY_POW ? d : a; /* positive bases */
+            for (int i = 0; i < L; i++) /* y = a op b, which pow's gradient reads */
+                y[i] = op == NN_BINARY_POW ? powf(in[i], b[i % bn]) : 0.0f;
+            for (int k = 0; k < 4; k++) {
+                int wrt = k >> 1, acc = k & 1;
+                buf *A = pair_buf(p, in, L), *B = pair_buf(p, b, bn), *Y = pair_buf(p, y, L);
+                buf *DY = pair_buf(p, g, L), *D = pair_buf(p, d, L);
+                RUN(p, vt_->binary_backward(h_, (nn_binary_op)op, wrt, L, R(A), bn, R(B), R(Y),
+                                            R(DY), R(D), acc));
+                snprintf(what, sizeof what, "binary_backward %s d/d%c bn=%lld acc=%d",
+                         bnames[op], wrt ? 'b' : 'a', (long long)bn, acc);
+                pair_done(c, p, what, 1e-5);
+            }
+        }
+    for (int bc = 0; bc < 3; bc++) { /* b (or the condition, or a) whole or repeated */
+        int64_t bn = bc == 0 ? L : bc == 1 ? N : 1;
+        for (int op = NN_BINARY_MUL; op <= NN_BINARY_DIV; op++) {
+            buf *T = pair_buf(p, a, L), *A = pair_buf(p, b, L), *B = pair_buf(p, d, bn);
+            RUN(p, vt_->addc(h_, (nn_binary_op)op, L, -0.5f, R(A), bn, R(B), R(T)));
+            snprintf(what, sizeof what, "addc %s bn=%lld", bnames[op], (long long)bn);
+            pair_done(c, p, what, 1e-6);
+        }
+        int64_t cn = bc == 1 ? N : L, an = bc == 2 ? 1 : L;
+        buf *C = pair_buf(p, e, cn), *A = pair_buf(p, a, an), *B = pair_buf(p, b, bn);
+        buf *Y = pair_buf(p, d, L);
+        RUN(p, vt_->where(h_, L, cn, R(C), an, R(A), bn, R(B), R(Y)));
+        snprintf(what, sizeof what, "where cn=%lld an=%lld bn=%lld", (long long)cn, (long long)an,
+                 (long long)bn);
+        pair_done(c, p, what, 0);
+    }
+
+    static const char *const snames[] = {"add", "pow", "clamp"};
+    static const float sv[][2] = {{0.5f, 0}, {1.5f, 0}, {-0.3f, 0.4f}};
+    for (int op = 0; op < NN_SCALAR_COUNT_; op++) {
+        const float *in = op == NN_SCALAR_POW ? d : a;
+        buf *X = pair_buf(p, in, L), *Y = pair_buf(p, b, L);
+        RUN(p, vt_->scalar(h_, (nn_scalar_op)op, L, sv[op][0], sv[op][1], R(X), R(Y)));
+        snprintf(what, sizeof what, "scalar %s", snames[op]);
+        pair_done(c, p, what, 1e-6);
+        for (int acc = 0; acc < 2; acc++) {
+            for (int i = 0; i < L; i++)
+                y[i] = op == 0 ? in[i] + 0.5f : op == 1 ? powf(in[i], 1.5f)
+                                              : fminf(fmaxf(in[i], -0.3f), 0.4f);
+            buf *X2 = pair_buf(p, in, L), *Y2 = pair_buf(p, y, L), *DY = pair_buf(p, b, L);
+            buf *DX = pair_buf(p, d, L);
+            RUN(p, vt_->scalar_backward(h_, (nn_scalar_op)op, L, sv[op][0], sv[op][1], R(X2),
+                                        R(Y2), R(DY), R(DX), acc));
+            snprintf(what, sizeof what, "scalar_backward %s acc=%d", snames[op], acc);
+            pair_done(c, p, what, 1e-6);
+        }
+    }
+
+    static const char *const rnames[] = {"sum", "max"};
+    for (int op = 0; op < NN_REDUCE_COUNT_; op++)
+        for (int shape = 0; shape < 2; shape++) { /* (3, 7, 2) and (6, 7, 1) */
+            int64_t outer = shape ? N : OUTER, len = LEN, inner = shape ? 1 : INNER;
+            buf *X = pair_buf(p, a, L), *Y = pair_buf(p, d, outer * inner);
+            buf *I = op == NN_REDUCE_MAX ? pair_buf(p, d, outer * inner) : NULL;
+            RUN(p, vt_->reduce_dim(h_, (nn_reduce_op)op, outer, len, inner, 0.5f, R(X), R(Y),
+                                   I ? R(I) : NULL));
+            snprintf(what, sizeof what, "reduce_dim %s (%lld, %lld, %lld)", rnames[op],
+                     (long long)outer, (long long)len, (long long)inner);
+            pair_done(c, p, what, 1e-5);
+            for (int i = 0; i < outer * inner; i++) /* indices: some valid position */
+                y[i] = (float)((i * 3) % len);
+            for (int acc = 0; acc < 2; acc++) {
+                buf *IX = pair_buf(p, y, outer * inner), *DY = pair_buf(p, b, outer * inner);
+                buf *DX = pair_buf(p, d, L);
+                RUN(p, vt_->reduce_dim_backward(h_, (nn_reduce_op)op, outer, len, inner, 0.5f,
+                                                op == NN_REDUCE_MAX ? R(IX) : NULL, R(DY), R(DX),
+                                                acc));
+                snprintf(what, sizeof what, "reduce_dim_backward %s (%lld, %lld, %lld) acc=%d",
+                         rnames[op], (long long)outer, (long long)len, (long long)inner, acc);
+                pair_done(c, p, what, 1e-6);
+            }
+        }
+}
+
 static nn_status check_device(checker *c, nn_registry *reg, const char *name, const char *words,
                               char **err)
 {
@@ -506,6 +604,7 @@ static nn_status check_device(checker *c, nn_registry *reg, const char *name, co
     if (!st) {
         printf("device %s against cpu: every kernel on random data\n", name);
         device_kernels(c, &p);
+        device_math_kernels(c, &p);
     }
     dev_close(&p.dut);
     dev_close(&p.ref);

@@ -314,6 +314,62 @@ NN_API nn_tensor *nn_log(nn_tensor *a);
 /* Sum / mean of all elements: a scalar (0-d) tensor. */
 NN_API nn_tensor *nn_sum(nn_tensor *a);
 NN_API nn_tensor *nn_mean(nn_tensor *a);
+/* ---- more ops: element-wise math, reductions along a dimension, shapes ----
+ * Binary ops give a tensor of a's shape; b has a's shape, or is 1-d and
+ * repeated along a's rows (its length a's last dimension), or has one
+ * element. Gradients follow PyTorch's formulas. */
+
+/* a / b (DivBackward0). */
+NN_API nn_tensor *nn_div(nn_tensor *a, nn_tensor *b);
+/* a ^ b element-wise, b a tensor (PowBackward1). */
+NN_API nn_tensor *nn_pow(nn_tensor *a, nn_tensor *b);
+/* a ^ e (PowBackward0). */
+NN_API nn_tensor *nn_pow_scalar(nn_tensor *a, float e);
+/* The larger of a and b, NaN if either is (MaximumBackward0; ties split the gradient). */
+NN_API nn_tensor *nn_maximum(nn_tensor *a, nn_tensor *b);
+/* The smaller of a and b, NaN if either is (MinimumBackward0; ties split the gradient). */
+NN_API nn_tensor *nn_minimum(nn_tensor *a, nn_tensor *b);
+/* a + s (AddBackward0). */
+NN_API nn_tensor *nn_add_scalar(nn_tensor *a, float s);
+/* sqrt(a) (SqrtBackward0). */
+NN_API nn_tensor *nn_sqrt(nn_tensor *a);
+/* |a| (AbsBackward0; the gradient at 0 is 0). */
+NN_API nn_tensor *nn_abs(nn_tensor *a);
+/* min(max(a, lo), hi); -INFINITY / INFINITY for no bound (ClampBackward1). */
+NN_API nn_tensor *nn_clamp(nn_tensor *a, float lo, float hi);
+/* cond != 0 ? a : b element-wise (WhereBackward0; no gradient for cond). The
+ * result has the shape of the largest of the three; each other one has that
+ * shape, is 1-d and repeated along its rows, or has one element. */
+NN_API nn_tensor *nn_where(nn_tensor *cond, nn_tensor *a, nn_tensor *b);
+
+/* In place, outside autograd (as under torch.no_grad), for optimizer
+ * updates: t += value * a * b and t += value * a / b. t is contiguous, a has
+ * t's shape, b is as in binary ops. NN_OK, or an error status with its
+ * message recorded in the context (nn_ctx_error). */
+NN_API nn_status nn_addcmul_(nn_tensor *t, float value, nn_tensor *a, nn_tensor *b);
+NN_API nn_status nn_addcdiv_(nn_tensor *t, float value, nn_tensor *a, nn_tensor *b);
+
+/* Reductions along dimension dim (negative: counted from the end); keepdim
+ * keeps it with size 1, else it is removed. Sum (SumBackward1) and mean
+ * (MeanBackward1). */
+NN_API nn_tensor *nn_sum_dim(nn_tensor *a, int dim, int keepdim);
+NN_API nn_tensor *nn_mean_dim(nn_tensor *a, int dim, int keepdim);
+/* The maximum along dim (MaxBackward0: the gradient goes to the index
+ * returned, the first maximum or the first NaN); *indices (if indices is not
+ * NULL) gets the indices as float32 values, a tensor without gradient. */
+NN_API nn_tensor *nn_max_dim(nn_tensor *a, int dim, int keepdim, nn_tensor **indices);
+/* The indices of nn_max_dim as float32 values; no gradient. */
+NN_API nn_tensor *nn_argmax(nn_tensor *a, int dim, int keepdim);
+
+/* a's elements in shape s, one dimension of which may be -1 (inferred): a
+ * view when a is contiguous (ViewBackward0), else a copy (CloneBackward0 then
+ * UnsafeViewBackward0, as PyTorch). */
+NN_API nn_tensor *nn_reshape(nn_tensor *a, const nn_shape *s);
+/* As nn_reshape, but always a view: an error when a is not contiguous. */
+NN_API nn_tensor *nn_view(nn_tensor *a, const nn_shape *s);
+/* A view of a sharing its storage, with no grad_fn and not requiring grad. */
+NN_API nn_tensor *nn_detach(nn_tensor *a);
+
 /* Backpropagates from a one-element tensor, accumulating into the .grad of
  * every leaf that requires it. */
 NN_API nn_status nn_backward(nn_tensor *loss);

@@ -185,16 +185,43 @@ typedef enum {
     NN_UNARY_TANH,
     NN_UNARY_EXP,
     NN_UNARY_LOG,
+    NN_UNARY_SQRT,
+    NN_UNARY_ABS,
     NN_UNARY_COUNT_
 } nn_unary_op;
 
-typedef enum { NN_BINARY_ADD, NN_BINARY_SUB, NN_BINARY_MUL, NN_BINARY_COUNT_ } nn_binary_op;
+/* MAX and MIN return a NaN operand; POW is powf. */
+typedef enum {
+    NN_BINARY_ADD,
+    NN_BINARY_SUB,
+    NN_BINARY_MUL,
+    NN_BINARY_DIV,
+    NN_BINARY_POW,
+    NN_BINARY_MAX,
+    NN_BINARY_MIN,
+    NN_BINARY_COUNT_
+} nn_binary_op;
+
+/* Element-wise maps with constants s and t. */
+typedef enum {
+    NN_SCALAR_ADD,   /* x + s */
+    NN_SCALAR_POW,   /* x ^ s */
+    NN_SCALAR_CLAMP, /* min(max(x, s), t): t where s > t, NaN stays NaN */
+    NN_SCALAR_COUNT_
+} nn_scalar_op;
+
+/* Reductions along one dimension. */
+typedef enum {
+    NN_REDUCE_SUM, /* alpha * sum */
+    NN_REDUCE_MAX, /* the maximum (NaN if there is one) and its first index */
+    NN_REDUCE_COUNT_
+} nn_reduce_op;
 
 /* All kernels work on float32, contiguous, row-major device memory. "acc"
  * means: add into the output (1) or overwrite it (0). The device handle is
- * the value open() returned. Every slot but probe, close and sync is required: the
- * core refuses a device that lacks one when it opens it, so no kernel call
- * checks. */
+ * the value open() returned. Every slot but probe, close and sync is
+ * required: the core refuses a device that lacks one when it opens it, so no
+ * kernel call checks. Indices are float32 values (0, 1, 2, ...). */
 typedef struct nn_device_vt {
     uint32_t abi_version, struct_size;
     /* ---- slots below are ABI 1.0 ---- */
@@ -239,6 +266,30 @@ typedef struct nn_device_vt {
     void (*broadcast)(void *dev, int64_t n, float alpha, const float *s, float *y, int acc);
     /* y (cols, rows) = transpose of x (rows, cols) */
     void (*transpose)(void *dev, int64_t rows, int64_t cols, const float *x, float *y);
+    /* ---- slots below are ABI 2.0 ---- */
+    /* d (+)= dy * d(a op b)/da (wrt 0) or d(a op b)/db (wrt 1); n elements, b as in binary */
+    void (*binary_backward)(void *dev, nn_binary_op op, int wrt, int64_t n, const float *a,
+                            int64_t bn, const float *b, const float *y, const float *dy,
+                            float *d, int acc);
+    /* y = f(x; s, t) */
+    void (*scalar)(void *dev, nn_scalar_op op, int64_t n, float s, float t, const float *x,
+                   float *y);
+    /* dx (+)= f'(x; s, t) * dy, given x and y = f(x; s, t) */
+    void (*scalar_backward)(void *dev, nn_scalar_op op, int64_t n, float s, float t,
+                            const float *x, const float *y, const float *dy, float *dx, int acc);
+    /* y = c != 0 ? a : b; c, a, b have n elements or cn, an, bn (dividing n) repeated */
+    void (*where)(void *dev, int64_t n, int64_t cn, const float *c, int64_t an, const float *a,
+                  int64_t bn, const float *b, float *y);
+    /* y (outer, inner) = op of x (outer, len, inner) along len; idx: MAX's indices (or NULL) */
+    void (*reduce_dim)(void *dev, nn_reduce_op op, int64_t outer, int64_t len, int64_t inner,
+                       float alpha, const float *x, float *y, float *idx);
+    /* dx (outer, len, inner) (+)= alpha * dy repeated along len (SUM), or dy at idx (MAX) */
+    void (*reduce_dim_backward)(void *dev, nn_reduce_op op, int64_t outer, int64_t len,
+                                int64_t inner, float alpha, const float *idx, const float *dy,
+                                float *dx, int acc);
+    /* t += value * (a op b); a has n elements, b n or bn as in binary */
+    void (*addc)(void *dev, nn_binary_op op, int64_t n, float value, const float *a, int64_t bn,
+                 const float *b, float *t);
 } nn_device_vt;
 
 /* ---- Ops and kernels (ABI 2.0) ---------------------------------------------
