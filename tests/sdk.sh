@@ -42,6 +42,38 @@ done
 sh_run $CC -Wall -Wextra -Werror "$top_srcdir/examples/seed.c" $flags -o "$tmp/seed"
 check "examples/seed.c builds against the installed SDK" status_is 0
 
+# Every C listing of the plugin author's guide compiles against the installed
+# SDK: whole files as plugins that load, fragments within the declarations
+# that the HTML comment before each gives (tests/docblocks.awk).
+guide=$top_srcdir/docs/plugins.md
+mkdir "$tmp/guide" "$tmp/guide-so"
+sh_run awk -v out="$tmp/guide" -v src=docs/plugins.md -f "$top_srcdir/tests/docblocks.awk" "$guide"
+nlist=$(grep -c '^ *```c$' "$guide")
+check "all $nlist C listings of docs/plugins.md are extracted" \
+    eval 'status_is 0 && test "$nlist" -ge 20 && test "$(wc -l <"$tmp/out")" -eq "$nlist"'
+cflags=$(pkg-config --cflags nn)
+: >"$tmp/err"
+failed_listings=
+for f in "$tmp/guide"/*.c; do
+    case $f in
+    */frag-*.c)
+        $CC -c -Wall -Wextra -Werror -Wno-unused-function -Wno-unused-const-variable $cflags \
+            "$f" -o "${f%.c}.o" ;;
+    *)
+        $CC -shared -fPIC -Wall -Wextra -Werror "$f" $flags -o "$tmp/guide-so/$(basename "${f%.c}").so" ;;
+    esac >>"$tmp/err" 2>&1 || failed_listings="$failed_listings $(basename "$f")"
+done
+: >"$tmp/out"
+check "every C listing of docs/plugins.md compiles" eval 'test -z "$failed_listings"' ||
+    echo "#   failed:$failed_listings"
+check "the guide's whole files are swish.c and softplus.c" \
+    eval 'test "$(cd "$tmp/guide-so" && echo *.so)" = "softplus.so swish.so"'
+run plugins -v --plugin-path "$tmp/guide-so"
+check "the guide's whole files load in nnrun, none refused" \
+    eval 'status_is 0 && out_has "^module  *swish  *1.0 " && out_has "^module  *softplus  *1.0 " && ! out_has "refused"'
+sh_run diff -u "$top_srcdir/examples/plugins/softplus.c" "$tmp/guide/softplus.c"
+check "the guide's listing of softplus.c is examples/plugins/softplus.c, line for line" status_is 0
+
 run plugins --plugin-path "$tmp/plug"
 check "the installed nnrun lists the example plugins" \
     eval 'status_is 0 && out_has "^module  *my_linear " && out_has "^optimizer  *my_sgd " && out_has "^module  *two_layers_net "'
@@ -63,7 +95,10 @@ check "its summary shows Linear-1 and Linear-2, as modelsummary does" \
 # softplus.c: a new op, its cpu kernel and a module, from one file.
 run plugins --plugin-path "$tmp/plug"
 check "the installed nnrun lists softplus as a module, an op and one kernel, all from softplus.so" \
-    eval 'status_is 0 && out_has "^module  *softplus  *1.0  *.*/softplus.so$" && out_has "^op  *softplus  *1.0  *.*/softplus.so$" && test "$(grep -c "^kernel  *softplus " "$tmp/out")" = 1 && out_has "^kernel  *softplus  *1.0  *.*/softplus.so$"'
+    eval 'status_is 0 && out_has "^module  *softplus  *1.0  *.*/softplus.so$" &&
+        out_has "^op  *softplus  *1.0  *.*/softplus.so$" &&
+        test "$(grep -c "^kernel  *softplus " "$tmp/out")" = 1 &&
+        out_has "^kernel  *softplus  *1.0  *.*/softplus.so$"'
 run check --plugin-path "$tmp/plug" softplus
 check "nnrun check softplus passes: the cpu kernel's backward agrees with its forward" \
     eval 'status_is 0 && out_has "^module softplus: " && out_has "^check softplus: all [1-9][0-9]* checks passed$"'

@@ -4,7 +4,7 @@
  *
  * One file, three components: the op "softplus" (the math: inputs, outputs,
  * attributes, gradient), its kernel for the cpu device (forward and
- * backward loops), and the module "softplus" that chains name. A kernel for
+ * backward loops), and the module "softplus" that a chain names. A kernel for
  * another device can come later from another plugin, with no rebuild here.
  *
  * Build: cc -shared -fPIC softplus.c $(pkg-config --cflags --libs nn) -o softplus.so */
