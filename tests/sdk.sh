@@ -34,13 +34,45 @@ flags=$(pkg-config --cflags --libs nn)
 check "pkg-config knows the nn module" test -n "$flags"
 
 mkdir "$tmp/plug"
-for ex in my_linear my_sgd two_layers_net; do
+for ex in my_linear my_sgd two_layers_net softplus; do
     sh_run $CC -shared -fPIC -Wall -Wextra -Werror "$top_srcdir/examples/plugins/$ex.c" \
         $flags -o "$tmp/plug/$ex.so"
     check "examples/plugins/$ex.c builds against the installed SDK" status_is 0
 done
 sh_run $CC -Wall -Wextra -Werror "$top_srcdir/examples/seed.c" $flags -o "$tmp/seed"
 check "examples/seed.c builds against the installed SDK" status_is 0
+
+# Every C listing of the plugin author's guide compiles against the installed
+# SDK: whole files as plugins that load, fragments within the declarations
+# that the HTML comment before each gives (tests/docblocks.awk).
+guide=$top_srcdir/docs/plugins.md
+mkdir "$tmp/guide" "$tmp/guide-so"
+sh_run awk -v out="$tmp/guide" -v src=docs/plugins.md -f "$top_srcdir/tests/docblocks.awk" "$guide"
+nlist=$(grep -c '^ *```c$' "$guide")
+check "all $nlist C listings of docs/plugins.md are extracted" \
+    eval 'status_is 0 && test "$nlist" -ge 20 && test "$(wc -l <"$tmp/out")" -eq "$nlist"'
+cflags=$(pkg-config --cflags nn)
+: >"$tmp/err"
+failed_listings=
+for f in "$tmp/guide"/*.c; do
+    case $f in
+    */frag-*.c)
+        $CC -c -Wall -Wextra -Werror -Wno-unused-function -Wno-unused-const-variable $cflags \
+            "$f" -o "${f%.c}.o" ;;
+    *)
+        $CC -shared -fPIC -Wall -Wextra -Werror "$f" $flags -o "$tmp/guide-so/$(basename "${f%.c}").so" ;;
+    esac >>"$tmp/err" 2>&1 || failed_listings="$failed_listings $(basename "$f")"
+done
+: >"$tmp/out"
+check "every C listing of docs/plugins.md compiles" eval 'test -z "$failed_listings"' ||
+    echo "#   failed:$failed_listings"
+check "the guide's whole files are swish.c and softplus.c" \
+    eval 'test "$(cd "$tmp/guide-so" && echo *.so)" = "softplus.so swish.so"'
+run plugins -v --plugin-path "$tmp/guide-so"
+check "the guide's whole files load in nnrun, none refused" \
+    eval 'status_is 0 && out_has "^module  *swish  *1.0 " && out_has "^module  *softplus  *1.0 " && ! out_has "refused"'
+sh_run diff -u "$top_srcdir/examples/plugins/softplus.c" "$tmp/guide/softplus.c"
+check "the guide's listing of softplus.c is examples/plugins/softplus.c, line for line" status_is 0
 
 run plugins --plugin-path "$tmp/plug"
 check "the installed nnrun lists the example plugins" \
@@ -59,6 +91,179 @@ check "its saved parameters are fc1.weight, fc1.bias, fc2.weight, fc2.bias" \
 run summary --plugin-path "$tmp/plug" "$tmp/two.pb"
 check "its summary shows Linear-1 and Linear-2, as modelsummary does" \
     eval 'status_is 0 && grep -Eq "^ *Linear-1 +\[-1, 5\] +15$" "$tmp/out" && grep -Eq "^ *Linear-2 +\[-1, 1\] +6$" "$tmp/out"'
+
+# softplus.c: a new op, its cpu kernel and a module, from one file.
+run plugins --plugin-path "$tmp/plug"
+check "the installed nnrun lists softplus as a module, an op and one kernel, all from softplus.so" \
+    eval 'status_is 0 && out_has "^module  *softplus  *1.0  *.*/softplus.so$" &&
+        out_has "^op  *softplus  *1.0  *.*/softplus.so$" &&
+        test "$(grep -c "^kernel  *softplus " "$tmp/out")" = 1 &&
+        out_has "^kernel  *softplus  *1.0  *.*/softplus.so$"'
+run check --plugin-path "$tmp/plug" softplus
+check "nnrun check softplus passes: the cpu kernel's backward agrees with its forward" \
+    eval 'status_is 0 && out_has "^module softplus: " && out_has "^check softplus: all [1-9][0-9]* checks passed$"'
+run print --plugin-path "$tmp/plug" --model 'linear in=2 out=5 ! softplus ! softplus beta=0.5 threshold=3'
+check "print shows Softplus with PyTorch's extra_repr" \
+    eval 'status_is 0 && out_has "^  (1): Softplus(beta=1.0, threshold=20.0)$" && out_has "^  (2): Softplus(beta=0.5, threshold=3.0)$"'
+
+# The values against PyTorch's (torch.nn.functional.softplus, float32),
+# below and above the threshold, for beta 1, 2 and 0.5: x is used twice, so
+# the second backward adds into its gradient (acc) and each is 2 sigmoid(beta x),
+# or 2 where beta x > threshold.
+cat >"$tmp/values.c" <<'CEOF'
+#include <nn/nn.h>
+#include <stdio.h>
+#include <stdlib.h>
+/* values PLUGIN_DIR WORDS X...: prints "x y dL/dx" for L = sum(f(x)) + sum(f(x)). */
+int main(int argc, char **argv)
+{
+    nn_registry *reg;
+    nn_ctx *ctx;
+    nn_module *m;
+    char *err = NULL;
+    const char *dirs[] = {argv[1]};
+    nn_registry_opts ro = {dirs, 1, 0};
+    int n = argc - 3;
+    float x[16], y[16], g[16];
+    nn_shape s = {1, {n}};
+    if (n < 1 || n > 16 || nn_registry_open(&ro, &reg, &err) ||
+        nn_ctx_open(reg, "cpu", 1, &ctx, &err) ||
+        nn_module_create(ctx, "softplus", argv[2], &s, &m, &err)) {
+        fprintf(stderr, "%s\n", err ? err : "usage: values DIR WORDS X...");
+        return 1;
+    }
+    for (int i = 0; i < n; i++) x[i] = strtof(argv[3 + i], NULL);
+    nn_tensor *t = nn_tensor_new(ctx, &s, 1);
+    nn_tensor_from_host(t, x, n);
+    nn_tensor *out = nn_module_forward(m, t);
+    const char *msg;
+    if (nn_backward(nn_add(nn_sum(out), nn_sum(nn_module_forward(m, t)))) ||
+        nn_ctx_error(ctx, &msg) || nn_tensor_to_host(out, y, n) ||
+        nn_tensor_to_host(nn_tensor_grad(t), g, n)) {
+        fprintf(stderr, "%s\n", nn_ctx_error(ctx, &msg) ? msg : "no gradient");
+        return 1;
+    }
+    printf("node %s\n", nn_tensor_grad_fn_name(out));
+    for (int i = 0; i < n; i++) printf("%.9g %.9g %.9g\n", x[i], y[i], g[i]);
+    nn_tensor_free(t);
+    nn_module_free(m);
+    nn_ctx_free(ctx);
+    nn_registry_free(reg);
+    return 0;
+}
+CEOF
+sh_run $CC -Wall -Wextra -Werror "$tmp/values.c" $flags -o "$tmp/values"
+check "a program that runs the softplus module builds against the installed SDK" status_is 0
+# words | x y dy/dx (PyTorch 1.13, one use of x; printed with %.9g)
+cat >"$tmp/torch" <<'EOF'
+ -3 0.048587352 0.0474258736
+ 0 0.693147182 0.5
+ 1 1.31326163 0.731058598
+ 20.5 20.5 1
+beta=2 -1 0.0634640008 0.119202919
+beta=2 0.5 0.656630814 0.731058598
+beta=2 10.1000004 10.1000004 1
+beta=0.5_threshold=3 -2 0.626523376 0.268941432
+beta=0.5_threshold=3 5.9000001 6.00203228 0.9502635
+beta=0.5_threshold=3 6.5 6.5 1
+EOF
+for words in '' 'beta=2' 'beta=0.5 threshold=3'; do
+    key=$(echo "$words" | tr ' ' _)
+    xs=$(awk -v k="$key" '($0 ~ /^ / ? "" : $1) == k { print $(NF - 2) }' "$tmp/torch")
+    # shellcheck disable=SC2086
+    sh_run "$tmp/values" "$tmp/plug" "$words" $xs
+    check "softplus ${words:-with its defaults} gives PyTorch's values and gradients at $(echo $xs)" \
+        eval 'status_is 0 && out_has "^node SoftplusBackward0$" && awk -v k="$key" '\''
+            NR == FNR { if (($0 ~ /^ / ? "" : $1) == k) { x[n] = $(NF - 2); y[n] = $(NF - 1); g[n] = 2 * $NF; n++ }; next }
+            /^node / { next }
+            { d = $2 - y[m]; e = $3 - g[m]; ad = d < 0 ? -d : d; ae = e < 0 ? -e : e
+              if ($1 != x[m] || ad > 2e-6 * y[m] + 1e-9 || ae > 2e-6 * g[m] + 1e-9) bad = 1; m++ }
+            END { exit bad || m != n || n < 3 }'\'' "$tmp/torch" "$tmp/out"'
+done
+
+# It trains the tutorial's network with softplus in place of the first sigmoid.
+run train --plugin-path "$tmp/plug" --model 'linear out=5 ! softplus ! linear out=1 ! sigmoid' \
+    --optim 'sgd lr=0.1 momentum=0.8' --save "$tmp/soft.pb"
+check "linear ! softplus ! linear ! sigmoid trains to accuracy >= 0.97 (sgd lr=0.1 momentum=0.8)" \
+    eval 'status_is 0 && trained_well'
+run eval --plugin-path "$tmp/plug" "$tmp/soft.pb"
+check "the saved network evaluates to accuracy >= 0.97" \
+    eval 'status_is 0 && awk '\''/^loss:/ { a = $NF } END { exit !(a + 0 >= 0.97) }'\'' "$tmp/out"'
+run inspect "$tmp/soft.pb"
+check "the checkpoint names softplus with its properties" \
+    eval 'status_is 0 && out_has "softplus beta=1 threshold=20 ! linear"'
+run graph --plugin-path "$tmp/plug" "$tmp/soft.pb" -o "$tmp/soft.dot"
+check "its graph has SoftplusBackward0 between the two AddmmBackward0, one SigmoidBackward0" \
+    eval 'status_is 0 && awk '\''
+        /\[label="/ { l = $0; sub(/.*label="/, "", l); sub(/[\\"].*/, "", l); name[$1] = l }
+        / -> / { e[name[$1] ">" name[$3]]++ }
+        END { for (k in name) c[name[k]]++
+              exit !(c["SoftplusBackward0"] == 1 && c["SigmoidBackward0"] == 1 && c["AddmmBackward0"] == 2 &&
+                     e["AddmmBackward0>SoftplusBackward0"] == 1 && e["SoftplusBackward0>AddmmBackward0"] == 1) }'\'' "$tmp/soft.dot"'
+
+# An op whose only kernel is for another device is refused when the module
+# is created; a plugin that brings just the cpu kernel completes it, with no
+# rebuild of the op's plugin.
+cat >"$tmp/cube.c" <<'CEOF'
+#include <nn/plugin.h>
+static const nn_op_arg in[] = {{"input", 0, 0, 0}}, out[] = {{"output", 0, 0, 0}};
+static const nn_op_def cube_op = {NN_VT_HEADER(nn_op_def), .node_name = "CubeBackward0",
+                                  .nin = 1, .nout = 1, .in = in, .out = out};
+static nn_status never(const nn_kernel_call *c) { (void)c; return NN_UNSUPPORTED; }
+static const nn_kernel_def cube_mydev = {NN_VT_HEADER(nn_kernel_def), .device = "mydev",
+                                         .forward = never, .backward = never};
+static nn_status init(nn_module *m, const nn_props *p, nn_shape *in, nn_shape *out, char **err)
+{
+    (void)p;
+    *out = *in;
+    return nn_op_find(nn_module_ctx(m), "cube", nn_module_priv(m), err);
+}
+static nn_tensor *forward(nn_module *m, nn_tensor *x)
+{
+    return nn_op_call(*(nn_op **)nn_module_priv(m), &x, NULL, NULL);
+}
+static const nn_module_vt vt = {NN_VT_HEADER(nn_module_vt), .type_name = "Cube",
+                                .priv_size = sizeof(nn_op *), .init = init, .forward = forward};
+static const nn_component_def comps[] = {
+    {NN_KIND_OP, "cube", "x^3", &cube_op, NULL, 0},
+    {NN_KIND_KERNEL, "cube", "mydev", &cube_mydev, NULL, 0},
+    {NN_KIND_MODULE, "cube", "x^3", &vt, NULL, 0},
+};
+NN_PLUGIN_DEFINE("cube", "1.0", comps)
+CEOF
+cat >"$tmp/cube_cpu.c" <<'CEOF'
+#include <nn/plugin.h>
+static nn_status fwd(const nn_kernel_call *c)
+{
+    const float *x = c->in[0].data;
+    for (int64_t i = 0; i < c->in[0].numel; i++) c->out[0].data[i] = x[i] * x[i] * x[i];
+    return NN_OK;
+}
+static nn_status bwd(const nn_kernel_call *c)
+{
+    const float *x = c->in[0].data, *dy = c->gout[0].data;
+    float *dx = c->gin[0].data;
+    for (int64_t i = 0; dx && i < c->in[0].numel; i++)
+        dx[i] = (c->acc[0] ? dx[i] : 0) + 3 * x[i] * x[i] * dy[i];
+    return NN_OK;
+}
+static const nn_kernel_def k = {NN_VT_HEADER(nn_kernel_def), .device = "cpu", .forward = fwd,
+                                .backward = bwd};
+static const nn_component_def comps[] = {{NN_KIND_KERNEL, "cube", "cpu loops", &k, NULL, 0}};
+NN_PLUGIN_DEFINE("cube_cpu", "1.0", comps)
+CEOF
+mkdir "$tmp/cube"
+sh_run $CC -shared -fPIC -Wall -Wextra -Werror "$tmp/cube.c" $flags -o "$tmp/cube/cube.so"
+check "an op plugin with a kernel for device 'mydev' only builds" status_is 0
+run train --plugin-path "$tmp/cube" --model 'linear out=5 ! cube ! linear out=1 ! sigmoid' --epochs 1
+user_error_result "training with it on cpu fails with one message"
+check "the message, at creation, names the op, its plugin, the device and the devices with a kernel" \
+    eval 'err_has "^nnrun: model element 1 (cube): .*op '\''cube'\'' (plugin '\''cube'\'') has no kernel for device '\''cpu'\''; devices with a kernel: mydev$" && ! out_has "^epoch:"'
+sh_run $CC -shared -fPIC -Wall -Wextra -Werror "$tmp/cube_cpu.c" $flags -o "$tmp/cube/cube_cpu.so"
+check "a plugin with only the cpu kernel of cube builds" status_is 0
+run check --plugin-path "$tmp/cube" cube
+check "with it beside cube.so, unchanged, nnrun check cube passes on cpu" \
+    eval 'status_is 0 && out_has "^check cube: all [1-9][0-9]* checks passed$"'
 
 # my_sgd's momentum_buf goes through the checkpoint: a resumed run is exact.
 run train --plugin-path "$tmp/plug" --model 'my_linear out=5 ! sigmoid ! my_linear out=1 ! sigmoid' \
