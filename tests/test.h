@@ -96,5 +96,6 @@ void register_props_tests(void);
 void register_train_tests(void);
 void register_checkpoint_tests(void);
 void register_describe_tests(void);
+void register_error_tests(void);
 
 #endif

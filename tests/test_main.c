@@ -209,6 +209,7 @@ int main(int argc, char **argv)
     register_train_tests();
     register_checkpoint_tests();
     register_describe_tests();
+    register_error_tests();
     if (CU_get_error() != CUE_SUCCESS) {
         fprintf(stderr, "test_nn: registering the tests: %s\n", CU_get_error_msg());
         CU_cleanup_registry();

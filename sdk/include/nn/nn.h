@@ -238,6 +238,11 @@ NN_API size_t nn_ctx_scratch_reserved(const nn_ctx *ctx);
 /* The sticky op error: NN_OK, or the first failure since the last clear. */
 NN_API nn_status nn_ctx_error(const nn_ctx *ctx, const char **msg);
 NN_API void nn_ctx_clear_error(nn_ctx *ctx);
+/* Records the context's sticky error, first one wins; returns code. For a
+ * plugin's forward that fails for its own reason: record why, return NULL.
+ * A code of NN_OK records nothing. */
+NN_API nn_status nn_ctx_set_error(nn_ctx *ctx, nn_status code, const char *fmt, ...)
+    NN_PRINTF(3, 4);
 
 /* Autograd recording switch, as torch.no_grad(). Returns the previous value. */
 NN_API int nn_grad_set_enabled(nn_ctx *ctx, int enabled);
