@@ -108,8 +108,9 @@ static nn_status my_open(const nn_props *p, void **priv, int64_t *len, nn_shape 
 
 static void my_close(void *priv) { free(priv); }
 
-static nn_status my_get(void *priv, int64_t i, float *x, float *y) /* __getitem__ */
+static nn_status my_get(void *priv, int64_t i, float *x, float *y, char **e) /* __getitem__ */
 {
+    (void)e; /* a sample in memory cannot fail to read */
     const my_dataset *d = priv;
     x[0] = d->x[i];
     y[0] = 2 * d->x[i];

@@ -18,22 +18,29 @@ typedef struct checker {
     nn_ctx *ctx;
     int run, failed;
     double worst; /* the worst error relative to its tolerance */
-    char worst_what[160];
+    char worst_what[512];
     nn_rng rng;
 } checker;
 
-static void report(checker *c, const char *what, double err, double tol)
+/* One measured check; why (may be NULL) says what went wrong when it fails. */
+static void report_why(checker *c, const char *what, double err, double tol, const char *why)
 {
     bool ok = err <= tol; /* NaN fails */
     c->run++;
     c->failed += !ok;
     printf("%-4s %-44s error %.3g (tolerance %.3g)\n", ok ? "ok" : "FAIL", what, err, tol);
+    if (!ok && why) printf("     %s\n", why);
     double r = isnan(err) ? INFINITY : err / tol;
     if (!ok && r >= c->worst) {
         c->worst = r;
-        snprintf(c->worst_what, sizeof c->worst_what, "%s: error %.3g, tolerance %.3g", what, err,
-                 tol);
+        snprintf(c->worst_what, sizeof c->worst_what, "%s: error %.3g, tolerance %.3g%s%s%s", what,
+                 err, tol, why ? " (" : "", why ? why : "", why ? ")" : "");
     }
+}
+
+static void report(checker *c, const char *what, double err, double tol)
+{
+    report_why(c, what, err, tol, NULL);
 }
 
 static void fill_uniform(checker *c, float *v, int64_t n, float lo, float hi)
@@ -310,9 +317,12 @@ static nn_status check_dataset(checker *c, const char *name, const char *words, 
     }
     float *y1 = x1 + nx, *x2 = y1 + ny, *y2 = x2 + nx;
     double bad = 0, differ = 0;
+    char first[160] = ""; /* the first failure, as the plugin explained it */
     for (int64_t i = 0; i < n; i++) {
         if (nn_dataset_get(d, i, x1, y1) || nn_dataset_get(d, i, x2, y2)) {
-            bad++;
+            const char *msg;
+            if (!bad++ && nn_ctx_error(c->ctx, &msg)) snprintf(first, sizeof first, "%s", msg);
+            nn_ctx_clear_error(c->ctx);
             continue;
         }
         for (int64_t k = 0; k < nx + ny; k++) {
@@ -321,7 +331,7 @@ static nn_status check_dataset(checker *c, const char *name, const char *words, 
             differ += memcmp(&u, &w, sizeof u) != 0;
         }
     }
-    report(c, "samples that fail or are not finite", bad, 0);
+    report_why(c, "samples that fail or are not finite", bad, 0, first[0] ? first : NULL);
     report(c, "values that differ between two reads", differ, 0);
     report(c, "samples past the end that are accepted", !nn_dataset_get(d, len, x1, y1), 0);
     free(x1);

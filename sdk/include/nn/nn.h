@@ -444,7 +444,10 @@ NN_API void nn_dataset_free(nn_dataset *d);
 NN_API int64_t nn_dataset_len(const nn_dataset *d);
 NN_API const nn_shape *nn_dataset_input_shape(const nn_dataset *d);
 NN_API const nn_shape *nn_dataset_target_shape(const nn_dataset *d);
-/* One sample into host memory (numel of the input / target shapes). */
+/* One sample into host memory (numel of the input / target shapes). When
+ * the plugin fails, its message (after the dataset's name) is also recorded
+ * as the context's sticky error (nn_ctx_error); an index outside 0..len-1 is
+ * NN_INVALID and records nothing. */
 NN_API nn_status nn_dataset_get(nn_dataset *d, int64_t i, float *x, float *y);
 
 typedef enum { NN_SHUFFLE_NONE, NN_SHUFFLE_EPOCH } nn_shuffle;

@@ -151,10 +151,12 @@ typedef struct nn_dataset_vt {
     nn_status (*open)(const nn_props *p, void **priv, int64_t *len, nn_shape *input,
                       nn_shape *target, char **err);
     void (*close)(void *priv);
-    /* One sample into host memory. */
-    nn_status (*get)(void *priv, int64_t i, float *x, float *y);
-    /* Optional: n samples by index, rows packed, for speed. */
-    nn_status (*get_batch)(void *priv, const int64_t *idx, int64_t n, float *x, float *y);
+    /* One sample into host memory. On failure, say why in *err (with nn_fail;
+     * the core frees it and reports it after the dataset's name). */
+    nn_status (*get)(void *priv, int64_t i, float *x, float *y, char **err);
+    /* Optional: n samples by index, rows packed, for speed; *err as for get. */
+    nn_status (*get_batch)(void *priv, const int64_t *idx, int64_t n, float *x, float *y,
+                           char **err);
 } nn_dataset_vt;
 
 /* ---- Device -------------------------------------------------------------- */
