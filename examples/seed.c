@@ -41,6 +41,7 @@ static void fit(nn_module *model, nn_loss *loss, nn_optim *optimizer, nn_loader 
     while ((more = nn_loader_next(batches, &xb, &yb)) == 1) {
         nn_tensor *y = nn_module_forward(model, xb);  /* forward */
         nn_tensor *L = nn_loss_forward(loss, y, yb);  /* the loss */
+        if (!L) break;                                /* nn_ctx_error says why */
         if (train) {
             nn_optim_zero_grad(optimizer);
             TRY(nn_backward(L));

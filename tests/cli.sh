@@ -117,6 +117,51 @@ run_env NN_PLUGIN_PATH="$tmp/dup" plugins -v
 check "a second plugin named sigmoid is refused as a duplicate, no crash" \
     eval 'status_is 0 && out_has "already provided"'
 
+# ---- plugins that load and are wrong when they run (tests/bad/wrong.c) ------
+
+W=$tmp/wrong
+mkdir "$W"
+cp "$top_builddir/tests/bad/.libs/wrong.so" "$W/" || echo "# cannot copy wrong.so"
+printf 'data circle n=200\nepochs 1\n' >"$tmp/small.nn"
+"$NNRUN" train "$tmp/small.nn" --save "$tmp/small.pb" >/dev/null 2>&1 || echo "# cannot save small.pb"
+
+user_error "a module whose forward returns NULL without an error stops train" \
+    train --plugin-path "$W" --model 'linear out=3 ! noout ! linear out=1 ! sigmoid'
+check "the message names the module and says it recorded no error" \
+    eval 'err_has "module .noout. (NoOut) returned no tensor and recorded no error" && ! out_has "accuracy: nan"'
+user_error "a loss whose forward returns NULL without an error stops train" train --plugin-path "$W" --loss noloss
+check "the message names the loss" eval 'err_has "loss .noloss. (NoLoss) returned no tensor and recorded no error"'
+user_error "a module whose output differs from its declared shape stops train" \
+    train --plugin-path "$W" --model 'wrongshape'
+check "the message names the module and both shapes" \
+    eval 'err_has "module .wrongshape. (WrongShape) returned shape \[100, 2\], but its init declared the output \[1\]"'
+user_error "a loss that returns one value per element stops train" train --plugin-path "$W" --loss vecloss
+check "the message names the loss and its shape" \
+    eval 'err_has "loss .vecloss. (VecLoss) returned shape \[100, 1\]; a loss returns one element"'
+user_error "a dataset that cannot read a sample stops train" train --plugin-path "$W" --data 'baddata n=300'
+check "the message is the dataset's own, after its name" \
+    eval 'err_has "dataset .baddata.: sample 2: the file ends before sample 2"'
+user_error "graph stops on a forward that returns NULL" \
+    graph --plugin-path "$W" --model 'linear in=2 out=2 ! noout' -o "$tmp/g.dot"
+check "graph names the module" eval 'err_has "module .noout. (NoOut) returned no tensor"'
+user_error "eval stops on a loss that returns NULL" eval "$tmp/small.pb" --plugin-path "$W" --loss noloss
+check "eval names the loss" eval 'err_has "loss .noloss. (NoLoss)"'
+
+for comp in noout noloss; do
+    user_error "check $comp fails" check --plugin-path "$W" "$comp"
+    check "check $comp gives the reason, not 'success'" \
+        eval 'out_has "^FAIL forward: .* .$comp. .*returned no tensor and recorded no error" && err_has "returned no tensor" && ! grep -q "FAIL.*: success" "$tmp/out"'
+done
+user_error "check wrongshape fails" check --plugin-path "$W" wrongshape
+check "check wrongshape names the module and both shapes" \
+    eval 'out_has "^FAIL forward: module .wrongshape. (WrongShape) returned shape \[3, 4\], but its init declared the output \[1\]" && err_has "wrongshape.*\[3, 4\].*\[1\]"'
+user_error "check vecloss fails" check --plugin-path "$W" vecloss
+check "check vecloss names the loss and its shape" \
+    eval 'out_has "^FAIL forward: loss .vecloss. (VecLoss) returned shape \[4, 4\]" && err_has "vecloss.*\[4, 4\]"'
+user_error "check baddata fails" check --plugin-path "$W" baddata
+check "check baddata gives the dataset's own reason" \
+    eval 'out_has "the file ends before sample 2" && err_has "the file ends before sample 2"'
+
 # ---- user errors: exit 1, one line on stderr ----------------------------------
 
 user_error "an unknown command" frobnicate

@@ -1,6 +1,8 @@
-/* test_errors.c - how the core reports what a plugin did wrong: a dataset
- * that fails to read a sample; and nn_ctx_set_error, the call a plugin
- * records its own reason with. The components are the program's own
+/* test_errors.c - plugin mistakes the core must catch and name: a forward
+ * that returns NULL without recording why, a module whose output differs
+ * from the shape its init declared, a loss that is not one element, a
+ * dataset that fails to read a sample; and nn_ctx_set_error, the call a
+ * plugin records its own reason with. The components are the program's own
  * (nn_registry_add), added to the shared registry on first use. */
 #include "test.h"
 
@@ -9,6 +11,74 @@
 #include <string.h>
 
 /* ---- the components ------------------------------------------------------- */
+
+static nn_status same_init(nn_module *m, const nn_props *p, nn_shape *in, nn_shape *out,
+                           char **err)
+{
+    (void)m, (void)p, (void)err;
+    *out = *in;
+    return NN_OK;
+}
+
+/* Declares one output per sample but passes its input through. */
+static nn_status one_init(nn_module *m, const nn_props *p, nn_shape *in, nn_shape *out,
+                          char **err)
+{
+    (void)m, (void)p, (void)in, (void)err;
+    *out = (nn_shape){1, {1}};
+    return NN_OK;
+}
+
+static nn_tensor *noout_forward(nn_module *m, nn_tensor *x)
+{
+    (void)m, (void)x;
+    return NULL; /* and no error recorded: the mistake under test */
+}
+
+static nn_tensor *failfwd_forward(nn_module *m, nn_tensor *x)
+{
+    (void)m;
+    nn_ctx_set_error(nn_tensor_ctx(x), NN_INVALID, "failfwd: %s", "the weights are not loaded");
+    return NULL;
+}
+
+static nn_tensor *sigmoid_forward(nn_module *m, nn_tensor *x)
+{
+    (void)m;
+    return nn_sigmoid(x);
+}
+
+static const nn_module_vt noout_vt = {
+    NN_VT_HEADER(nn_module_vt), .type_name = "NoOut", .init = same_init, .forward = noout_forward,
+};
+static const nn_module_vt failfwd_vt = {
+    NN_VT_HEADER(nn_module_vt), .type_name = "FailFwd", .init = same_init,
+    .forward = failfwd_forward,
+};
+static const nn_module_vt wrongshape_vt = {
+    NN_VT_HEADER(nn_module_vt), .type_name = "WrongShape", .init = one_init,
+    .forward = sigmoid_forward,
+};
+
+static nn_tensor *noloss_forward(nn_loss *l, nn_tensor *pred, nn_tensor *target)
+{
+    (void)l, (void)pred, (void)target;
+    return NULL;
+}
+
+static nn_tensor *vecloss_forward(nn_loss *l, nn_tensor *pred, nn_tensor *target)
+{
+    (void)l;
+    nn_tensor *d = nn_sub(pred, target);
+    return nn_mul(d, d); /* forgot the mean */
+}
+
+static const nn_loss_vt noloss_vt = {
+    NN_VT_HEADER(nn_loss_vt), .type_name = "NoLoss", .forward = noloss_forward,
+};
+static const nn_loss_vt vecloss_vt = {
+    NN_VT_HEADER(nn_loss_vt), .type_name = "VecLoss", .forward = vecloss_forward,
+};
 
 /* n samples of [2] -> [1]; sample 2 and later cannot be read. */
 static const nn_prop_def bad_props[] = {
@@ -49,6 +119,12 @@ static const nn_dataset_vt badbatch_vt = {
 };
 
 static const nn_component_def components[] = {
+    {NN_KIND_MODULE, "noout", "returns NULL, records nothing", &noout_vt, NULL, 0},
+    {NN_KIND_MODULE, "failfwd", "records its own error", &failfwd_vt, NULL, 0},
+    {NN_KIND_MODULE, "wrongshape", "declares [1], returns its input's shape", &wrongshape_vt,
+     NULL, 0},
+    {NN_KIND_LOSS, "noloss", "returns NULL, records nothing", &noloss_vt, NULL, 0},
+    {NN_KIND_LOSS, "vecloss", "returns one loss per element", &vecloss_vt, NULL, 0},
     {NN_KIND_DATASET, "baddata", "fails from sample 2 on", &baddata_vt, bad_props, 1},
     {NN_KIND_DATASET, "badbatch", "get_batch always fails", &badbatch_vt, bad_props, 1},
 };
@@ -146,6 +222,58 @@ static void test_ctx_set_error(void)
     CHECK_CTX_ERROR(ctx, NN_INVALID, "stop");
 }
 
+static void test_module_returns_nothing(void)
+{
+    run r;
+    run_open(&r, "circle n=300", "linear out=3 ! noout ! linear out=1 ! sigmoid", "bce");
+    fit_fails(&r, NN_INTERNAL, "module 'noout' (NoOut) returned no tensor and recorded no error");
+    /* and a direct forward records it in the context */
+    nn_ctx *ctx = fx_ctx();
+    CU_ASSERT_PTR_NULL(nn_module_forward(r.net, t2d(4, 2, NULL, 0)));
+    CHECK_CTX_ERROR(ctx, NN_INTERNAL, "module 'noout' (NoOut) returned no tensor");
+    nn_ctx_scratch_reset(ctx);
+    run_close(&r);
+}
+
+static void test_module_own_error(void)
+{
+    run r;
+    run_open(&r, "circle n=300", "linear out=1 ! failfwd", "bce");
+    fit_fails(&r, NN_INVALID, "failfwd: the weights are not loaded");
+    run_close(&r);
+}
+
+static void test_loss_returns_nothing(void)
+{
+    run r;
+    run_open(&r, "circle n=300", "linear out=1 ! sigmoid", "noloss");
+    fit_fails(&r, NN_INTERNAL, "loss 'noloss' (NoLoss) returned no tensor and recorded no error");
+    run_close(&r);
+}
+
+static void test_module_shape_differs(void)
+{
+    run r;
+    /* circle's input is [2]; wrongshape declares [1] (so the target fits) and returns [N, 2] */
+    run_open(&r, "circle n=300", "wrongshape", "bce");
+    fit_fails(&r, NN_SHAPE,
+              "module 'wrongshape' (WrongShape) returned shape [100, 2], but its init declared "
+              "the output [1] per sample ([100, 1] for this batch)");
+    run_close(&r);
+    /* inside a chain too; a correct module's output is left alone */
+    run_open(&r, "circle n=300", "linear out=4 ! sigmoid ! wrongshape", "bce");
+    fit_fails(&r, NN_SHAPE, "module 'wrongshape' (WrongShape) returned shape [100, 4]");
+    run_close(&r);
+}
+
+static void test_loss_not_scalar(void)
+{
+    run r;
+    run_open(&r, "circle n=300", "linear out=1 ! sigmoid", "vecloss");
+    fit_fails(&r, NN_SHAPE, "loss 'vecloss' (VecLoss) returned shape [100, 1]; a loss returns one element");
+    run_close(&r);
+}
+
 static void test_dataset_says_why(void)
 {
     run r;
@@ -172,5 +300,10 @@ void register_error_tests(void)
     CU_pSuite s = fx_add_suite("errors");
     if (!s) return;
     FX_ADD(s, test_ctx_set_error);
+    FX_ADD(s, test_module_returns_nothing);
+    FX_ADD(s, test_module_own_error);
+    FX_ADD(s, test_loss_returns_nothing);
+    FX_ADD(s, test_module_shape_differs);
+    FX_ADD(s, test_loss_not_scalar);
     FX_ADD(s, test_dataset_says_why);
 }

@@ -662,6 +662,7 @@ static nn_status graph(options *o, run_state *r, char **err)
     const char *msg;
     nn_status st = nn_ctx_error(r->ctx, &msg);
     if (st) return nn_fail(err, st, "forward pass: %s", msg);
+    if (!y) return nn_fail(err, NN_INTERNAL, "forward pass: no output and no error recorded");
     char *dot;
     if ((st = nn_graph_dot(y, r->model, &dot, err))) return st;
     if (!strcmp(fmt, "dot") || !strcmp(fmt, "gv"))

@@ -350,6 +350,10 @@ NN_API nn_status nn_module_create(nn_ctx *ctx, const char *name, const char *wor
                                   const nn_shape *in, nn_module **out, char **err);
 NN_API void nn_module_free(nn_module *m);
 
+/* Runs m on a batch x, (N, in...). NULL on error, with the reason recorded
+ * in the context (nn_ctx_error): an op's, the plugin's own, or the core's
+ * naming the module when a plugin's forward returned NULL without a reason
+ * or a shape other than (N, out...) of its declared output. */
 NN_API nn_tensor *nn_module_forward(nn_module *m, nn_tensor *x);
 NN_API void nn_module_train(nn_module *m, int training);
 NN_API int nn_module_is_training(const nn_module *m);
@@ -406,6 +410,9 @@ typedef struct nn_loss nn_loss;
 NN_API nn_status nn_loss_create(nn_ctx *ctx, const char *name, const char *words,
                                 nn_loss **out, char **err);
 NN_API void nn_loss_free(nn_loss *l);
+/* The loss, one element. NULL on error, with the reason recorded in the
+ * context, as nn_module_forward (the core names a loss that returned NULL
+ * without a reason, or more than one element). */
 NN_API nn_tensor *nn_loss_forward(nn_loss *l, nn_tensor *pred, nn_tensor *target);
 /* Correct predictions out of *total, when the loss defines an accuracy
  * (NN_UNSUPPORTED otherwise). */

@@ -73,7 +73,11 @@ typedef struct nn_module_vt {
      * from its properties when it can (linear's in=) and leaves it otherwise. */
     nn_status (*init)(nn_module *m, const nn_props *p, nn_shape *in, nn_shape *out,
                       char **err);
-    /* Composes core ops; autograd comes for free. Returns NULL on error. */
+    /* Composes core ops; autograd comes for free. Returns a batch of the
+     * output shape init declared, or NULL on error: a failed op has recorded
+     * why; for a reason of its own, record it with nn_ctx_set_error. A NULL
+     * with nothing recorded, or another shape, stops training naming the
+     * module. */
     nn_tensor *(*forward)(nn_module *m, nn_tensor *x);
     /* Optional: draws fresh parameters from rng (PyTorch's reset_parameters). */
     nn_status (*reset_parameters)(nn_module *m, nn_rng *rng);
@@ -107,7 +111,8 @@ typedef struct nn_loss_vt {
     const char *type_name; /* "BCELoss" */
     /* Optional: validates the properties. */
     nn_status (*init)(nn_loss *l, const nn_props *p, char **err);
-    /* Returns a one-element tensor built from core ops, NULL on error. */
+    /* Returns a one-element tensor built from core ops, or NULL on error
+     * with the reason recorded, as a module's forward. */
     nn_tensor *(*forward)(nn_loss *l, nn_tensor *pred, nn_tensor *target);
     /* Optional: for the accuracy metric, how many of *total predictions
      * (samples or outputs, as the loss defines them) are correct. */
