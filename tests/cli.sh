@@ -162,6 +162,37 @@ user_error "check baddata fails" check --plugin-path "$W" baddata
 check "check baddata gives the dataset's own reason" \
     eval 'out_has "the file ends before sample 2" && err_has "the file ends before sample 2"'
 
+# ---- --plugin-path: relative paths, and why a path is skipped -----------------
+
+cd "$W" || echo "# cannot cd to $W"
+for rel in . ./ ../wrong; do
+    run plugins --plugin-path "$rel"
+    check "--plugin-path $rel (relative) is searched, as its absolute path" \
+        eval 'status_is 0 && out_has "^module  *noout .* $tmp/wrong/wrong.so$" && ! err_has .'
+done
+run train --plugin-path . --model 'wrongshape' --epochs 1
+check "train finds a component through --plugin-path ." \
+    eval 'status_is 1 && err_has "module .wrongshape. (WrongShape) returned" && ! err_has "named"'
+run check --plugin-path . noout
+check "check finds a component through --plugin-path ." \
+    eval 'status_is 1 && out_has "^module noout: " && ! err_has "named"'
+
+echo "not a folder" >"$tmp/afile"
+mkdir "$tmp/emptydir"
+# Every command that takes --plugin-path says why it skips one and goes on.
+for cmd in "plugins" "inspect linear" "check sigmoid" "train $tmp/small.nn" "eval $tmp/small.pb" \
+    "print $tmp/small.pb" "summary $tmp/small.pb" "params $tmp/small.pb" \
+    "graph $tmp/small.pb -o $tmp/g.dot"; do
+    # shellcheck disable=SC2086 # cmd is split into words on purpose
+    run $cmd --plugin-path "$tmp/nosuch" --plugin-path "$tmp/afile" --plugin-path "$tmp/emptydir"
+    check "nnrun $cmd: a missing --plugin-path and a file given as one are skipped, saying why" \
+        eval 'status_is 0 && err_has "^nnrun: warning: --plugin-path .$tmp/nosuch. skipped: no such directory$" && err_has "^nnrun: warning: --plugin-path .$tmp/afile. skipped: not a directory$" && ! err_has "emptydir"'
+done
+run train --plugin-path nosuch --model 'swish' --epochs 1
+check "the warning comes before the error it explains" \
+    eval 'status_is 1 && sed -n 1p "$tmp/err" | grep -q "nosuch. skipped: no such directory" && sed -n 2p "$tmp/err" | grep -q "no module named .swish."'
+cd "$tmp" || true
+
 # ---- user errors: exit 1, one line on stderr ----------------------------------
 
 user_error "an unknown command" frobnicate

@@ -42,6 +42,17 @@ done
 sh_run $CC -Wall -Wextra -Werror "$top_srcdir/examples/seed.c" $flags -o "$tmp/seed"
 check "examples/seed.c builds against the installed SDK" status_is 0
 
+# The README's "Writing plugins" commands, as shown, in a folder holding
+# my_linear.c: a relative --plugin-path for train and check.
+mkdir "$tmp/readme"
+cp "$top_srcdir/examples/plugins/my_linear.c" "$tmp/readme/"
+awk '/^## Writing plugins/ { f = 1 } f && /^```/ { if (inb) exit; inb = 1; next } f && inb' \
+    "$top_srcdir/README.md" | sed "s|^cc |$CC |" >"$tmp/readme/steps.sh"
+(cd "$tmp/readme" && PATH="$P/bin:$PATH" sh -e ./steps.sh) >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check "the README's plugin commands run as shown (build, train, check with --plugin-path .)" \
+    eval 'status_is 0 && grep -q "plugin-path \." "$tmp/readme/steps.sh" && trained_well && out_has "^check my_linear: all [0-9]* checks passed" && ! test -s "$tmp/err"'
+
 run plugins --plugin-path "$tmp/plug"
 check "the installed nnrun lists the example plugins" \
     eval 'status_is 0 && out_has "^module  *my_linear " && out_has "^optimizer  *my_sgd " && out_has "^module  *two_layers_net "'

@@ -8,6 +8,7 @@
  *
  * Every user error ends in one message on stderr and exit status 1. */
 #define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <nn/plugin.h>
 
 #include "check.h"
@@ -105,6 +106,17 @@ static int die(const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     return 1;
+}
+
+static void warn(const char *fmt, ...) NN_PRINTF(1, 2);
+static void warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("nnrun: warning: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
 }
 
 static int die_err(char *err, nn_status st)
@@ -253,10 +265,38 @@ static int parse_args(options *o, int argc, char **argv, const char **pos, int m
     return 0;
 }
 
+/* The core searches absolute paths only: each --plugin-path is resolved
+ * here, against the current directory, and one that cannot be searched is
+ * skipped with a warning that says why. */
 static nn_status open_registry(const options *o, nn_registry **reg, char **err)
 {
-    nn_registry_opts ro = {o->paths, o->npaths, 0};
-    return nn_registry_open(&ro, reg, err);
+    char *dirs[MAX_PATHS];
+    int n = 0;
+    for (int i = 0; i < o->npaths; i++) {
+        const char *p = o->paths[i];
+        char *real = realpath(p, NULL);
+        struct stat sb;
+        char why_buf[128];
+        const char *why = NULL;
+        if (!real) {
+            why = errno == ENOENT ? "no such directory" : strerror(errno);
+        } else if (stat(real, &sb) || !S_ISDIR(sb.st_mode)) {
+            why = "not a directory";
+        } else if (access(real, R_OK | X_OK)) {
+            snprintf(why_buf, sizeof why_buf, "cannot be read: %s", strerror(errno));
+            why = why_buf;
+        }
+        if (why) {
+            warn("--plugin-path '%s' skipped: %s", p, why);
+            free(real);
+            continue;
+        }
+        dirs[n++] = real;
+    }
+    nn_registry_opts ro = {(const char *const *)dirs, n, 0};
+    nn_status st = nn_registry_open(&ro, reg, err);
+    for (int i = 0; i < n; i++) free(dirs[i]);
+    return st;
 }
 
 /* Splits "name k=v k=v" into its name (copied to buf) and the words. */
