@@ -193,6 +193,17 @@ check "the warning comes before the error it explains" \
     eval 'status_is 1 && sed -n 1p "$tmp/err" | grep -q "nosuch. skipped: no such directory" && sed -n 2p "$tmp/err" | grep -q "no module named .swish."'
 cd "$tmp" || true
 
+# ---- inspect: required properties, long names ---------------------------------
+
+run inspect linear
+check "inspect marks a property without default as required" \
+    eval 'status_is 0 && out_has "^  out  *int  *required  *range:" && ! out_has "default: *range" && ! out_has "default: *$"'
+run inspect --plugin-path "$W" baddata
+check "inspect baddata marks n as required" eval 'status_is 0 && out_has "^  n  *int  *required "'
+check "inspect sizes its columns to the longest property name" \
+    eval 'awk '\''/^  [a-z_]+  +(int|float|bool|string|enum)  / { match($0, / (int|float|bool|string|enum) /); p[RSTART] = 1; n++ }
+              END { k = 0; for (i in p) k++; exit !(n == 2 && k == 1) }'\'' "$tmp/out"'
+
 # ---- user errors: exit 1, one line on stderr ----------------------------------
 
 user_error "an unknown command" frobnicate

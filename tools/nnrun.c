@@ -803,12 +803,39 @@ static int cmd_plugins(options *o, int argc, char **argv)
     return 0;
 }
 
-static void print_range(const nn_prop_def *d)
+/* "  one of: a|b" or "  range: [lo, hi]" into buf, or "" when there is none. */
+static void format_range(const nn_prop_def *d, char *buf, size_t len)
 {
+    buf[0] = 0;
     if (d->type == NN_PROP_ENUM)
-        printf("  one of: %s", d->choices ? d->choices : "");
+        snprintf(buf, len, "  one of: %s", d->choices ? d->choices : "");
     else if ((d->type == NN_PROP_INT || d->type == NN_PROP_FLOAT) && d->min <= d->max)
-        printf("  range: [%.10g, %.10g]", d->min, d->max);
+        snprintf(buf, len, "  range: [%.10g, %.10g]", d->min, d->max);
+}
+
+/* The property table, its columns as wide as their longest entry; a
+ * property without a default is marked "required". */
+static void print_props(const nn_prop_def *p, int np)
+{
+    printf("properties:%s\n", np ? "" : " none");
+    int wname = 0, wdef = 0;
+    for (int k = 0; k < np; k++) {
+        int n = (int)strlen(p[k].name ? p[k].name : "");
+        int d = (int)(p[k].def ? strlen("default: ") + strlen(p[k].def) : strlen("required"));
+        if (n > wname) wname = n;
+        if (d > wdef) wdef = d;
+    }
+    for (int k = 0; k < np; k++) {
+        char def[256], range[256];
+        if (p[k].def)
+            snprintf(def, sizeof def, "default: %s", p[k].def);
+        else
+            snprintf(def, sizeof def, "required");
+        format_range(&p[k], range, sizeof range);
+        printf("  %-*s  %-6s  %-*s%s", wname, p[k].name ? p[k].name : "",
+               nn_prop_type_name(p[k].type), range[0] ? wdef : 0, def, range);
+        printf("\n  %-*s  %s\n", wname, "", p[k].doc ? p[k].doc : "");
+    }
 }
 
 static int cmd_inspect(options *o, int argc, char **argv)
@@ -833,14 +860,8 @@ static int cmd_inspect(options *o, int argc, char **argv)
         printf("plugin:   %s %s\nfile:     %s\n\n", nn_component_plugin(c), nn_component_version(c),
                nn_component_file(c));
         int np;
-        const nn_prop_def *p = nn_component_props(c, &np);
-        printf("properties:%s\n", np ? "" : " none");
-        for (int k = 0; k < np; k++) {
-            printf("  %-14s %-6s default: %s", p[k].name, nn_prop_type_name(p[k].type),
-                   p[k].def ? p[k].def : "");
-            print_range(&p[k]);
-            printf("\n  %14s %s\n", "", p[k].doc ? p[k].doc : "");
-        }
+        const nn_prop_def *props = nn_component_props(c, &np);
+        print_props(props, np);
     }
     if (!found) {
         nn_registry_free(reg);
