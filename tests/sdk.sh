@@ -42,6 +42,28 @@ done
 sh_run $CC -Wall -Wextra -Werror "$top_srcdir/examples/seed.c" $flags -o "$tmp/seed"
 check "examples/seed.c builds against the installed SDK" status_is 0
 
+# The examples that open the installed headers, as an author copies them:
+# the lines of the first comment indented "*   ".
+header_example() {
+    awk 'NR == 1, /^ \*\//' "$P/include/nn/$1" | sed -n 's/^ \*   //p'
+}
+mkdir "$tmp/hdr" "$tmp/hdr/plug"
+header_example nn.h >"$tmp/hdr/net.c"
+sh_run $CC -Wall -Wextra -Werror "$tmp/hdr/net.c" $flags -o "$tmp/hdr/net"
+check "the example of nn/nn.h builds as a program" eval 'status_is 0 && grep -q "^int main" "$tmp/hdr/net.c"'
+sh_run "$tmp/hdr/net"
+check "and runs: a batch of 3 through 'linear out=5 ! sigmoid'" eval 'status_is 0 && out_has "^y: (3, 5)$"'
+header_example plugin.h >"$tmp/hdr/relu.c"
+sh_run $CC -shared -fPIC -Wall -Wextra -Werror "$tmp/hdr/relu.c" $flags -o "$tmp/hdr/plug/relu.so"
+check "the example of nn/plugin.h builds as a plugin" \
+    eval 'status_is 0 && grep -q "^NN_PLUGIN_DEFINE" "$tmp/hdr/relu.c"'
+run plugins -v --plugin-path "$tmp/hdr/plug"
+check "it loads" eval 'status_is 0 && out_has "^module  *relu .*/relu.so$" && ! out_has "^refused"'
+run check --plugin-path "$tmp/hdr/plug" relu
+check "nnrun check relu passes" eval 'status_is 0 && out_has "^check relu: all [0-9]* checks passed"'
+run train --plugin-path "$tmp/hdr/plug" --model 'linear out=5 ! relu ! linear out=1 ! sigmoid' --epochs 20
+check "it trains in a chain" eval 'status_is 0 && last_epoch_is 19'
+
 # The README's "Writing plugins" commands, as shown, in a folder holding
 # my_linear.c: a relative --plugin-path for train and check.
 mkdir "$tmp/readme"

@@ -19,12 +19,37 @@
  * fails returns NULL and records a sticky error (nn_ctx_error()); an op given
  * a NULL input returns NULL, so a whole forward pass can be checked once.
  *
- *   nn_registry *reg; nn_ctx *ctx; char *err = NULL;
- *   nn_registry_open(NULL, &reg, &err);
- *   nn_ctx_open(reg, "cpu", 0, &ctx, &err);
- *   nn_module *net;
- *   nn_module_from_chain(ctx, "linear out=5 ! sigmoid", shape_in, &net, &err);
- *   nn_tensor *y = nn_module_forward(net, x);
+ * A whole program (cc net.c $(pkg-config --cflags --libs nn)):
+ *
+ *   #include <nn/nn.h>
+ *   #include <stdio.h>
+ *
+ *   int main(void)
+ *   {
+ *       nn_registry *reg = NULL;
+ *       nn_ctx *ctx = NULL;
+ *       nn_module *net = NULL;
+ *       char *err = NULL;
+ *       nn_shape in = {1, {2}}, batch = {2, {3, 2}}; // one sample of 2 features; 3 samples
+ *       if (nn_registry_open(NULL, &reg, &err) || nn_ctx_open(reg, "cpu", 0, &ctx, &err) ||
+ *           nn_module_from_chain(ctx, "linear out=5 ! sigmoid", &in, &net, &err)) {
+ *           fprintf(stderr, "%s\n", err);
+ *           return 1;
+ *       }
+ *       nn_tensor *x = nn_tensor_new(ctx, &batch, 0); // zeros
+ *       nn_tensor *y = nn_module_forward(net, x);     // NULL on error
+ *       const char *msg;
+ *       if (nn_ctx_error(ctx, &msg))
+ *           fprintf(stderr, "%s\n", msg);
+ *       else
+ *           printf("y: (%lld, %lld)\n", (long long)nn_tensor_dim(y, 0),
+ *                  (long long)nn_tensor_dim(y, 1));
+ *       nn_tensor_free(x);
+ *       nn_module_free(net);
+ *       nn_ctx_free(ctx);
+ *       nn_registry_free(reg);
+ *       return y ? 0 : 1;
+ *   }
  */
 #ifndef NN_NN_H
 #define NN_NN_H

@@ -9,11 +9,28 @@
  * struct_size; slots are only ever appended, and the core calls a slot only
  * when it lies inside struct_size and is not NULL (optional slots say so).
  *
+ * A whole plugin, relu.c (cc -shared -fPIC relu.c $(pkg-config --cflags
+ * --libs nn) -o relu.so). A module needs init, which declares the output
+ * shape of one sample, and forward:
+ *
+ *   #include <nn/plugin.h>
+ *
+ *   static nn_status relu_init(nn_module *m, const nn_props *p, nn_shape *in, nn_shape *out,
+ *                              char **err)
+ *   {
+ *       (void)m, (void)p, (void)err;
+ *       *out = *in; // element-wise: the output has the input's shape
+ *       return NN_OK;
+ *   }
  *   static nn_tensor *relu_forward(nn_module *m, nn_tensor *x)
- *   { (void)m; return nn_relu(x); }
+ *   {
+ *       (void)m;
+ *       return nn_relu(x); // on failure the op returns NULL and records why
+ *   }
  *   static const nn_module_vt relu_vt = {
  *       NN_VT_HEADER(nn_module_vt),
  *       .type_name = "ReLU",
+ *       .init = relu_init,
  *       .forward = relu_forward,
  *   };
  *   static const nn_component_def relu_components[] = {
