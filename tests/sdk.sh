@@ -64,6 +64,41 @@ check "nnrun check relu passes" eval 'status_is 0 && out_has "^check relu: all [
 run train --plugin-path "$tmp/hdr/plug" --model 'linear out=5 ! relu ! linear out=1 ! sigmoid' --epochs 20
 check "it trains in a chain" eval 'status_is 0 && last_epoch_is 19'
 
+# Every listing of docs/plugins.md that is a whole plugin (it opens with
+# "/* NAME.c - " and has NN_PLUGIN_DEFINE) builds as shown, loads and passes
+# nnrun check.
+mkdir "$tmp/doc"
+awk -v dir="$tmp/doc" '
+    /^```c$/ { inb = 1; buf = ""; next }
+    inb && /^```$/ {
+        inb = 0
+        if (buf ~ /NN_PLUGIN_DEFINE/ && match(buf, /^\/\* [a-z_0-9]+\.c /)) {
+            f = dir "/" substr(buf, 4, RLENGTH - 4)
+            printf "%s", buf > f
+            close(f)
+        }
+        next
+    }
+    inb { buf = buf $0 "\n" }' "$top_srcdir/docs/plugins.md"
+ndoc=0
+for src in "$tmp/doc"/*.c; do
+    [ -f "$src" ] || continue
+    ndoc=$((ndoc + 1))
+    name=$(basename "$src" .c)
+    sh_run $CC -shared -fPIC -Wall -Wextra -Werror "$src" $flags -o "$tmp/doc/$name.so"
+    check "docs/plugins.md: $name.c builds against the installed SDK" status_is 0
+    for comp in $(sed -n 's/^ *{NN_KIND_[A-Z]*, "\([a-z_0-9]*\)".*/\1/p' "$src"); do
+        run check --plugin-path "$tmp/doc" "$comp"
+        check "docs/plugins.md: nnrun check $comp (from $name.c) passes" \
+            eval 'status_is 0 && out_has "^check $comp: all [0-9]* checks passed"'
+    done
+done
+check "docs/plugins.md has its whole plugins: swish.c, act.c, mse.c" \
+    eval 'test "$ndoc" -ge 3 && test -f "$tmp/doc/swish.c" -a -f "$tmp/doc/act.c" -a -f "$tmp/doc/mse.c"'
+run train --plugin-path "$tmp/doc" --model 'linear out=5 ! act fn=tanh ! linear out=1 ! swish' \
+    --loss mse --epochs 20
+check "act, swish and mse train together" eval 'status_is 0 && last_epoch_is 19'
+
 # The README's "Writing plugins" commands, as shown, in a folder holding
 # my_linear.c: a relative --plugin-path for train and check.
 mkdir "$tmp/readme"
