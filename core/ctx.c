@@ -90,6 +90,18 @@ void *nn_ctx_fail(nn_ctx *ctx, nn_status code, const char *fmt, ...)
     return NULL;
 }
 
+nn_status nn_ctx_set_error(nn_ctx *ctx, nn_status code, const char *fmt, ...)
+{
+    if (!ctx || code == NN_OK || ctx->err != NN_OK) return code;
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = nn_vformat(fmt, ap);
+    va_end(ap);
+    nn_ctx_fail(ctx, code, "%s", msg ? msg : nn_strerror(code));
+    free(msg);
+    return code;
+}
+
 nn_status nn_ctx_error(const nn_ctx *ctx, const char **msg)
 {
     if (msg) *msg = ctx->err_msg ? ctx->err_msg : nn_strerror(ctx->err);

@@ -56,10 +56,30 @@ int64_t nn_dataset_len(const nn_dataset *d) { return d->len; }
 const nn_shape *nn_dataset_input_shape(const nn_dataset *d) { return &d->input; }
 const nn_shape *nn_dataset_target_shape(const nn_dataset *d) { return &d->target; }
 
+/* The plugin's reason (or the status's text), after the dataset's name. */
+static nn_status read_failed(nn_dataset *d, nn_status st, char *why, const char *what,
+                             char **err)
+{
+    nn_fail(err, st, "dataset '%s': %s: %s", d->comp->def->name, what, why ? why : nn_strerror(st));
+    free(why);
+    return st;
+}
+
 nn_status nn_dataset_get(nn_dataset *d, int64_t i, float *x, float *y)
 {
     if (i < 0 || i >= d->len) return NN_INVALID;
-    return d->vt->get(d->priv, i, x, y);
+    char *why = NULL, *msg = NULL;
+    nn_status st = d->vt->get(d->priv, i, x, y, &why);
+    if (st == NN_OK) {
+        free(why);
+        return NN_OK;
+    }
+    char what[48];
+    snprintf(what, sizeof what, "sample %lld", (long long)i);
+    read_failed(d, st, why, what, &msg);
+    nn_ctx_fail(d->ctx, st, "%s", msg ? msg : nn_strerror(st));
+    free(msg);
+    return st;
 }
 
 static nn_status fill_cache(nn_dataset *d, char **err)
@@ -74,20 +94,28 @@ static nn_status fill_cache(nn_dataset *d, char **err)
     int64_t idx[256];
     for (int64_t i = 0; i < d->len; i += batched ? 256 : 1) {
         nn_status st;
+        char *why = NULL;
+        int64_t n = 1;
         if (batched) { /* the plugin's fast path, 256 samples a call */
-            int64_t n = d->len - i < 256 ? d->len - i : 256;
+            n = d->len - i < 256 ? d->len - i : 256;
             for (int64_t k = 0; k < n; k++) idx[k] = i + k;
-            st = d->vt->get_batch(d->priv, idx, n, d->x + i * xn, d->y + i * yn);
+            st = d->vt->get_batch(d->priv, idx, n, d->x + i * xn, d->y + i * yn, &why);
         } else {
-            st = d->vt->get(d->priv, i, d->x + i * xn, d->y + i * yn);
+            st = d->vt->get(d->priv, i, d->x + i * xn, d->y + i * yn, &why);
         }
         if (st) {
             free(d->x);
             free(d->y);
             d->x = d->y = NULL;
-            return nn_fail(err, st, "dataset '%s': sample %lld could not be read",
-                           d->comp->def->name, (long long)i);
+            char what[64];
+            if (batched)
+                snprintf(what, sizeof what, "samples %lld..%lld", (long long)i,
+                         (long long)(i + n - 1));
+            else
+                snprintf(what, sizeof what, "sample %lld", (long long)i);
+            return read_failed(d, st, why, what, err);
         }
+        free(why);
     }
     return NN_OK;
 }

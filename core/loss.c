@@ -42,10 +42,30 @@ void nn_loss_free(nn_loss *l)
     free(l);
 }
 
+/* As a module's forward (module.c): a tensor or a recorded error, and for a
+ * loss exactly one element, or backward and the loss value would fail later
+ * with a message that does not name the loss. */
 nn_tensor *nn_loss_forward(nn_loss *l, nn_tensor *pred, nn_tensor *target)
 {
     if (!pred || !target) return NULL;
-    return l->vt->forward(l, pred, target);
+    const char *name = l->comp->def->name;
+    const char *type = l->vt->type_name ? l->vt->type_name : name;
+    nn_tensor *L = l->vt->forward(l, pred, target);
+    if (!L) {
+        if (l->ctx->err == NN_OK)
+            nn_ctx_fail(l->ctx, NN_INTERNAL, "loss '%s' (%s) returned no tensor and recorded no error",
+                        name, type);
+        return NULL;
+    }
+    if (L->numel != 1) {
+        char got[96];
+        nn_shape_format(&L->shape, 0, got, sizeof got);
+        return nn_ctx_fail(l->ctx, NN_SHAPE,
+                           "loss '%s' (%s) returned shape %s; a loss returns one element (a 0-d "
+                           "tensor, as nn_mean or nn_sum give)",
+                           name, type, got);
+    }
+    return L;
 }
 
 nn_status nn_loss_correct(nn_loss *l, nn_tensor *pred, nn_tensor *target, int64_t *correct,

@@ -236,10 +236,51 @@ nn_status nn_module_from_chain(nn_ctx *ctx, const char *chain, const nn_shape *i
     return NN_OK;
 }
 
+/* Is t a batch of samples of shape s: (N, s...)? */
+static bool batch_of(const nn_shape *t, const nn_shape *s)
+{
+    if (t->ndim != s->ndim + 1) return false;
+    for (int i = 0; i < s->ndim; i++)
+        if (t->dim[i + 1] != s->dim[i]) return false;
+    return true;
+}
+
+/* A plugin's forward must return a tensor, or NULL with the context's error
+ * recorded; given a batch of its declared input, the batch of its declared
+ * output. Either mistake is recorded here, naming the component, so that it
+ * stops training instead of showing up later as someone else's error. */
+static nn_tensor *plugin_forward(nn_module *m, nn_tensor *x)
+{
+    nn_ctx *ctx = m->ctx;
+    const char *name = m->comp->def->name;
+    const char *type = m->vt->type_name ? m->vt->type_name : name;
+    nn_tensor *y = m->vt->forward(m, x);
+    if (!y) {
+        if (ctx->err == NN_OK)
+            nn_ctx_fail(ctx, NN_INTERNAL, "module '%s' (%s) returned no tensor and recorded no error",
+                        name, type);
+        return NULL;
+    }
+    if (batch_of(&x->shape, &m->in) &&
+        !(batch_of(&y->shape, &m->out) && y->shape.dim[0] == x->shape.dim[0])) {
+        nn_shape want = {m->out.ndim + 1, {x->shape.dim[0]}};
+        memcpy(want.dim + 1, m->out.dim, (size_t)m->out.ndim * sizeof want.dim[0]);
+        char got[96], decl[96], exp[96];
+        nn_shape_format(&y->shape, 0, got, sizeof got);
+        nn_shape_format(&m->out, 0, decl, sizeof decl);
+        nn_shape_format(&want, 0, exp, sizeof exp);
+        return nn_ctx_fail(ctx, NN_SHAPE,
+                           "module '%s' (%s) returned shape %s, but its init declared the output "
+                           "%s per sample (%s for this batch)",
+                           name, type, got, decl, exp);
+    }
+    return y;
+}
+
 nn_tensor *nn_module_forward(nn_module *m, nn_tensor *x)
 {
     if (!x) return NULL;
-    if (m->vt) return m->vt->forward(m, x);
+    if (m->vt) return plugin_forward(m, x);
     for (int i = 0; i < m->nchildren && x; i++) x = nn_module_forward(m->children[i], x);
     return x;
 }

@@ -38,7 +38,11 @@ static nn_status run_batch(nn_module *m, nn_loss *l, nn_optim *o, nn_tensor *xb,
     nn_ctx *ctx = m->ctx;
     nn_tensor *y = nn_module_forward(m, xb);
     nn_tensor *L = nn_loss_forward(l, y, yb);
-    if (!L) return ctx_status(ctx, err);
+    if (!L) {
+        /* nn_module_forward and nn_loss_forward record why; never go on without a loss. */
+        nn_status st = ctx_status(ctx, err);
+        return st ? st : nn_fail(err, NN_INTERNAL, "the forward pass gave no loss");
+    }
     if (o) {
         nn_optim_zero_grad(o);
         nn_backward(L);

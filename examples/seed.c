@@ -41,6 +41,7 @@ static void fit(nn_module *model, nn_loss *loss, nn_optim *optimizer, nn_loader 
     while ((more = nn_loader_next(batches, &xb, &yb)) == 1) {
         nn_tensor *y = nn_module_forward(model, xb);  /* forward */
         nn_tensor *L = nn_loss_forward(loss, y, yb);  /* the loss */
+        if (!L) break;                                /* nn_ctx_error says why */
         if (train) {
             nn_optim_zero_grad(optimizer);
             TRY(nn_backward(L));
@@ -108,8 +109,9 @@ static nn_status my_open(const nn_props *p, void **priv, int64_t *len, nn_shape 
 
 static void my_close(void *priv) { free(priv); }
 
-static nn_status my_get(void *priv, int64_t i, float *x, float *y) /* __getitem__ */
+static nn_status my_get(void *priv, int64_t i, float *x, float *y, char **e) /* __getitem__ */
 {
+    (void)e; /* a sample in memory cannot fail to read */
     const my_dataset *d = priv;
     x[0] = d->x[i];
     y[0] = 2 * d->x[i];

@@ -119,6 +119,93 @@ run_env NN_PLUGIN_PATH="$tmp/dup" plugins -v
 check "a second plugin named sigmoid is refused as a duplicate, no crash" \
     eval 'status_is 0 && out_has "already provided"'
 
+# ---- plugins that load and are wrong when they run (tests/bad/wrong.c) ------
+
+W=$tmp/wrong
+mkdir "$W"
+cp "$top_builddir/tests/bad/.libs/wrong.so" "$W/" || echo "# cannot copy wrong.so"
+printf 'data circle n=200\nepochs 1\n' >"$tmp/small.nn"
+"$NNRUN" train "$tmp/small.nn" --save "$tmp/small.pb" >/dev/null 2>&1 || echo "# cannot save small.pb"
+
+user_error "a module whose forward returns NULL without an error stops train" \
+    train --plugin-path "$W" --model 'linear out=3 ! noout ! linear out=1 ! sigmoid'
+check "the message names the module and says it recorded no error" \
+    eval 'err_has "module .noout. (NoOut) returned no tensor and recorded no error" && ! out_has "accuracy: nan"'
+user_error "a loss whose forward returns NULL without an error stops train" train --plugin-path "$W" --loss noloss
+check "the message names the loss" eval 'err_has "loss .noloss. (NoLoss) returned no tensor and recorded no error"'
+user_error "a module whose output differs from its declared shape stops train" \
+    train --plugin-path "$W" --model 'wrongshape'
+check "the message names the module and both shapes" \
+    eval 'err_has "module .wrongshape. (WrongShape) returned shape \[100, 2\], but its init declared the output \[1\]"'
+user_error "a loss that returns one value per element stops train" train --plugin-path "$W" --loss vecloss
+check "the message names the loss and its shape" \
+    eval 'err_has "loss .vecloss. (VecLoss) returned shape \[100, 1\]; a loss returns one element"'
+user_error "a dataset that cannot read a sample stops train" train --plugin-path "$W" --data 'baddata n=300'
+check "the message is the dataset's own, after its name" \
+    eval 'err_has "dataset .baddata.: sample 2: the file ends before sample 2"'
+user_error "graph stops on a forward that returns NULL" \
+    graph --plugin-path "$W" --model 'linear in=2 out=2 ! noout' -o "$tmp/g.dot"
+check "graph names the module" eval 'err_has "module .noout. (NoOut) returned no tensor"'
+user_error "eval stops on a loss that returns NULL" eval "$tmp/small.pb" --plugin-path "$W" --loss noloss
+check "eval names the loss" eval 'err_has "loss .noloss. (NoLoss)"'
+
+for comp in noout noloss; do
+    user_error "check $comp fails" check --plugin-path "$W" "$comp"
+    check "check $comp gives the reason, not 'success'" \
+        eval 'out_has "^FAIL forward: .* .$comp. .*returned no tensor and recorded no error" && err_has "returned no tensor" && ! grep -q "FAIL.*: success" "$tmp/out"'
+done
+user_error "check wrongshape fails" check --plugin-path "$W" wrongshape
+check "check wrongshape names the module and both shapes" \
+    eval 'out_has "^FAIL forward: module .wrongshape. (WrongShape) returned shape \[3, 4\], but its init declared the output \[1\]" && err_has "wrongshape.*\[3, 4\].*\[1\]"'
+user_error "check vecloss fails" check --plugin-path "$W" vecloss
+check "check vecloss names the loss and its shape" \
+    eval 'out_has "^FAIL forward: loss .vecloss. (VecLoss) returned shape \[4, 4\]" && err_has "vecloss.*\[4, 4\]"'
+user_error "check baddata fails" check --plugin-path "$W" baddata
+check "check baddata gives the dataset's own reason" \
+    eval 'out_has "the file ends before sample 2" && err_has "the file ends before sample 2"'
+
+# ---- --plugin-path: relative paths, and why a path is skipped -----------------
+
+cd "$W" || echo "# cannot cd to $W"
+for rel in . ./ ../wrong; do
+    run plugins --plugin-path "$rel"
+    check "--plugin-path $rel (relative) is searched, as its absolute path" \
+        eval 'status_is 0 && out_has "^module  *noout .* $tmp/wrong/wrong.so$" && ! err_has .'
+done
+run train --plugin-path . --model 'wrongshape' --epochs 1
+check "train finds a component through --plugin-path ." \
+    eval 'status_is 1 && err_has "module .wrongshape. (WrongShape) returned" && ! err_has "named"'
+run check --plugin-path . noout
+check "check finds a component through --plugin-path ." \
+    eval 'status_is 1 && out_has "^module noout: " && ! err_has "named"'
+
+echo "not a folder" >"$tmp/afile"
+mkdir "$tmp/emptydir"
+# Every command that takes --plugin-path says why it skips one and goes on.
+for cmd in "plugins" "inspect linear" "check sigmoid" "train $tmp/small.nn" "eval $tmp/small.pb" \
+    "print $tmp/small.pb" "summary $tmp/small.pb" "params $tmp/small.pb" \
+    "graph $tmp/small.pb -o $tmp/g.dot"; do
+    # shellcheck disable=SC2086 # cmd is split into words on purpose
+    run $cmd --plugin-path "$tmp/nosuch" --plugin-path "$tmp/afile" --plugin-path "$tmp/emptydir"
+    check "nnrun $cmd: a missing --plugin-path and a file given as one are skipped, saying why" \
+        eval 'status_is 0 && err_has "^nnrun: warning: --plugin-path .$tmp/nosuch. skipped: no such directory$" && err_has "^nnrun: warning: --plugin-path .$tmp/afile. skipped: not a directory$" && ! err_has "emptydir"'
+done
+run train --plugin-path nosuch --model 'swish' --epochs 1
+check "the warning comes before the error it explains" \
+    eval 'status_is 1 && sed -n 1p "$tmp/err" | grep -q "nosuch. skipped: no such directory" && sed -n 2p "$tmp/err" | grep -q "no module named .swish."'
+cd "$tmp" || true
+
+# ---- inspect: required properties, long names ---------------------------------
+
+run inspect linear
+check "inspect marks a property without default as required" \
+    eval 'status_is 0 && out_has "^  out  *int  *required  *range:" && ! out_has "default: *range" && ! out_has "default: *$"'
+run inspect --plugin-path "$W" baddata
+check "inspect baddata marks n as required" eval 'status_is 0 && out_has "^  n  *int  *required "'
+check "inspect sizes its columns to the longest property name" \
+    eval 'awk '\''/^  [a-z_]+  +(int|float|bool|string|enum)  / { match($0, / (int|float|bool|string|enum) /); p[RSTART] = 1; n++ }
+              END { k = 0; for (i in p) k++; exit !(n == 2 && k == 1) }'\'' "$tmp/out"'
+
 # ---- user errors: exit 1, one line on stderr ----------------------------------
 
 user_error "an unknown command" frobnicate

@@ -66,13 +66,81 @@ done
 : >"$tmp/out"
 check "every C listing of docs/plugins.md compiles" eval 'test -z "$failed_listings"' ||
     echo "#   failed:$failed_listings"
-check "the guide's whole files are swish.c and softplus.c" \
-    eval 'test "$(cd "$tmp/guide-so" && echo *.so)" = "softplus.so swish.so"'
+check "the guide's whole files are act.c, mse.c, softplus.c and swish.c" \
+    eval 'test "$(cd "$tmp/guide-so" && echo *.so)" = "act.so mse.so softplus.so swish.so"'
 run plugins -v --plugin-path "$tmp/guide-so"
 check "the guide's whole files load in nnrun, none refused" \
-    eval 'status_is 0 && out_has "^module  *swish  *1.0 " && out_has "^module  *softplus  *1.0 " && ! out_has "refused"'
+    eval 'status_is 0 && out_has "^module  *swish  *1.0 " && out_has "^module  *softplus  *1.0 " && out_has "^module  *act " && out_has "^loss  *mse " && ! out_has "refused"'
 sh_run diff -u "$top_srcdir/examples/plugins/softplus.c" "$tmp/guide/softplus.c"
 check "the guide's listing of softplus.c is examples/plugins/softplus.c, line for line" status_is 0
+
+# The examples that open the installed headers, as an author copies them:
+# the lines of the first comment indented "*   ".
+header_example() {
+    awk 'NR == 1, /^ \*\//' "$P/include/nn/$1" | sed -n 's/^ \*   //p'
+}
+mkdir "$tmp/hdr" "$tmp/hdr/plug"
+header_example nn.h >"$tmp/hdr/net.c"
+sh_run $CC -Wall -Wextra -Werror "$tmp/hdr/net.c" $flags -o "$tmp/hdr/net"
+check "the example of nn/nn.h builds as a program" eval 'status_is 0 && grep -q "^int main" "$tmp/hdr/net.c"'
+sh_run "$tmp/hdr/net"
+check "and runs: a batch of 3 through 'linear out=5 ! sigmoid'" eval 'status_is 0 && out_has "^y: (3, 5)$"'
+header_example plugin.h >"$tmp/hdr/relu.c"
+sh_run $CC -shared -fPIC -Wall -Wextra -Werror "$tmp/hdr/relu.c" $flags -o "$tmp/hdr/plug/relu.so"
+check "the example of nn/plugin.h builds as a plugin" \
+    eval 'status_is 0 && grep -q "^NN_PLUGIN_DEFINE" "$tmp/hdr/relu.c"'
+run plugins -v --plugin-path "$tmp/hdr/plug"
+check "it loads" eval 'status_is 0 && out_has "^module  *relu .*/relu.so$" && ! out_has "^refused"'
+run check --plugin-path "$tmp/hdr/plug" relu
+check "nnrun check relu passes" eval 'status_is 0 && out_has "^check relu: all [0-9]* checks passed"'
+run train --plugin-path "$tmp/hdr/plug" --model 'linear out=5 ! relu ! linear out=1 ! sigmoid' --epochs 20
+check "it trains in a chain" eval 'status_is 0 && last_epoch_is 19'
+
+# Every listing of docs/plugins.md that is a whole plugin (it opens with
+# "/* NAME.c - " and has NN_PLUGIN_DEFINE) builds as shown, loads and passes
+# nnrun check.
+mkdir "$tmp/doc"
+awk -v dir="$tmp/doc" '
+    /^```c$/ { inb = 1; buf = ""; next }
+    inb && /^```$/ {
+        inb = 0
+        if (buf ~ /NN_PLUGIN_DEFINE/ && match(buf, /^\/\* [a-z_0-9]+\.c /)) {
+            f = dir "/" substr(buf, 4, RLENGTH - 4)
+            printf "%s", buf > f
+            close(f)
+        }
+        next
+    }
+    inb { buf = buf $0 "\n" }' "$top_srcdir/docs/plugins.md"
+ndoc=0
+for src in "$tmp/doc"/*.c; do
+    [ -f "$src" ] || continue
+    ndoc=$((ndoc + 1))
+    name=$(basename "$src" .c)
+    sh_run $CC -shared -fPIC -Wall -Wextra -Werror "$src" $flags -o "$tmp/doc/$name.so"
+    check "docs/plugins.md: $name.c builds against the installed SDK" status_is 0
+    for comp in $(sed -n 's/^ *{NN_KIND_[A-Z]*, "\([a-z_0-9]*\)".*/\1/p' "$src"); do
+        run check --plugin-path "$tmp/doc" "$comp"
+        check "docs/plugins.md: nnrun check $comp (from $name.c) passes" \
+            eval 'status_is 0 && out_has "^check $comp: all [0-9]* checks passed"'
+    done
+done
+check "docs/plugins.md has its whole plugins: swish.c, act.c, mse.c" \
+    eval 'test "$ndoc" -ge 3 && test -f "$tmp/doc/swish.c" -a -f "$tmp/doc/act.c" -a -f "$tmp/doc/mse.c"'
+run train --plugin-path "$tmp/doc" --model 'linear out=5 ! act fn=tanh ! linear out=1 ! swish' \
+    --loss mse --epochs 20
+check "act, swish and mse train together" eval 'status_is 0 && last_epoch_is 19'
+
+# The README's "Writing plugins" commands, as shown, in a folder holding
+# my_linear.c: a relative --plugin-path for train and check.
+mkdir "$tmp/readme"
+cp "$top_srcdir/examples/plugins/my_linear.c" "$tmp/readme/"
+awk '/^## Writing plugins/ { f = 1 } f && /^```/ { if (inb) exit; inb = 1; next } f && inb' \
+    "$top_srcdir/README.md" | sed "s|^cc |$CC |" >"$tmp/readme/steps.sh"
+(cd "$tmp/readme" && PATH="$P/bin:$PATH" sh -e ./steps.sh) >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check "the README's plugin commands run as shown (build, train, check with --plugin-path .)" \
+    eval 'status_is 0 && grep -q "plugin-path \." "$tmp/readme/steps.sh" && trained_well && out_has "^check my_linear: all [0-9]* checks passed" && ! test -s "$tmp/err"'
 
 run plugins --plugin-path "$tmp/plug"
 check "the installed nnrun lists the example plugins" \

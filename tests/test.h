@@ -128,5 +128,6 @@ void register_checkpoint_tests(void);
 void register_describe_tests(void);
 void register_op_tests(void);
 void register_ops_math_tests(void);
+void register_error_tests(void);
 
 #endif

@@ -18,22 +18,49 @@ typedef struct checker {
     nn_ctx *ctx;
     int run, failed;
     double worst; /* the worst error relative to its tolerance */
-    char worst_what[160];
+    char worst_what[512];
     nn_rng rng;
 } checker;
 
-static void report(checker *c, const char *what, double err, double tol)
+/* One measured check; why (may be NULL) says what went wrong when it fails. */
+static void report_why(checker *c, const char *what, double err, double tol, const char *why)
 {
     bool ok = err <= tol; /* NaN fails */
     c->run++;
     c->failed += !ok;
     printf("%-4s %-44s error %.3g (tolerance %.3g)\n", ok ? "ok" : "FAIL", what, err, tol);
+    if (!ok && why) printf("     %s\n", why);
     double r = isnan(err) ? INFINITY : err / tol;
     if (!ok && r >= c->worst) {
         c->worst = r;
-        snprintf(c->worst_what, sizeof c->worst_what, "%s: error %.3g, tolerance %.3g", what, err,
-                 tol);
+        snprintf(c->worst_what, sizeof c->worst_what, "%s: error %.3g, tolerance %.3g%s%s%s", what,
+                 err, tol, why ? " (" : "", why ? why : "", why ? ")" : "");
     }
+}
+
+static void report(checker *c, const char *what, double err, double tol)
+{
+    report_why(c, what, err, tol, NULL);
+}
+
+/* A check that could not run to a number: one FAIL line with the reason,
+ * which is also what the summary quotes. */
+static void report_error(checker *c, const char *what, const char *why)
+{
+    c->run++;
+    c->failed++;
+    printf("FAIL %s: %s\n", what, why);
+    c->worst = INFINITY;
+    snprintf(c->worst_what, sizeof c->worst_what, "%s: %s", what, why);
+}
+
+/* The context's error, cleared; or `otherwise` when there is none. */
+static void ctx_failure(checker *c, const char *what, const char *otherwise)
+{
+    const char *msg;
+    report_error(c, what, nn_ctx_error(c->ctx, &msg) ? msg : otherwise);
+    nn_ctx_clear_error(c->ctx);
+    nn_ctx_scratch_reset(c->ctx);
 }
 
 static void fill_uniform(checker *c, float *v, int64_t n, float lo, float hi)
@@ -110,26 +137,19 @@ static void gradcheck(checker *c, forward_fn f, void *user, nn_tensor *x, int n,
     for (int i = 0; i < n; i++) nn_tensor_zero_grad(ts[i]);
     nn_tensor *y = f(user, x);
     int64_t nw = y ? nn_tensor_numel(y) : 0;
-    float *w = malloc((size_t)(nw ? nw : 1) * sizeof *w);
-    const char *msg;
+    float *w = y ? malloc((size_t)(nw ? nw : 1) * sizeof *w) : NULL;
     if (!y || !w) {
-        nn_ctx_error(c->ctx, &msg);
-        printf("FAIL forward: %s\n", y ? "out of memory" : msg);
-        report(c, "forward", NAN, 0);
+        /* The core records why a forward gave nothing, naming the component. */
+        ctx_failure(c, "forward", y ? "out of memory" : "no tensor and no error recorded");
         free(w);
-        nn_ctx_clear_error(c->ctx);
-        nn_ctx_scratch_reset(c->ctx);
         return;
     }
     fill_uniform(c, w, nw, -1, 1);
     nn_tensor *W = nn_tensor_scratch(c->ctx, nn_tensor_shape(y));
     if (W) nn_tensor_from_host(W, w, nw);
-    if (nn_backward(nn_sum(nn_mul(y, W))) || nn_ctx_error(c->ctx, &msg)) {
-        nn_ctx_error(c->ctx, &msg);
-        printf("FAIL backward: %s\n", msg);
-        report(c, "backward", NAN, 0);
-        nn_ctx_clear_error(c->ctx);
-        nn_ctx_scratch_reset(c->ctx);
+    nn_status bst = nn_backward(nn_sum(nn_mul(y, W)));
+    if (bst || nn_ctx_error(c->ctx, NULL)) {
+        ctx_failure(c, "backward", nn_strerror(bst));
         free(w);
         return;
     }
@@ -273,7 +293,10 @@ static nn_status check_optimizer(checker *c, const char *name, const char *words
         st = nn_optim_step(o);
     }
     if (st) {
-        st = nn_fail(err, st, "step failed: %s", nn_strerror(st));
+        const char *msg;
+        if (!nn_ctx_error(c->ctx, &msg)) msg = nn_strerror(st);
+        st = nn_fail(err, st, "step failed: %s", msg);
+        nn_ctx_clear_error(c->ctx);
         goto out;
     }
     last = quadratic(c, p, target, false);
@@ -310,9 +333,12 @@ static nn_status check_dataset(checker *c, const char *name, const char *words, 
     }
     float *y1 = x1 + nx, *x2 = y1 + ny, *y2 = x2 + nx;
     double bad = 0, differ = 0;
+    char first[160] = ""; /* the first failure, as the plugin explained it */
     for (int64_t i = 0; i < n; i++) {
         if (nn_dataset_get(d, i, x1, y1) || nn_dataset_get(d, i, x2, y2)) {
-            bad++;
+            const char *msg;
+            if (!bad++ && nn_ctx_error(c->ctx, &msg)) snprintf(first, sizeof first, "%s", msg);
+            nn_ctx_clear_error(c->ctx);
             continue;
         }
         for (int64_t k = 0; k < nx + ny; k++) {
@@ -321,7 +347,7 @@ static nn_status check_dataset(checker *c, const char *name, const char *words, 
             differ += memcmp(&u, &w, sizeof u) != 0;
         }
     }
-    report(c, "samples that fail or are not finite", bad, 0);
+    report_why(c, "samples that fail or are not finite", bad, 0, first[0] ? first : NULL);
     report(c, "values that differ between two reads", differ, 0);
     report(c, "samples past the end that are accepted", !nn_dataset_get(d, len, x1, y1), 0);
     free(x1);

@@ -8,6 +8,7 @@
  *
  * Every user error ends in one message on stderr and exit status 1. */
 #define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <nn/plugin.h>
 
 #include "check.h"
@@ -105,6 +106,17 @@ static int die(const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     return 1;
+}
+
+static void warn(const char *fmt, ...) NN_PRINTF(1, 2);
+static void warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("nnrun: warning: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
 }
 
 static int die_err(char *err, nn_status st)
@@ -253,10 +265,38 @@ static int parse_args(options *o, int argc, char **argv, const char **pos, int m
     return 0;
 }
 
+/* The core searches absolute paths only: each --plugin-path is resolved
+ * here, against the current directory, and one that cannot be searched is
+ * skipped with a warning that says why. */
 static nn_status open_registry(const options *o, nn_registry **reg, char **err)
 {
-    nn_registry_opts ro = {o->paths, o->npaths, 0};
-    return nn_registry_open(&ro, reg, err);
+    char *dirs[MAX_PATHS];
+    int n = 0;
+    for (int i = 0; i < o->npaths; i++) {
+        const char *p = o->paths[i];
+        char *real = realpath(p, NULL);
+        struct stat sb;
+        char why_buf[128];
+        const char *why = NULL;
+        if (!real) {
+            why = errno == ENOENT ? "no such directory" : strerror(errno);
+        } else if (stat(real, &sb) || !S_ISDIR(sb.st_mode)) {
+            why = "not a directory";
+        } else if (access(real, R_OK | X_OK)) {
+            snprintf(why_buf, sizeof why_buf, "cannot be read: %s", strerror(errno));
+            why = why_buf;
+        }
+        if (why) {
+            warn("--plugin-path '%s' skipped: %s", p, why);
+            free(real);
+            continue;
+        }
+        dirs[n++] = real;
+    }
+    nn_registry_opts ro = {(const char *const *)dirs, n, 0};
+    nn_status st = nn_registry_open(&ro, reg, err);
+    for (int i = 0; i < n; i++) free(dirs[i]);
+    return st;
 }
 
 /* Splits "name k=v k=v" into its name (copied to buf) and the words. */
@@ -662,6 +702,7 @@ static nn_status graph(options *o, run_state *r, char **err)
     const char *msg;
     nn_status st = nn_ctx_error(r->ctx, &msg);
     if (st) return nn_fail(err, st, "forward pass: %s", msg);
+    if (!y) return nn_fail(err, NN_INTERNAL, "forward pass: no output and no error recorded");
     char *dot;
     if ((st = nn_graph_dot(y, r->model, &dot, err))) return st;
     if (!strcmp(fmt, "dot") || !strcmp(fmt, "gv"))
@@ -762,12 +803,39 @@ static int cmd_plugins(options *o, int argc, char **argv)
     return 0;
 }
 
-static void print_range(const nn_prop_def *d)
+/* "  one of: a|b" or "  range: [lo, hi]" into buf, or "" when there is none. */
+static void format_range(const nn_prop_def *d, char *buf, size_t len)
 {
+    buf[0] = 0;
     if (d->type == NN_PROP_ENUM)
-        printf("  one of: %s", d->choices ? d->choices : "");
+        snprintf(buf, len, "  one of: %s", d->choices ? d->choices : "");
     else if ((d->type == NN_PROP_INT || d->type == NN_PROP_FLOAT) && d->min <= d->max)
-        printf("  range: [%.10g, %.10g]", d->min, d->max);
+        snprintf(buf, len, "  range: [%.10g, %.10g]", d->min, d->max);
+}
+
+/* The property table, its columns as wide as their longest entry; a
+ * property without a default is marked "required". */
+static void print_props(const nn_prop_def *p, int np)
+{
+    printf("properties:%s\n", np ? "" : " none");
+    int wname = 0, wdef = 0;
+    for (int k = 0; k < np; k++) {
+        int n = (int)strlen(p[k].name ? p[k].name : "");
+        int d = (int)(p[k].def ? strlen("default: ") + strlen(p[k].def) : strlen("required"));
+        if (n > wname) wname = n;
+        if (d > wdef) wdef = d;
+    }
+    for (int k = 0; k < np; k++) {
+        char def[256], range[256];
+        if (p[k].def)
+            snprintf(def, sizeof def, "default: %s", p[k].def);
+        else
+            snprintf(def, sizeof def, "required");
+        format_range(&p[k], range, sizeof range);
+        printf("  %-*s  %-6s  %-*s%s", wname, p[k].name ? p[k].name : "",
+               nn_prop_type_name(p[k].type), range[0] ? wdef : 0, def, range);
+        printf("\n  %-*s  %s\n", wname, "", p[k].doc ? p[k].doc : "");
+    }
 }
 
 static int cmd_inspect(options *o, int argc, char **argv)
@@ -792,14 +860,8 @@ static int cmd_inspect(options *o, int argc, char **argv)
         printf("plugin:   %s %s\nfile:     %s\n\n", nn_component_plugin(c), nn_component_version(c),
                nn_component_file(c));
         int np;
-        const nn_prop_def *p = nn_component_props(c, &np);
-        printf("properties:%s\n", np ? "" : " none");
-        for (int k = 0; k < np; k++) {
-            printf("  %-14s %-6s default: %s", p[k].name, nn_prop_type_name(p[k].type),
-                   p[k].def ? p[k].def : "");
-            print_range(&p[k]);
-            printf("\n  %14s %s\n", "", p[k].doc ? p[k].doc : "");
-        }
+        const nn_prop_def *props = nn_component_props(c, &np);
+        print_props(props, np);
     }
     if (!found) {
         nn_registry_free(reg);

@@ -19,12 +19,37 @@
  * fails returns NULL and records a sticky error (nn_ctx_error()); an op given
  * a NULL input returns NULL, so a whole forward pass can be checked once.
  *
- *   nn_registry *reg; nn_ctx *ctx; char *err = NULL;
- *   nn_registry_open(NULL, &reg, &err);
- *   nn_ctx_open(reg, "cpu", 0, &ctx, &err);
- *   nn_module *net;
- *   nn_module_from_chain(ctx, "linear out=5 ! sigmoid", shape_in, &net, &err);
- *   nn_tensor *y = nn_module_forward(net, x);
+ * A whole program (cc net.c $(pkg-config --cflags --libs nn)):
+ *
+ *   #include <nn/nn.h>
+ *   #include <stdio.h>
+ *
+ *   int main(void)
+ *   {
+ *       nn_registry *reg = NULL;
+ *       nn_ctx *ctx = NULL;
+ *       nn_module *net = NULL;
+ *       char *err = NULL;
+ *       nn_shape in = {1, {2}}, batch = {2, {3, 2}}; // one sample of 2 features; 3 samples
+ *       if (nn_registry_open(NULL, &reg, &err) || nn_ctx_open(reg, "cpu", 0, &ctx, &err) ||
+ *           nn_module_from_chain(ctx, "linear out=5 ! sigmoid", &in, &net, &err)) {
+ *           fprintf(stderr, "%s\n", err);
+ *           return 1;
+ *       }
+ *       nn_tensor *x = nn_tensor_new(ctx, &batch, 0); // zeros
+ *       nn_tensor *y = nn_module_forward(net, x);     // NULL on error
+ *       const char *msg;
+ *       if (nn_ctx_error(ctx, &msg))
+ *           fprintf(stderr, "%s\n", msg);
+ *       else
+ *           printf("y: (%lld, %lld)\n", (long long)nn_tensor_dim(y, 0),
+ *                  (long long)nn_tensor_dim(y, 1));
+ *       nn_tensor_free(x);
+ *       nn_module_free(net);
+ *       nn_ctx_free(ctx);
+ *       nn_registry_free(reg);
+ *       return y ? 0 : 1;
+ *   }
  */
 #ifndef NN_NN_H
 #define NN_NN_H
@@ -240,6 +265,11 @@ NN_API size_t nn_ctx_scratch_reserved(const nn_ctx *ctx);
 /* The sticky op error: NN_OK, or the first failure since the last clear. */
 NN_API nn_status nn_ctx_error(const nn_ctx *ctx, const char **msg);
 NN_API void nn_ctx_clear_error(nn_ctx *ctx);
+/* Records the context's sticky error, first one wins; returns code. For a
+ * plugin's forward that fails for its own reason: record why, return NULL.
+ * A code of NN_OK records nothing. */
+NN_API nn_status nn_ctx_set_error(nn_ctx *ctx, nn_status code, const char *fmt, ...)
+    NN_PRINTF(3, 4);
 
 /* Autograd recording switch, as torch.no_grad(). Returns the previous value. */
 NN_API int nn_grad_set_enabled(nn_ctx *ctx, int enabled);
@@ -423,6 +453,10 @@ NN_API nn_status nn_module_create(nn_ctx *ctx, const char *name, const char *wor
                                   const nn_shape *in, nn_module **out, char **err);
 NN_API void nn_module_free(nn_module *m);
 
+/* Runs m on a batch x, (N, in...). NULL on error, with the reason recorded
+ * in the context (nn_ctx_error): an op's, the plugin's own, or the core's
+ * naming the module when a plugin's forward returned NULL without a reason
+ * or a shape other than (N, out...) of its declared output. */
 NN_API nn_tensor *nn_module_forward(nn_module *m, nn_tensor *x);
 NN_API void nn_module_train(nn_module *m, int training);
 NN_API int nn_module_is_training(const nn_module *m);
@@ -479,6 +513,9 @@ typedef struct nn_loss nn_loss;
 NN_API nn_status nn_loss_create(nn_ctx *ctx, const char *name, const char *words,
                                 nn_loss **out, char **err);
 NN_API void nn_loss_free(nn_loss *l);
+/* The loss, one element. NULL on error, with the reason recorded in the
+ * context, as nn_module_forward (the core names a loss that returned NULL
+ * without a reason, or more than one element). */
 NN_API nn_tensor *nn_loss_forward(nn_loss *l, nn_tensor *pred, nn_tensor *target);
 /* Correct predictions out of *total, when the loss defines an accuracy
  * (NN_UNSUPPORTED otherwise). */
@@ -517,7 +554,10 @@ NN_API void nn_dataset_free(nn_dataset *d);
 NN_API int64_t nn_dataset_len(const nn_dataset *d);
 NN_API const nn_shape *nn_dataset_input_shape(const nn_dataset *d);
 NN_API const nn_shape *nn_dataset_target_shape(const nn_dataset *d);
-/* One sample into host memory (numel of the input / target shapes). */
+/* One sample into host memory (numel of the input / target shapes). When
+ * the plugin fails, its message (after the dataset's name) is also recorded
+ * as the context's sticky error (nn_ctx_error); an index outside 0..len-1 is
+ * NN_INVALID and records nothing. */
 NN_API nn_status nn_dataset_get(nn_dataset *d, int64_t i, float *x, float *y);
 
 typedef enum { NN_SHUFFLE_NONE, NN_SHUFFLE_EPOCH } nn_shuffle;

@@ -9,11 +9,28 @@
  * struct_size; slots are only ever appended, and the core calls a slot only
  * when it lies inside struct_size and is not NULL (optional slots say so).
  *
+ * A whole plugin, relu.c (cc -shared -fPIC relu.c $(pkg-config --cflags
+ * --libs nn) -o relu.so). A module needs init, which declares the output
+ * shape of one sample, and forward:
+ *
+ *   #include <nn/plugin.h>
+ *
+ *   static nn_status relu_init(nn_module *m, const nn_props *p, nn_shape *in, nn_shape *out,
+ *                              char **err)
+ *   {
+ *       (void)m, (void)p, (void)err;
+ *       *out = *in; // element-wise: the output has the input's shape
+ *       return NN_OK;
+ *   }
  *   static nn_tensor *relu_forward(nn_module *m, nn_tensor *x)
- *   { (void)m; return nn_relu(x); }
+ *   {
+ *       (void)m;
+ *       return nn_relu(x); // on failure the op returns NULL and records why
+ *   }
  *   static const nn_module_vt relu_vt = {
  *       NN_VT_HEADER(nn_module_vt),
  *       .type_name = "ReLU",
+ *       .init = relu_init,
  *       .forward = relu_forward,
  *   };
  *   static const nn_component_def relu_components[] = {
@@ -74,7 +91,10 @@ typedef struct nn_module_vt {
     nn_status (*init)(nn_module *m, const nn_props *p, nn_shape *in, nn_shape *out,
                       char **err);
     /* Composes core ops and plugin ops (nn_op_call); autograd comes for
-     * free. Returns NULL on error, after recording it in the context. */
+     * free. Returns a batch of the output shape init declared, or NULL on
+     * error: a failed op has recorded why; for a reason of its own, record
+     * it with nn_ctx_set_error. A NULL with nothing recorded, or another
+     * shape, stops training naming the module. */
     nn_tensor *(*forward)(nn_module *m, nn_tensor *x);
     /* Optional: draws fresh parameters from rng (PyTorch's reset_parameters). */
     nn_status (*reset_parameters)(nn_module *m, nn_rng *rng);
@@ -108,8 +128,8 @@ typedef struct nn_loss_vt {
     const char *type_name; /* "BCELoss" */
     /* Optional: validates the properties. */
     nn_status (*init)(nn_loss *l, const nn_props *p, char **err);
-    /* Returns a one-element tensor built from core and plugin ops, NULL on
-     * error (recorded in the context). */
+    /* Returns a one-element tensor built from core and plugin ops, or NULL
+     * on error with the reason recorded, as a module's forward. */
     nn_tensor *(*forward)(nn_loss *l, nn_tensor *pred, nn_tensor *target);
     /* Optional: for the accuracy metric, how many of *total predictions
      * (samples or outputs, as the loss defines them) are correct. */
@@ -171,10 +191,12 @@ typedef struct nn_dataset_vt {
     nn_status (*open)(const nn_props *p, void **priv, int64_t *len, nn_shape *input,
                       nn_shape *target, char **err);
     void (*close)(void *priv);
-    /* One sample into host memory. */
-    nn_status (*get)(void *priv, int64_t i, float *x, float *y);
-    /* Optional: n samples by index, rows packed, for speed. */
-    nn_status (*get_batch)(void *priv, const int64_t *idx, int64_t n, float *x, float *y);
+    /* One sample into host memory. On failure, say why in *err (with nn_fail;
+     * the core frees it and reports it after the dataset's name). */
+    nn_status (*get)(void *priv, int64_t i, float *x, float *y, char **err);
+    /* Optional: n samples by index, rows packed, for speed; *err as for get. */
+    nn_status (*get_batch)(void *priv, const int64_t *idx, int64_t n, float *x, float *y,
+                           char **err);
 } nn_dataset_vt;
 
 /* ---- Device -------------------------------------------------------------- */
