@@ -741,11 +741,20 @@ static int cmd_plugins(options *o, int argc, char **argv)
         for (int i = 0; i < n; i++) printf("  %s\n", dirs[i]);
         printf("\n");
     }
-    printf("%-10s %-12s %-8s %s\n", "KIND", "NAME", "VERSION", "FILE");
+    int wk = 10, wn = 12, wv = 8; /* widened to the longest kind, name and version */
     for (int i = 0; i < nn_registry_count(reg); i++) {
         const nn_component *c = nn_registry_at(reg, i);
-        printf("%-10s %-12s %-8s %s\n", nn_kind_name(nn_component_kind(c)), nn_component_name(c),
-               nn_component_version(c), nn_component_file(c));
+        int k = (int)strlen(nn_kind_name(nn_component_kind(c)));
+        int n = (int)strlen(nn_component_name(c)), v = (int)strlen(nn_component_version(c));
+        wk = k > wk ? k : wk;
+        wn = n > wn ? n : wn;
+        wv = v > wv ? v : wv;
+    }
+    printf("%-*s %-*s %-*s %s\n", wk, "KIND", wn, "NAME", wv, "VERSION", "FILE");
+    for (int i = 0; i < nn_registry_count(reg); i++) {
+        const nn_component *c = nn_registry_at(reg, i);
+        printf("%-*s %-*s %-*s %s\n", wk, nn_kind_name(nn_component_kind(c)), wn,
+               nn_component_name(c), wv, nn_component_version(c), nn_component_file(c));
     }
     int nref = nn_registry_refused_count(reg);
     if (o->verbose && nref) {
