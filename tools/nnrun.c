@@ -11,6 +11,7 @@
 #include <nn/plugin.h>
 
 #include "check.h"
+#include "ops.h"
 
 #include <ctype.h>
 #include <signal.h>
@@ -55,11 +56,13 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  train [FILE.nn]   train a network (with no options: the tutorial's circle net)\n"
-    "  plugins [-v]      list every component found (-v: search path, refused files)\n"
+    "  plugins [-v]      list every component found (-v: search path, the devices\n"
+    "                    with kernels for each op, refused files)\n"
     "  check NAME [k=v]  conformance of a component: gradients of a module or loss,\n"
     "                    descent of an optimizer, a dataset's samples, a device's\n"
     "                    kernels against cpu\n"
-    "  inspect NAME      show a component's properties\n"
+    "  inspect NAME      show a component's properties and its plugin's ops; an op's\n"
+    "                    inputs, outputs, attributes, backward and kernels per device\n"
     "  inspect FILE      show a checkpoint: info, date, model, optimizer, epoch\n"
     "  eval FILE         loss and accuracy of a checkpoint on its data (or --data)\n"
     "  print [FILE]      the network as PyTorch prints it\n"
@@ -756,6 +759,7 @@ static int cmd_plugins(options *o, int argc, char **argv)
         printf("%-*s %-*s %-*s %s\n", wk, nn_kind_name(nn_component_kind(c)), wn,
                nn_component_name(c), wv, nn_component_version(c), nn_component_file(c));
     }
+    if (o->verbose) ops_list(reg);
     int nref = nn_registry_refused_count(reg);
     if (o->verbose && nref) {
         printf("\nrefused:\n");
@@ -792,9 +796,10 @@ static int cmd_inspect(options *o, int argc, char **argv)
     nn_status st = open_registry(o, &reg, &err);
     if (st) return die_err(err, st);
     int found = 0;
-    for (int i = 0; i < nn_registry_count(reg); i++) {
-        const nn_component *c = nn_registry_at(reg, i);
-        if (strcmp(nn_component_name(c), pos[0])) continue;
+    const nn_component *named[64];
+    int nnamed = ops_named(reg, pos[0], named, 64);
+    for (int i = 0; i < nnamed; i++) {
+        const nn_component *c = named[i];
         if (found++) printf("\n");
         printf("%s (%s)\n  %s\n\n", nn_component_name(c), nn_kind_name(nn_component_kind(c)),
                nn_component_doc(c));
@@ -802,13 +807,16 @@ static int cmd_inspect(options *o, int argc, char **argv)
                nn_component_file(c));
         int np;
         const nn_prop_def *p = nn_component_props(c, &np);
-        printf("properties:%s\n", np ? "" : " none");
+        nn_kind kind = nn_component_kind(c);
+        if (kind != NN_KIND_OP && kind != NN_KIND_KERNEL) /* ops take attributes instead */
+            printf("properties:%s\n", np ? "" : " none");
         for (int k = 0; k < np; k++) {
             printf("  %-14s %-6s default: %s", p[k].name, nn_prop_type_name(p[k].type),
                    p[k].def ? p[k].def : "");
             print_range(&p[k]);
             printf("\n  %14s %s\n", "", p[k].doc ? p[k].doc : "");
         }
+        ops_inspect(reg, c);
     }
     if (!found) {
         nn_registry_free(reg);
