@@ -4,6 +4,8 @@
  *   optimizer     steps on a quadratic; a parameter without gradient stays
  *   dataset       length, shapes, finite and repeatable samples
  *   device        every kernel against the cpu device on random data
+ *   op            gradients against central differences, kernels of each
+ *                 device against cpu (check_op.c)
  *
  * Each check prints one line; the worst failure decides the exit status. */
 #include "check.h"
@@ -13,14 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct checker {
-    nn_ctx *ctx;
-    int run, failed;
-    double worst; /* the worst error relative to its tolerance */
-    char worst_what[512];
-    nn_rng rng;
-} checker;
 
 /* One measured check; why (may be NULL) says what went wrong when it fails. */
 static void report_why(checker *c, const char *what, double err, double tol, const char *why)
@@ -38,7 +32,7 @@ static void report_why(checker *c, const char *what, double err, double tol, con
     }
 }
 
-static void report(checker *c, const char *what, double err, double tol)
+void report(checker *c, const char *what, double err, double tol)
 {
     report_why(c, what, err, tol, NULL);
 }
@@ -654,11 +648,11 @@ static void required_ints(const nn_component *comp, char *words, size_t len)
 int nn_check_run(nn_registry *reg, const char *device, const char *name, const char *words,
                  int64_t width, char **err)
 {
-    const nn_component *found[NN_KIND_COUNT_] = {0};
+    const nn_component *found[64] = {0}; /* an op and its kernels share a name */
     int nfound = 0;
     for (int i = 0; i < nn_registry_count(reg); i++) {
         const nn_component *comp = nn_registry_at(reg, i);
-        if (!strcmp(nn_component_name(comp), name)) found[nfound++] = comp;
+        if (!strcmp(nn_component_name(comp), name) && nfound < 64) found[nfound++] = comp;
     }
     if (!nfound) {
         nn_fail(err, NN_NOT_FOUND, "no component named '%s' (see nnrun plugins)", name);
@@ -677,9 +671,11 @@ int nn_check_run(nn_registry *reg, const char *device, const char *name, const c
         case NN_KIND_OPTIMIZER: st = check_optimizer(&c, name, w, err); break;
         case NN_KIND_DATASET: st = check_dataset(&c, name, w, err); break;
         case NN_KIND_DEVICE: st = check_device(&c, reg, name, w, err); break;
+        case NN_KIND_OP: case NN_KIND_KERNEL: st = check_op(&c, reg, found[k], err); break;
         default: break;
         }
     }
+    if (!st) st = check_plugin_ops(&c, reg, found, nfound, err);
     nn_ctx_free(c.ctx);
     if (st) return 1;
     if (c.failed) {

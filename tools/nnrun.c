@@ -12,6 +12,7 @@
 #include <nn/plugin.h>
 
 #include "check.h"
+#include "ops.h"
 
 #include <ctype.h>
 #include <signal.h>
@@ -56,11 +57,14 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  train [FILE.nn]   train a network (with no options: the tutorial's circle net)\n"
-    "  plugins [-v]      list every component found (-v: search path, refused files)\n"
+    "  plugins [-v]      list every component found (-v: search path, the devices\n"
+    "                    with kernels for each op, refused files)\n"
     "  check NAME [k=v]  conformance of a component: gradients of a module or loss,\n"
     "                    descent of an optimizer, a dataset's samples, a device's\n"
-    "                    kernels against cpu\n"
-    "  inspect NAME      show a component's properties\n"
+    "                    kernels against cpu, an op's gradient and its kernels on\n"
+    "                    every device against cpu (with a component: its plugin's ops)\n"
+    "  inspect NAME      show a component's properties and its plugin's ops; an op's\n"
+    "                    inputs, outputs, attributes, backward and kernels per device\n"
     "  inspect FILE      show a checkpoint: info, date, model, optimizer, epoch\n"
     "  eval FILE         loss and accuracy of a checkpoint on its data (or --data)\n"
     "  print [FILE]      the network as PyTorch prints it\n"
@@ -782,12 +786,22 @@ static int cmd_plugins(options *o, int argc, char **argv)
         for (int i = 0; i < n; i++) printf("  %s\n", dirs[i]);
         printf("\n");
     }
-    printf("%-10s %-12s %-8s %s\n", "KIND", "NAME", "VERSION", "FILE");
+    int wk = 10, wn = 12, wv = 8; /* widened to the longest kind, name and version */
     for (int i = 0; i < nn_registry_count(reg); i++) {
         const nn_component *c = nn_registry_at(reg, i);
-        printf("%-10s %-12s %-8s %s\n", nn_kind_name(nn_component_kind(c)), nn_component_name(c),
-               nn_component_version(c), nn_component_file(c));
+        int k = (int)strlen(nn_kind_name(nn_component_kind(c)));
+        int n = (int)strlen(nn_component_name(c)), v = (int)strlen(nn_component_version(c));
+        wk = k > wk ? k : wk;
+        wn = n > wn ? n : wn;
+        wv = v > wv ? v : wv;
     }
+    printf("%-*s %-*s %-*s %s\n", wk, "KIND", wn, "NAME", wv, "VERSION", "FILE");
+    for (int i = 0; i < nn_registry_count(reg); i++) {
+        const nn_component *c = nn_registry_at(reg, i);
+        printf("%-*s %-*s %-*s %s\n", wk, nn_kind_name(nn_component_kind(c)), wn,
+               nn_component_name(c), wv, nn_component_version(c), nn_component_file(c));
+    }
+    if (o->verbose) ops_list(reg);
     int nref = nn_registry_refused_count(reg);
     if (o->verbose && nref) {
         printf("\nrefused:\n");
@@ -851,9 +865,10 @@ static int cmd_inspect(options *o, int argc, char **argv)
     nn_status st = open_registry(o, &reg, &err);
     if (st) return die_err(err, st);
     int found = 0;
-    for (int i = 0; i < nn_registry_count(reg); i++) {
-        const nn_component *c = nn_registry_at(reg, i);
-        if (strcmp(nn_component_name(c), pos[0])) continue;
+    const nn_component *named[64];
+    int nnamed = ops_named(reg, pos[0], named, 64);
+    for (int i = 0; i < nnamed; i++) {
+        const nn_component *c = named[i];
         if (found++) printf("\n");
         printf("%s (%s)\n  %s\n\n", nn_component_name(c), nn_kind_name(nn_component_kind(c)),
                nn_component_doc(c));
@@ -861,7 +876,10 @@ static int cmd_inspect(options *o, int argc, char **argv)
                nn_component_file(c));
         int np;
         const nn_prop_def *props = nn_component_props(c, &np);
-        print_props(props, np);
+        nn_kind kind = nn_component_kind(c);
+        if (kind != NN_KIND_OP && kind != NN_KIND_KERNEL) /* ops take attributes instead */
+            print_props(props, np);
+        ops_inspect(reg, c);
     }
     if (!found) {
         nn_registry_free(reg);

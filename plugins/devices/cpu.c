@@ -1,12 +1,19 @@
 /* cpu.c - the reference device: OpenBLAS for matrix products, plain loops
  * that the compiler vectorizes for the rest. Memory is ordinary host memory,
- * so "device" copies are memcpy. */
+ * so "device" copies are memcpy.
+ *
+ * NN_CPU_DEVICE_NAME names the device and the plugin ("cpu"); the tests build
+ * this file again as a second device under another name. */
 #include <nn/plugin.h>
 
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifndef NN_CPU_DEVICE_NAME
+#define NN_CPU_DEVICE_NAME "cpu"
+#endif
 
 static nn_status cpu_open(const nn_props *p, void **dev, char **err)
 {
@@ -416,7 +423,8 @@ static const nn_device_vt cpu_vt = {
 };
 
 static const nn_component_def cpu_components[] = {
-    {NN_KIND_DEVICE, "cpu", "host CPU: OpenBLAS sgemm and vectorized loops", &cpu_vt, NULL, 0},
+    {NN_KIND_DEVICE, NN_CPU_DEVICE_NAME, "host CPU: OpenBLAS sgemm and vectorized loops", &cpu_vt,
+     NULL, 0},
 };
 
-NN_PLUGIN_DEFINE("cpu", "1.0", cpu_components)
+NN_PLUGIN_DEFINE(NN_CPU_DEVICE_NAME, "1.0", cpu_components)
