@@ -148,9 +148,10 @@ static nn_status default_shapes(const nn_op *op, nn_tensor *const *x, nn_shape *
     return NN_OK;
 }
 
-/* Checks and prepares the inputs into x; sets *grad when one of the
- * differentiable ones requires grad. */
-static nn_status take_inputs(nn_op *op, nn_tensor *const *in, nn_tensor **x, bool *grad)
+/* Checks and prepares the inputs into x, and as the kernel sees them into
+ * k; sets *grad when one of the differentiable ones requires grad. */
+static nn_status take_inputs(nn_op *op, nn_tensor *const *in, nn_tensor **x,
+                             nn_kernel_tensor *k, bool *grad)
 {
     nn_ctx *ctx = op->ctx;
     const nn_op_def *d = op->def;
@@ -160,6 +161,7 @@ static nn_status take_inputs(nn_op *op, nn_tensor *const *in, nn_tensor **x, boo
         const nn_op_arg *a = &d->in[i];
         nn_tensor *t = in ? in[i] : NULL;
         x[i] = NULL;
+        k[i] = (nn_kernel_tensor){NULL, NULL, 0};
         if (!t) {
             if (a->flags & NN_ARG_OPTIONAL) continue;
             if (!ctx->err) nn_ctx_fail(ctx, NN_INVALID, "%s: no tensor for input '%s'",
@@ -189,6 +191,7 @@ static nn_status take_inputs(nn_op *op, nn_tensor *const *in, nn_tensor **x, boo
             if (!(a->flags & NN_ARG_NO_GRAD)) *grad = true;
         }
         x[i] = t;
+        k[i] = kt(t);
     }
     return NN_OK;
 }
@@ -237,7 +240,8 @@ nn_tensor *nn_op_call(nn_op *op, nn_tensor *const *in, const double *attr, nn_te
     if (ctx->err) return NULL;
     nn_tensor *x[NN_OP_MAX_IN], *y[NN_OP_MAX_OUT];
     bool grad;
-    if (take_inputs(op, in, x, &grad)) return NULL;
+    nn_kernel_tensor kin[NN_OP_MAX_IN], kout[NN_OP_MAX_OUT];
+    if (take_inputs(op, in, x, kin, &grad)) return NULL;
 
     double defaults[NN_OP_MAX_ATTR];
     if (!attr) {
@@ -259,12 +263,10 @@ nn_tensor *nn_op_call(nn_op *op, nn_tensor *const *in, const double *attr, nn_te
         return NULL;
     }
 
-    nn_kernel_tensor kin[NN_OP_MAX_IN], kout[NN_OP_MAX_OUT];
     for (int k = 0; k < d->nout; k++) {
         if (!(y[k] = nn_tensor_scratch_like(ctx, &os[k]))) return NULL;
         kout[k] = kt(y[k]);
     }
-    for (int i = 0; i < d->nin; i++) kin[i] = kt(x[i]);
     nn_kernel_call c = {ctx, ctx->dev.h, attr, kin, kout, NULL, NULL, NULL};
     nn_status st = op->kern->forward(&c);
     if (st) {
