@@ -427,4 +427,4 @@ static const nn_component_def cpu_components[] = {
      NULL, 0},
 };
 
-NN_PLUGIN_DEFINE(NN_CPU_DEVICE_NAME, "1.0", cpu_components)
+NN_PLUGIN_DEFINE(NN_CPU_DEVICE_NAME, "2.0", cpu_components)
