@@ -129,5 +129,6 @@ void register_describe_tests(void);
 void register_op_tests(void);
 void register_ops_math_tests(void);
 void register_error_tests(void);
+void register_golden_tests(void);
 
 #endif
