@@ -137,6 +137,7 @@ nn_status nn_fit(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, const nn_
     }
     nn_status st = NN_OK;
     for (int64_t e = opts->first_epoch; e < opts->epochs && !st; e++) {
+        if (o && opts->schedule && (st = nn_schedule_apply(opts->schedule, o, e, err))) break;
         if (tmp) nn_order_shuffle(&m->ctx->rng, order, tmp, n);
         nn_epoch_stats s = {.epoch = e};
         st = nn_fit_epoch(m, l, o, d, opts->batch, order, &s, err);

@@ -577,6 +577,41 @@ NN_API void nn_loader_free(nn_loader *l);
 /* ---- training loop ------------------------------------------------------ */
 
 
+/* ---- hyper-parameter schedules ----------------------------------------- */
+
+/* Changes to an optimizer's hyper-parameters at the start of epochs (0-based,
+ * as nn_fit counts them), rule by rule in the order they were added:
+ *   "E: key=value ..."       at the start of epoch E
+ *   "E+: key=value key*=F"   at the start of every epoch from E on; key*=F
+ *                            multiplies a float property by F
+ * Values are text handed to nn_optim_set, so any property type can be set.
+ * Learning-rate schedules step lr once per epoch exactly as PyTorch's
+ * lr_scheduler (1.13, recursive form) with last_epoch = the epoch:
+ *   "step step_size=N gamma=G"   (gamma 0.1)   StepLR
+ *   "exponential gamma=G"                       ExponentialLR
+ *   "cosine T_max=N eta_min=E"   (eta_min 0)   CosineAnnealingLR
+ * each with base_lr=X (default: the lr when the schedule first runs). */
+typedef struct nn_schedule nn_schedule;
+NN_API nn_schedule *nn_schedule_new(void); /* NULL when out of memory */
+NN_API void nn_schedule_free(nn_schedule *s);
+/* Adds a rule "E: ..." or "E+: ..."; its syntax is checked here. */
+NN_API nn_status nn_schedule_add(nn_schedule *s, const char *rule, char **err);
+/* Adds a learning-rate schedule "step ...", "exponential ..." or "cosine ...". */
+NN_API nn_status nn_schedule_add_lr(nn_schedule *s, const char *spec, char **err);
+NN_API int nn_schedule_count(const nn_schedule *s);
+/* Checks every rule against o: known keys, float properties for *=, and a dry
+ * run of epochs first .. end-1 on a copy of o's hyper-parameters, validated
+ * as nn_optim_set validates them. o is left unchanged. */
+NN_API nn_status nn_schedule_check(nn_schedule *s, const nn_optim *o, int64_t first, int64_t end,
+                                   char **err);
+/* Applies the rules due at the start of epoch to o. */
+NN_API nn_status nn_schedule_apply(nn_schedule *s, nn_optim *o, int64_t epoch, char **err);
+/* The rules as text, one a line: "schedule RULE" or "lr-schedule SPEC" (with
+ * base_lr once known), for nn_schedule_parse_text. nnrun keeps it in a
+ * checkpoint's metadata under "schedule". Caller frees with nn_free. */
+NN_API char *nn_schedule_text(const nn_schedule *s);
+NN_API nn_status nn_schedule_parse_text(nn_schedule *s, const char *text, char **err);
+
 typedef struct nn_epoch_stats {
     int64_t epoch;   /* -1 for the evaluation before training */
     double loss;     /* mean of the batch losses */
@@ -597,6 +632,7 @@ typedef struct nn_fit_opts {
     int64_t *order;      /* in/out: the data order, nn_dataset_len entries; each
                             shuffled epoch permutes it, as the tutorial's X = X[idx].
                             NULL: start from 0..n-1 internally */
+    nn_schedule *schedule; /* optional: applied to the optimizer before each epoch */
 } nn_fit_opts;
 
 /* One pass over d as the tutorial's fit(): batches of opts->batch (a final
@@ -606,7 +642,8 @@ NN_API nn_status nn_fit_epoch(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset 
                               int64_t batch, const int64_t *order, nn_epoch_stats *out,
                               char **err);
 /* The whole loop: epochs first_epoch .. epochs-1, shuffling per opts->shuffle
- * with the context's RNG, calling opts->on_epoch after each. */
+ * with the context's RNG, applying opts->schedule before each epoch and
+ * calling opts->on_epoch after each. */
 NN_API nn_status nn_fit(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d,
                         const nn_fit_opts *opts, char **err);
 
