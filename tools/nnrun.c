@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "ops.h"
+#include "schedule.h"
 
 #include <ctype.h>
 #include <signal.h>
@@ -42,12 +43,14 @@ typedef struct {
     unsigned given; /* bit i: with_value[i] was set explicitly */
     char *owned[64]; /* strings read from a spec file */
     int nowned;
+    schedule_opts sched; /* --schedule, --lr-schedule */
 } options;
 
 static const char *const with_value[] = {"data",        "model",     "loss",   "optim",
                                          "epochs",      "batch",     "shuffle", "seed",
                                          "log-every",   "device",    "plugin-path", "save",
-                                         "save-every",  "info",      "resume"};
+                                         "save-every",  "info",      "resume",
+                                         "schedule",    "lr-schedule"};
 enum { OPT_DATA, OPT_MODEL, OPT_LOSS, OPT_OPTIM, OPT_EPOCHS, OPT_BATCH, OPT_SHUFFLE, OPT_SEED };
 #define GIVEN(o, i) (((o)->given >> (i)) & 1u)
 #define DEVICE(o) ((o)->device ? (o)->device : "cpu") /* nnrun's default, not the core's */
@@ -65,7 +68,8 @@ static const char usage[] =
     "                    every device against cpu (with a component: its plugin's ops)\n"
     "  inspect NAME      show a component's properties and its plugin's ops; an op's\n"
     "                    inputs, outputs, attributes, backward and kernels per device\n"
-    "  inspect FILE      show a checkpoint: info, date, model, optimizer, epoch\n"
+    "  inspect FILE      show a checkpoint: info, date, model, optimizer, epoch,\n"
+    "                    schedules\n"
     "  eval FILE         loss and accuracy of a checkpoint on its data (or --data)\n"
     "  print [FILE]      the network as PyTorch prints it\n"
     "  summary [FILE]    layer table with output shapes and parameter counts\n"
@@ -88,7 +92,16 @@ static const char usage[] =
     "  --device NAME     device backend                 (cpu)\n"
     "  --save FILE       save a checkpoint at the end (and every --save-every N epochs)\n"
     "  --info TEXT       description stored in the checkpoint\n"
-    "  --resume FILE     continue a saved run up to --epochs in total\n"
+    "  --resume FILE     continue a saved run up to --epochs in total (with its\n"
+    "                    schedules, unless --schedule or --lr-schedule replace them)\n"
+    "  --schedule 'E: key=value ...'   set optimizer properties at the start of\n"
+    "                    epoch E (0-based, as printed); 'E+: ...' at every epoch\n"
+    "                    from E on, where key*=F multiplies a float property by F\n"
+    "                    (repeatable; applied in the order given):\n"
+    "                    --schedule '500: momentum=0.3' --schedule '500+: lr*=0.999'\n"
+    "  --lr-schedule SPEC  lr stepped once per epoch as PyTorch's lr_scheduler:\n"
+    "                    'step step_size=N gamma=G' | 'exponential gamma=G' |\n"
+    "                    'cosine T_max=N eta_min=E' (each takes base_lr=X too)\n"
     "\n"
     "common options:\n"
     "  --plugin-path DIR search DIR for plugins first (repeatable)\n"
@@ -163,6 +176,10 @@ static int set_option(options *o, const char *name, const char *value)
     else if (!strcmp(name, "save")) o->save = (char *)value;
     else if (!strcmp(name, "info")) o->info = (char *)value;
     else if (!strcmp(name, "resume")) o->resume = (char *)value;
+    else if (!strcmp(name, "schedule") || !strcmp(name, "lr-schedule")) {
+        const char *why;
+        if (schedule_opt_add(&o->sched, name[0] == 'l', value, &why)) return die("%s", why);
+    }
     else if (!strcmp(name, "save-every")) {
         if (parse_count("--save-every", value, 1, &o->save_every)) return 1;
     }
@@ -329,6 +346,7 @@ typedef struct {
     nn_optim *optim;
     nn_checkpoint *ck;
     int64_t *order;
+    nn_schedule *sched;
 } run_state;
 
 static void run_free(run_state *r)
@@ -341,6 +359,7 @@ static void run_free(run_state *r)
     nn_registry_free(r->reg);
     nn_checkpoint_free(r->ck);
     free(r->order);
+    nn_schedule_free(r->sched);
 }
 
 typedef struct {
@@ -371,7 +390,15 @@ static nn_status save_run(const options *o, run_state *r, int64_t epochs_done, c
         .norder = nn_dataset_len(r->data),
     };
     nn_save_opts so = {.info = o->info, .model = r->model, .optim = r->optim, .train = &ts};
-    return nn_checkpoint_save(o->save, &so, err);
+    char *sched = nn_schedule_count(r->sched) ? nn_schedule_text(r->sched) : NULL;
+    const char *meta[] = {SCHEDULE_KEY, sched};
+    if (sched) {
+        so.metadata = meta;
+        so.nmetadata = 1;
+    }
+    nn_status st = nn_checkpoint_save(o->save, &so, err);
+    nn_free(sched);
+    return st;
 }
 
 static int on_epoch(const nn_epoch_stats *s, void *user)
@@ -484,6 +511,7 @@ static int cmd_train(options *o, int argc, char **argv)
     int64_t first = 0;
     nn_status st = open_registry(o, &r.reg, &err);
     if (!st) st = o->resume ? resume_run(o, &r, &first, &err) : new_run(o, &r, &err);
+    if (!st) st = schedule_build(&o->sched, r.ck, r.optim, first, o->epochs, &r.sched, &err);
     nn_epoch_stats before;
     if (!st) st = nn_fit_epoch(r.model, r.loss, NULL, r.data, o->batch, NULL, &before, &err);
     if (st) goto out;
@@ -491,7 +519,7 @@ static int cmd_train(options *o, int argc, char **argv)
     epoch_state es = {o, &r, NN_OK, NULL};
     nn_fit_opts fo = {o->epochs, o->batch,
                       !strcmp(o->shuffle, "epoch") ? NN_SHUFFLE_EPOCH : NN_SHUFFLE_NONE,
-                      on_epoch, &es, first, r.order};
+                      on_epoch, &es, first, r.order, r.sched};
     double t0 = now();
     st = nn_fit(r.model, r.loss, r.optim, r.data, &fo, &err);
     double dt = now() - t0;
@@ -578,6 +606,7 @@ static int inspect_checkpoint(const char *path)
                (long long)ts.epoch, (long long)ts.step, ts.data, ts.loss, (long long)ts.batch,
                ts.shuffle == NN_SHUFFLE_EPOCH ? "epoch" : "none", (unsigned long long)ts.seed,
                ts.device);
+    schedule_print(c);
     nn_free(chain);
     nn_free(optim);
     nn_checkpoint_free(c);
