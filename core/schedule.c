@@ -157,7 +157,9 @@ nn_status nn_schedule_add(nn_schedule *s, const char *text, char **err)
     if (!(r.text = trimmed(text))) return nn_fail(err, NN_NO_MEMORY, "out of memory");
     size_t n = strcspn(r.text, ":");
     nn_status st = NN_OK;
-    if (!r.text[n]) {
+    if (strpbrk(r.text, "\n\r")) {
+        st = nn_fail(err, NN_INVALID, "schedule '%s': a rule is one line", r.text);
+    } else if (!r.text[n]) {
         st = nn_fail(err, NN_INVALID, "schedule '%s': expected 'E: key=value ...' or "
                      "'E+: key=value key*=factor ...'", r.text);
     } else {
@@ -222,9 +224,11 @@ nn_status nn_schedule_add_lr(nn_schedule *s, const char *spec, char **err)
 {
     rule r = {.gamma = NAN};
     if (!(r.text = trimmed(spec))) return nn_fail(err, NN_NO_MEMORY, "out of memory");
-    size_t n = strcspn(r.text, " \t");
+    size_t n = strcspn(r.text, " \t\n\r");
     nn_status st = NN_OK;
-    if (n == 4 && !strncmp(r.text, "step", 4)) {
+    if (strpbrk(r.text, "\n\r")) {
+        st = nn_fail(err, NN_INVALID, "lr-schedule '%s': a schedule is one line", r.text);
+    } else if (n == 4 && !strncmp(r.text, "step", 4)) {
         r.kind = R_STEP;
         r.gamma = 0.1; /* StepLR's default */
     } else if (n == 11 && !strncmp(r.text, "exponential", 11)) {

@@ -37,6 +37,15 @@ check "inspect: the schedules, in the order given" eval \
     '[ "$(grep "^schedule:" "$tmp/out")" = "schedule:  $S1
 schedule:  $S2" ]'
 
+if command -v protoc >/dev/null 2>&1; then
+    protoc --decode=nn.Checkpoint -I "$top_srcdir/proto" "$top_srcdir/proto/nn.proto" \
+        <"$tmp/s.nn" >"$tmp/decoded" 2>"$tmp/err"
+    check "protoc: the schedules are the checkpoint's metadata entry 'schedule'" \
+        grep -qF 'value: "schedule 1000: momentum=0.3\nschedule 1000+: lr*=0.9999\n"' "$tmp/decoded"
+else
+    pass "protoc: the schedules are the checkpoint's metadata entry 'schedule' # SKIP no protoc"
+fi
+
 # ---- resume -------------------------------------------------------------------------
 
 run train --epochs 1050 --schedule "$S1" --schedule "$S2" --save "$tmp/r.nn"

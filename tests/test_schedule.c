@@ -196,6 +196,7 @@ static void test_schedule_syntax(void)
         {"5: lr", "got 'lr'"},
         {"5: =1", "got '=1'"},
         {"5: lr=1 lr*=2", "'lr' changed twice"},
+        {"5: lr=1\n6: lr=2", "a rule is one line"},
     };
     nn_schedule *s = nn_schedule_new();
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -221,6 +222,7 @@ static void test_schedule_syntax(void)
         {"cosine eta_min=0", "T_max is required"},
         {"cosine T_max=3 eta_min=nan", "eta_min=nan"},
         {"cosine T_max", "expected key=value, got 'T_max'"},
+        {"cosine T_max=3\nstep", "a schedule is one line"},
     };
     for (size_t i = 0; i < sizeof badlr / sizeof *badlr; i++) {
         char *err = NULL;
