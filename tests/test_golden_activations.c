@@ -57,12 +57,13 @@ static void check_module(golden *g, const char *name, const char *words, const c
 
 /* Element-wise ones and softmax along the last dim of (4, 6). The float32
  * results of PyTorch and of the plugins' kernels (double inside, rounded
- * once) differ by an ulp or two, well inside 1e-5. Where a gradient is a
- * small difference of O(1) terms (tanh's and gelu's 1 - t^2 for |x| > 4,
- * softmax's y (dy - sum dy y)), PyTorch's own float32 arithmetic is off by
- * up to ~1.4e-7 absolute from the float64 value (gelu tanh at x = -4.63:
- * PyTorch -1.12944e-05 in float32, -1.14307e-05 in float64, ours
- * -1.14307e-05), hence atol 2e-7 there. */
+ * once) differ by an ulp or two, well inside 1e-5. Where a value is a small
+ * difference of O(1) terms (tanh's and gelu's 1 - t^2 and gelu's 1 + t for
+ * x < -4, softmax's y (dy - sum dy y), log_softmax near 0), PyTorch's own
+ * float32 arithmetic is off by up to ~1.4e-7 absolute from the float64
+ * value (gelu tanh at x = -4.63: dx is -1.12944e-05 in PyTorch's float32,
+ * -1.14307e-05 in its float64 and here; at x = -4.23, y is -2.23156e-05,
+ * -2.23025e-05 and -2.23025e-05), hence atol 2e-7 there. */
 static void test_golden_activations_2d(void)
 {
     golden *g = golden_open("activations.txt");
