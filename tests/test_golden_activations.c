@@ -4,7 +4,8 @@
  * (4, 6) batch and, for softmax, log_softmax and flatten, on a (2, 3, 4, 5)
  * batch; dropout's eval identity, its p = 0 and p = 1 edge cases, and in
  * train mode the statistics of its mask and its exact scale; the node
- * names, the reprs and the shapes inferred in a chain. */
+ * names, the reprs and the shapes inferred in a chain; the ops called
+ * directly, with their refusals. */
 #include "golden.h"
 
 #include <math.h>
@@ -265,6 +266,52 @@ static void test_activation_repr_and_shapes(void)
     nn_free(err);
 }
 
+/* The ops called directly: softmax of a transposed view (the core makes it
+ * contiguous) is the softmax along the other dimension; dropout with a
+ * given mask; and the refusals of their shape functions. */
+static void test_activation_ops(void)
+{
+    golden *g = golden_open("activations.txt");
+    nn_ctx *ctx = fx_ctx();
+    nn_tensor *x = golden_tensor(g, "x", 0);
+    nn_tensor *xt = nn_t(x);
+    double dim[] = {-1};
+    nn_tensor *y = fx_call("softmax", &xt, dim);
+    GOLDEN_CHECK(g, nn_t(y), "softmax.0.y", 0, 1e-5);
+    y = fx_call("log_softmax", &xt, dim);
+    GOLDEN_CHECK(g, nn_t(y), "log_softmax.0.y", 2e-7, 1e-5);
+    CHECK_CTX_OK(ctx);
+
+    float xv[6] = {1.5f, -2.0f, 3.0f, -0.25f, 7.0f, 0.5f}, mv[6] = {1, 0, 1, 1, 0, 1}, h[6];
+    nn_tensor *dx = t2d(2, 3, xv, 1), *mask = t2d(2, 3, mv, 0);
+    nn_tensor *in[] = {dx, mask};
+    double p[] = {0.75};
+    y = fx_call("dropout", in, p);
+    to_host(y, h, 6);
+    for (int i = 0; i < 6; i++) CU_ASSERT_EQUAL(h[i], mv[i] ? xv[i] * 4.0f : 0.0f);
+    CU_ASSERT_EQUAL(nn_backward(nn_sum(y)), NN_OK);
+    to_host(nn_tensor_grad(dx), h, 6);
+    for (int i = 0; i < 6; i++) CU_ASSERT_EQUAL(h[i], mv[i] * 4.0f);
+    CHECK_CTX_OK(ctx);
+    nn_ctx_scratch_reset(ctx);
+
+    double bad_dim[] = {2}, bad_approx[] = {2}, bad_p[] = {1.5};
+    CU_ASSERT_PTR_NULL(fx_call("softmax", &x, bad_dim));
+    CHECK_CTX_ERROR(ctx, NN_INVALID, "out of range");
+    CU_ASSERT_PTR_NULL(fx_call("gelu", &x, bad_approx));
+    CHECK_CTX_ERROR(ctx, NN_INVALID, "approximate");
+    CU_ASSERT_PTR_NULL(fx_call("dropout", in, bad_p));
+    CHECK_CTX_ERROR(ctx, NN_INVALID, "p=1.5");
+    nn_tensor *wrong[] = {x, mask};
+    CU_ASSERT_PTR_NULL(fx_call("dropout", wrong, NULL));
+    CHECK_CTX_ERROR(ctx, NN_SHAPE, "mask");
+    nn_tensor_set_requires_grad(mask, 1);
+    CU_ASSERT_PTR_NULL(fx_call("dropout", in, NULL));
+    CHECK_CTX_ERROR(ctx, NN_UNSUPPORTED, "mask");
+    nn_ctx_scratch_reset(ctx);
+    golden_close(g);
+}
+
 void register_golden_activations_tests(void)
 {
     CU_pSuite s = fx_add_suite("golden_activations");
@@ -274,4 +321,5 @@ void register_golden_activations_tests(void)
     FX_ADD(s, test_golden_dropout_edges);
     FX_ADD(s, test_golden_dropout_train);
     FX_ADD(s, test_activation_repr_and_shapes);
+    FX_ADD(s, test_activation_ops);
 }
