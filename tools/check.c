@@ -70,11 +70,17 @@ static void fill_uniform(checker *c, float *v, int64_t n, float lo, float hi)
 
 typedef nn_tensor *(*forward_fn)(void *user, nn_tensor *x);
 
+/* The context's RNG as the checked forward found it: every forward of the
+ * finite differences starts from it again, so that a module that draws
+ * from it (dropout's mask) makes the same draws each time. */
+static nn_rng fwd_rng;
+
 /* L = sum(f(x) * w): host value in double, with the op output read back. */
 static double loss_value(checker *c, forward_fn f, void *user, nn_tensor *x, const float *w,
                          int64_t nw, bool *ok)
 {
     int prev = nn_grad_set_enabled(c->ctx, 0);
+    *nn_ctx_rng(c->ctx) = fwd_rng;
     nn_tensor *y = f(user, x);
     nn_grad_set_enabled(c->ctx, prev);
     double s = NAN;
@@ -129,6 +135,7 @@ static void gradcheck(checker *c, forward_fn f, void *user, nn_tensor *x, int n,
 {
     nn_tensor_zero_grad(x);
     for (int i = 0; i < n; i++) nn_tensor_zero_grad(ts[i]);
+    fwd_rng = *nn_ctx_rng(c->ctx);
     nn_tensor *y = f(user, x);
     int64_t nw = y ? nn_tensor_numel(y) : 0;
     float *w = y ? malloc((size_t)(nw ? nw : 1) * sizeof *w) : NULL;
