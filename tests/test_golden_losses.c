@@ -77,6 +77,37 @@ static void test_golden_losses(void)
     golden_close(g);
 }
 
+/* A target column (N, 1), as a dataset of one target value per sample
+ * gives, is the same as (N). */
+static void test_class_target_column(void)
+{
+    golden *g = golden_open("losses.txt");
+    nn_shape col;
+    const float *tv = golden_get(g, "cls.t", &col);
+    col = shp2(col.dim[0], 1);
+    nn_tensor *t = tensor_from(&col, tv, 0);
+    const char *losses[] = {"cross_entropy", "nll"}, *xs[] = {"cls.x", "cls.logp"};
+    const char *keys[] = {"ce.mean", "nll.mean"};
+    for (int i = 0; i < 2; i++) {
+        nn_loss *l = NULL;
+        char *err = NULL, key[64];
+        CHECK_OK(nn_loss_create(fx_ctx(), losses[i], "", &l, &err), err);
+        nn_free(err);
+        if (!l) continue;
+        nn_tensor *x = golden_tensor(g, xs[i], 1);
+        nn_tensor *L = nn_loss_forward(l, x, t);
+        snprintf(key, sizeof key, "%s.loss", keys[i]);
+        CHECK_CLOSE(item(L), golden_scalar(g, key), 0, RTOL);
+        CU_ASSERT_EQUAL(nn_backward(L), NN_OK);
+        snprintf(key, sizeof key, "%s.dx", keys[i]);
+        GOLDEN_CHECK(g, nn_tensor_grad(x), key, ATOL, RTOL);
+        CHECK_CTX_OK(fx_ctx());
+        nn_ctx_scratch_reset(fx_ctx());
+        nn_loss_free(l);
+    }
+    golden_close(g);
+}
+
 /* The backward nodes carry PyTorch's names. */
 static void test_loss_node_names(void)
 {
@@ -190,6 +221,7 @@ void register_golden_losses_tests(void)
     CU_pSuite s = fx_add_suite("golden_losses");
     if (!s) return;
     FX_ADD(s, test_golden_losses);
+    FX_ADD(s, test_class_target_column);
     FX_ADD(s, test_loss_node_names);
     FX_ADD(s, test_loss_refusals);
     FX_ADD(s, test_loss_correct);
