@@ -70,11 +70,17 @@ nn_status nn_fit_epoch(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, int
     if (nb == 0)
         return nn_fail(err, NN_INVALID, "batch size %lld is larger than the dataset (%lld samples)",
                        (long long)batch, (long long)d->len);
-    if (!same(&m->out, &d->target)) {
+    /* A loss over classes takes one class index per sample ([1] or []) for
+     * an output of one score per class; any other a target of the output's
+     * shape. */
+    bool classes = NN_VT_IN(l->vt, nn_loss_vt, target) && l->vt->target == NN_TARGET_CLASS_INDEX;
+    if (classes ? !(m->out.ndim == 1 && d->target.ndim <= 1 && nn_shape_numel(&d->target) == 1)
+                : !same(&m->out, &d->target)) {
         char a[64], b[64];
         nn_shape_format(&m->out, 0, a, sizeof a);
         nn_shape_format(&d->target, 0, b, sizeof b);
-        return nn_fail(err, NN_SHAPE, "the model's output %s does not match the target %s", a, b);
+        return nn_fail(err, NN_SHAPE, "the model's output %s does not match the target %s%s", a, b,
+                       classes ? " (the loss takes one score per class and one class index)" : "");
     }
     nn_shape xs = batched(&d->input, batch), ys = batched(&d->target, batch);
     nn_tensor *xb = nn_tensor_new(ctx, &xs, 0), *yb = nn_tensor_new(ctx, &ys, 0);

@@ -66,11 +66,11 @@ done
 : >"$tmp/out"
 check "every C listing of docs/plugins.md compiles" eval 'test -z "$failed_listings"' ||
     echo "#   failed:$failed_listings"
-check "the guide's whole files are act.c, mse.c, softplus.c and swish.c" \
-    eval 'test "$(cd "$tmp/guide-so" && echo *.so)" = "act.so mse.so softplus.so swish.so"'
+check "the guide's whole files are act.c, mse_tol.c, softplus.c and swish.c" \
+    eval 'test "$(cd "$tmp/guide-so" && echo *.so)" = "act.so mse_tol.so softplus.so swish.so"'
 run plugins -v --plugin-path "$tmp/guide-so"
 check "the guide's whole files load in nnrun, none refused" \
-    eval 'status_is 0 && out_has "^module  *swish  *1.0 " && out_has "^module  *softplus  *1.0 " && out_has "^module  *act " && out_has "^loss  *mse " && ! out_has "refused"'
+    eval 'status_is 0 && out_has "^module  *swish  *1.0 " && out_has "^module  *softplus  *1.0 " && out_has "^module  *act " && out_has "^loss  *mse_tol " && ! out_has "refused"'
 sh_run diff -u "$top_srcdir/examples/plugins/softplus.c" "$tmp/guide/softplus.c"
 check "the guide's listing of softplus.c is examples/plugins/softplus.c, line for line" status_is 0
 
@@ -129,11 +129,11 @@ for src in "$tmp/doc"/*.c; do
             eval 'status_is 0 && out_has "^check $comp: all [0-9]* checks passed"'
     done
 done
-check "docs/plugins.md has its whole plugins: swish.c, act.c, mse.c" \
-    eval 'test "$ndoc" -ge 3 && test -f "$tmp/doc/swish.c" -a -f "$tmp/doc/act.c" -a -f "$tmp/doc/mse.c"'
+check "docs/plugins.md has its whole plugins: swish.c, act.c, mse_tol.c" \
+    eval 'test "$ndoc" -ge 3 && test -f "$tmp/doc/swish.c" -a -f "$tmp/doc/act.c" -a -f "$tmp/doc/mse_tol.c"'
 run train --plugin-path "$tmp/doc" --model 'linear out=5 ! act fn=tanh ! linear out=1 ! swish' \
-    --loss mse --epochs 20
-check "act, swish and mse train together" eval 'status_is 0 && last_epoch_is 19'
+    --loss mse_tol --epochs 20
+check "act, swish and mse_tol train together" eval 'status_is 0 && last_epoch_is 19'
 
 # The README's "Writing plugins" commands, as shown, in a folder holding
 # my_linear.c: a relative --plugin-path for train and check.

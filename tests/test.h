@@ -132,5 +132,6 @@ void register_error_tests(void);
 void register_golden_tests(void);
 void register_schedule_tests(void);
 void register_golden_activations_tests(void);
+void register_golden_losses_tests(void);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,19 +229,30 @@ static nn_status check_loss(checker *c, const char *name, const char *words, int
     loss_user u = {0};
     nn_status st = nn_loss_create(c->ctx, name, words, &u.l, err);
     if (st) return st;
-    nn_shape s = {2, {4, width}};
+    const nn_component *comp;
+    nn_registry_find(nn_ctx_registry(c->ctx), NN_KIND_LOSS, name, &comp, NULL);
+    const nn_loss_vt *vt = nn_component_vt(comp);
+    bool classes = vt->struct_size >= offsetof(nn_loss_vt, target) + sizeof vt->target &&
+                   vt->target == NN_TARGET_CLASS_INDEX;
+    nn_shape s = {2, {4, width}}, ts = classes ? (nn_shape){1, {4}} : s;
     nn_tensor *x = nn_tensor_new(c->ctx, &s, 1);
-    u.target = nn_tensor_new(c->ctx, &s, 0);
-    int64_t n = 4 * width;
+    u.target = nn_tensor_new(c->ctx, &ts, 0);
+    int64_t n = 4 * width, nt = nn_shape_numel(&ts);
     float *v = malloc((size_t)n * sizeof *v);
     if (x && u.target && v) {
         /* Predictions inside (0, 1) and targets 0 or 1 suit probability losses
-         * and regression losses alike. */
-        for (int64_t i = 0; i < n; i++) v[i] = nn_rng_uniform(&c->rng) < 0.5f ? 0.0f : 1.0f;
-        nn_tensor_from_host(u.target, v, n);
+         * and regression losses alike; class indices 0 .. width-1 suit losses
+         * over classes. */
+        for (int64_t i = 0; i < nt; i++)
+            v[i] = classes ? fminf(floorf((float)width * nn_rng_uniform(&c->rng)), (float)width - 1)
+                           : nn_rng_uniform(&c->rng) < 0.5f ? 0.0f : 1.0f;
+        nn_tensor_from_host(u.target, v, nt);
         fill_uniform(c, v, n, 0.1f, 0.9f);
         nn_tensor_from_host(x, v, n);
-        printf("loss %s: predictions and targets (4, %lld)\n", name, (long long)width);
+        if (classes)
+            printf("loss %s: predictions (4, %lld), class indices (4)\n", name, (long long)width);
+        else
+            printf("loss %s: predictions and targets (4, %lld)\n", name, (long long)width);
         gradcheck(c, loss_fwd, &u, x, 0, NULL, NULL);
     } else {
         st = nn_fail(err, NN_NO_MEMORY, "out of memory");

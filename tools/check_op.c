@@ -1,7 +1,9 @@
 /* check_op.c - `nnrun check OPNAME`: an op and its kernels on every device.
  *
  * Every input gets shape (4, 5) and values drawn in its [lo, hi] (nn_op_arg;
- * [-2, 2] when lo == hi); the attributes are the op's defaults. Then:
+ * [-2, 2] when lo == hi), but an NN_ARG_INDEX input gets shape (4) and whole
+ * values 0 .. 4, an NN_ARG_PER_COL one shape (5); the attributes are the
+ * op's defaults. Then:
  *
  *   reference   cpu, or the first usable device with a kernel when cpu has
  *               none: for an op with a gradient, the gradient of every
@@ -72,6 +74,16 @@ static void result_free(result *r)
     memset(r, 0, sizeof *r);
 }
 
+/* Input i's shape and element count: (rows, cols), or as its flags say. */
+static int64_t arg_shape(const nn_op_def *d, int i, nn_shape *s)
+{
+    nn_shape own = {2, {OP_ROWS, OP_COLS}};
+    if (d->in[i].flags & NN_ARG_INDEX) own = (nn_shape){1, {OP_ROWS}};
+    else if (d->in[i].flags & NN_ARG_PER_COL) own = (nn_shape){1, {OP_COLS}};
+    if (s) *s = own;
+    return nn_shape_numel(&own);
+}
+
 static bool differentiable(const opcase *oc, int i)
 {
     return oc->d->node_name && oc->present[i] && !(oc->d->in[i].flags & NN_ARG_NO_GRAD);
@@ -100,9 +112,10 @@ static nn_status oprun_open(nn_registry *reg, const char *device, const opcase *
     r->device = device;
     nn_status st = nn_ctx_open(reg, device, 7, &r->ctx, err);
     if (!st) st = nn_op_find(r->ctx, oc->name, &r->op, err);
-    nn_shape s = {2, {OP_ROWS, OP_COLS}};
     for (int i = 0; !st && i < oc->d->nin; i++) {
         if (!oc->present[i]) continue;
+        nn_shape s;
+        arg_shape(oc->d, i, &s);
         if (!(r->in[i] = nn_tensor_new(r->ctx, &s, differentiable(oc, i))))
             st = nn_fail(err, NN_NO_MEMORY, "out of memory");
     }
@@ -138,7 +151,7 @@ static nn_status run_call(const opcase *oc, oprun *r, float (*x)[OP_N], bool bac
     result_free(res);
     for (int i = 0; i < d->nin; i++) {
         if (!r->in[i]) continue;
-        if (nn_tensor_from_host(r->in[i], x[i], OP_N))
+        if (nn_tensor_from_host(r->in[i], x[i], arg_shape(d, i, NULL)))
             return nn_fail(why, NN_DEVICE, "cannot copy input '%s' to the device", d->in[i].name);
         if (!keep_grad) nn_tensor_zero_grad(r->in[i]);
     }
@@ -159,7 +172,7 @@ static nn_status run_call(const opcase *oc, oprun *r, float (*x)[OP_N], bool bac
     }
     for (int i = 0; !st && i < d->nin; i++)
         if (r->in[i] && (d->in[i].flags & NN_ARG_WRITTEN) &&
-            !(res->written[i] = host_copy(r->in[i], OP_N)))
+            !(res->written[i] = host_copy(r->in[i], arg_shape(d, i, NULL))))
             st = nn_fail(why, NN_DEVICE, "cannot read input '%s'", d->in[i].name);
     if (!st && backward) {
         nn_tensor *L = NULL;
@@ -178,7 +191,7 @@ static nn_status run_call(const opcase *oc, oprun *r, float (*x)[OP_N], bool bac
             nn_tensor *g = nn_tensor_grad(r->in[i]);
             if (!g)
                 st = nn_fail(why, NN_INVALID, "no gradient reached input '%s'", d->in[i].name);
-            else if (!(res->grad[i] = host_copy(g, OP_N)))
+            else if (!(res->grad[i] = host_copy(g, arg_shape(d, i, NULL))))
                 st = nn_fail(why, NN_DEVICE, "cannot read the gradient of '%s'", d->in[i].name);
         }
     }
@@ -253,7 +266,7 @@ static void gradcheck(checker *c, const opcase *oc, oprun *r, const result *base
         int64_t at = 0;
         double num_at = 0;
         nn_status st = NN_OK;
-        for (int64_t j = 0; j < OP_N && !st; j++) {
+        for (int64_t j = 0, n = arg_shape(d, i, NULL); j < n && !st; j++) {
             float keep = x[i][j], up = (float)(keep + OP_EPS), down = (float)(keep - OP_EPS);
             x[i][j] = up;
             st = run_call(oc, r, x, false, false, &res, &why);
@@ -305,9 +318,9 @@ static void acccheck(checker *c, const opcase *oc, oprun *r, const result *base)
         for (int i = 0; i < d->nin; i++) {
             if (!differentiable(oc, i)) continue;
             float doubled[OP_N];
-            for (int j = 0; j < OP_N; j++) doubled[j] = 2.0f * base->grad[i][j];
-            int64_t a;
-            double e = differ(twice.grad[i], doubled, OP_N, &a);
+            int64_t n = arg_shape(d, i, NULL), a;
+            for (int64_t j = 0; j < n; j++) doubled[j] = 2.0f * base->grad[i][j];
+            double e = differ(twice.grad[i], doubled, n, &a);
             if (!(e <= worst)) {
                 worst = e;
                 at = a;
@@ -347,7 +360,7 @@ static void repeatcheck(checker *c, const opcase *oc, oprun *r, const result *ba
         }
         for (int i = 0; i < d->nin; i++) {
             if (!base->written[i]) continue;
-            double e = differ(again.written[i], base->written[i], OP_N, &at);
+            double e = differ(again.written[i], base->written[i], arg_shape(d, i, NULL), &at);
             if (!(e <= worst)) worst = e;
         }
         report(c, what, worst, 0);
@@ -386,13 +399,15 @@ static void against(checker *c, const opcase *oc, oprun *r, const char *ref, con
         if (!want->written[i]) continue;
         snprintf(what, sizeof what, "%s: written input '%s' against %s%s", r->device,
                  d->in[i].name, ref, oc->variant);
-        compare(c, what, got.written[i], r->device, want->written[i], ref, OP_N, OP_TOL_FWD);
+        compare(c, what, got.written[i], r->device, want->written[i], ref, arg_shape(d, i, NULL),
+                OP_TOL_FWD);
     }
     for (int i = 0; oc->grad && i < d->nin; i++) {
         if (!differentiable(oc, i)) continue;
         snprintf(what, sizeof what, "%s: gradient of '%s' against %s%s", r->device,
                  d->in[i].name, ref, oc->variant);
-        compare(c, what, got.grad[i], r->device, want->grad[i], ref, OP_N, OP_TOL_GRAD);
+        compare(c, what, got.grad[i], r->device, want->grad[i], ref, arg_shape(d, i, NULL),
+                OP_TOL_GRAD);
     }
     result_free(&got);
 }
@@ -524,6 +539,9 @@ static nn_status check_one_op(checker *c, nn_registry *reg, const nn_component *
             hi = 2.0f;
         }
         for (int j = 0; j < OP_N; j++) oc->v[i][j] = lo + (hi - lo) * nn_rng_uniform(&c->rng);
+        if (d->in[i].flags & NN_ARG_INDEX)
+            for (int j = 0; j < OP_ROWS; j++)
+                oc->v[i][j] = fminf(floorf(OP_COLS * nn_rng_uniform(&c->rng)), OP_COLS - 1);
         oc->present[i] = true;
         optional |= (d->in[i].flags & NN_ARG_OPTIONAL) != 0;
     }

@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,7 +372,10 @@ typedef struct {
 
 static void print_stats(const char *label, const nn_epoch_stats *s)
 {
-    printf("%s%sloss: %.4f accuracy: %.4f\n", label, *label ? " " : "", s->loss, s->accuracy);
+    /* A loss without an accuracy (mse, l1) has NaN there: the loss alone. */
+    printf("%s%sloss: %.4f", label, *label ? " " : "", s->loss);
+    if (isnan(s->accuracy)) printf("\n");
+    else printf(" accuracy: %.4f\n", s->accuracy);
 }
 
 static nn_status save_run(const options *o, run_state *r, int64_t epochs_done, char **err)

@@ -94,7 +94,9 @@ static void print_arg(const nn_op_arg *a, int width)
         const char *word;
     } flags[] = {{NN_ARG_NO_GRAD, "no-grad"},
                  {NN_ARG_OPTIONAL, "optional"},
-                 {NN_ARG_WRITTEN, "written"}};
+                 {NN_ARG_WRITTEN, "written"},
+                 {NN_ARG_INDEX, "index per row"},
+                 {NN_ARG_PER_COL, "one per column"}};
     int parts = 0;
     printf("  %-*s", width, a->name);
     for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)

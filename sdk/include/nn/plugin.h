@@ -122,6 +122,13 @@ NN_API nn_module *nn_module_add_child(nn_module *m, const char *name, const char
 
 /* ---- Loss ---------------------------------------------------------------- */
 
+/* What a loss takes as targets, for tools that make them (nnrun check). */
+typedef enum {
+    NN_TARGET_LIKE_PRED = 0, /* the predictions' shape, values 0 or 1 (BCE, MSE) */
+    NN_TARGET_CLASS_INDEX,   /* one class index per row of (N, C) predictions: shape
+                                (N), whole values 0 .. C-1 (CrossEntropyLoss) */
+} nn_loss_target;
+
 typedef struct nn_loss_vt {
     uint32_t abi_version, struct_size;
     /* ---- slots below are ABI 1.0 ---- */
@@ -139,6 +146,8 @@ typedef struct nn_loss_vt {
     size_t priv_size; /* bytes of zeroed state the core allocates per instance */
     /* Optional: frees what init allocated beyond priv. */
     void (*destroy)(nn_loss *l);
+    /* The kind of targets the loss takes (0: like the predictions). */
+    nn_loss_target target;
 } nn_loss_vt;
 
 NN_API const nn_props *nn_loss_props(const nn_loss *l);
@@ -345,6 +354,12 @@ enum {
     NN_ARG_OPTIONAL = 1 << 1, /* input: may be NULL (a momentum buffer not in use) */
     NN_ARG_WRITTEN = 1 << 2,  /* input: updated in place by the kernel (a parameter, a
                                  buffer); it must be contiguous */
+    /* Hints for nnrun check, which otherwise gives every input input 0's
+     * shape: */
+    NN_ARG_INDEX = 1 << 3,    /* input: one index per row of input 0 (a class target):
+                                 shape (rows), whole values 0 .. cols-1 */
+    NN_ARG_PER_COL = 1 << 4,  /* input: one value per column of input 0 (per-class
+                                 weights): shape (cols), values in [lo, hi] */
 };
 
 typedef struct nn_op_arg {

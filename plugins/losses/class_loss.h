@@ -1,0 +1,205 @@
+/* class_loss.h - what cross_entropy.c and nll.c share: the negative log
+ * likelihood of class-index targets over (N, C) log-probabilities, with
+ * per-class weights, an ignored index, label smoothing and PyTorch's
+ * reductions; the parsing of number lists ("weight=1,2,0.5"); the
+ * accuracy. Static functions, compiled into each of the two plugins. */
+#ifndef NN_PLUGINS_CLASS_LOSS_H
+#define NN_PLUGINS_CLASS_LOSS_H
+
+#include <nn/plugin.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+/* Reductions, as the op attribute "reduction" holds them. */
+enum { CLS_MEAN = 0, CLS_SUM = 1 };
+
+/* Parses "1,2,0.5" into a new array (*n values, at least one; the caller
+ * frees it). The empty text gives no array and *n = 0. */
+static inline nn_status cls_parse_list(const char *key, const char *text, float **out,
+                                       int64_t *n, char **err)
+{
+    *out = NULL;
+    *n = 0;
+    if (!text || !*text) return NN_OK;
+    int64_t cap = 1;
+    for (const char *p = text; *p; p++) cap += *p == ',';
+    float *v = malloc((size_t)cap * sizeof *v);
+    if (!v) return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    const char *p = text;
+    for (int64_t i = 0; i < cap; i++) {
+        char *end;
+        errno = 0;
+        double d = strtod(p, &end);
+        while (*end == ' ') end++;
+        if (end == p || errno || !isfinite(d) || (*end != ',' && *end != 0)) {
+            free(v);
+            return nn_fail(err, NN_INVALID,
+                           "%s='%s' is not a comma-separated list of numbers (as 1,2,0.5)",
+                           key, text);
+        }
+        v[i] = (float)d;
+        p = end + 1;
+    }
+    *out = v;
+    *n = cap;
+    return NN_OK;
+}
+
+/* A persistent (n) tensor holding v, for an op input. */
+static inline nn_status cls_tensor(nn_ctx *ctx, const float *v, int64_t n, nn_tensor **out,
+                                   char **err)
+{
+    nn_shape s = {1, {n}};
+    *out = nn_tensor_new(ctx, &s, 0);
+    if (!*out || nn_tensor_from_host(*out, v, n)) {
+        nn_tensor_free(*out);
+        *out = NULL;
+        const char *msg;
+        if (!nn_ctx_error(ctx, &msg)) msg = "out of memory";
+        nn_status st = nn_fail(err, NN_NO_MEMORY, "%s", msg);
+        nn_ctx_clear_error(ctx);
+        return st;
+    }
+    return NN_OK;
+}
+
+/* The op's shapes: input (N, C), target (N) or (N, 1), weight (C) or
+ * absent; the output is a scalar. */
+static inline nn_status cls_shape(const nn_shape *in, const nn_shape *t, const nn_shape *w,
+                                  nn_shape *out, char **err)
+{
+    char a[64], b[64];
+    nn_shape_format(in, 0, a, sizeof a);
+    if (in->ndim != 2)
+        return nn_fail(err, NN_SHAPE, "input %s is not (N, C): a row of C class scores per sample",
+                       a);
+    nn_shape_format(t, 0, b, sizeof b);
+    if (!((t->ndim == 1 && t->dim[0] == in->dim[0]) ||
+          (t->ndim == 2 && t->dim[0] == in->dim[0] && t->dim[1] == 1)))
+        return nn_fail(err, NN_SHAPE,
+                       "target %s for input %s: expected (N) or (N, 1) class indices, N = %lld",
+                       b, a, (long long)in->dim[0]);
+    if (w && (w->ndim != 1 || w->dim[0] != in->dim[1])) {
+        nn_shape_format(w, 0, b, sizeof b);
+        return nn_fail(err, NN_SHAPE,
+                       "weight %s for input %s: one weight per class expected, C = %lld", b, a,
+                       (long long)in->dim[1]);
+    }
+    out[0] = (nn_shape){0, {0}};
+    return NN_OK;
+}
+
+/* A weight tensor of the loss against the classes of pred; else a
+ * recorded error that names the loss and the property. */
+static inline int cls_weight_fits(const char *who, const char *key, nn_tensor *w,
+                                  nn_tensor *pred, int64_t want, const char *what)
+{
+    if (!w || nn_tensor_numel(w) == want) return 1;
+    nn_ctx_set_error(nn_tensor_ctx(pred), NN_SHAPE,
+                     "%s: %s= has %lld values, but the input has %lld %s", who, key,
+                     (long long)nn_tensor_numel(w), (long long)want, what);
+    return 0;
+}
+
+/* Every target a class 0 .. C-1 or the ignored index; else a recorded error. */
+static inline nn_status cls_check_targets(nn_ctx *ctx, const char *who, const float *t,
+                                          int64_t n, int64_t C, double ignore)
+{
+    for (int64_t i = 0; i < n; i++) {
+        if ((double)t[i] == ignore) continue;
+        if (!(t[i] >= 0 && t[i] < (float)C && t[i] == floorf(t[i])))
+            return nn_ctx_set_error(ctx, NN_INVALID,
+                                    "%s: target %g of sample %lld is not a class index 0 .. %lld "
+                                    "(nor ignore_index %g)",
+                                    who, (double)t[i], (long long)i, (long long)C - 1, ignore);
+    }
+    return NN_OK;
+}
+
+/* The loss over log-probabilities lp (N, C), row by row through row():
+ *
+ *   sum_i [ (1 - eps) (-w[t_i] lp[i, t_i]) + eps / C (-sum_c w[c] lp[i, c]) ] / D
+ *
+ * over the samples whose target is not ignored, D = the sum of their w[t_i]
+ * for the mean, 1 for the sum (PyTorch's nll_loss and the label smoothing
+ * of its cross_entropy). *den gets D. row(i, buf) returns lp's row i. */
+typedef const double *(*cls_row_fn)(void *user, int64_t i, double *buf);
+
+static inline double cls_loss(cls_row_fn row, void *user, double *buf, const float *t,
+                              const float *w, int64_t N, int64_t C, double ignore, double eps,
+                              int reduction, double *den)
+{
+    double num = 0, d = 0;
+    for (int64_t i = 0; i < N; i++) {
+        if ((double)t[i] == ignore) continue;
+        int64_t k = (int64_t)t[i];
+        const double *lp = row(user, i, buf);
+        double wk = w ? w[k] : 1.0;
+        num -= (1 - eps) * wk * lp[k];
+        if (eps != 0) {
+            double s = 0;
+            for (int64_t c = 0; c < C; c++) s += (w ? w[c] : 1.0) * lp[c];
+            num -= eps / (double)C * s;
+        }
+        d += wk;
+    }
+    *den = reduction == CLS_SUM ? 1.0 : d;
+    return num / *den;
+}
+
+/* D of cls_loss alone, for a backward. */
+static inline double cls_den(const float *t, const float *w, int64_t N, double ignore,
+                             int reduction)
+{
+    if (reduction == CLS_SUM) return 1.0;
+    double d = 0;
+    for (int64_t i = 0; i < N; i++)
+        if ((double)t[i] != ignore) d += w ? w[(int64_t)t[i]] : 1.0;
+    return d;
+}
+
+/* The gradient of that loss (times g) with respect to row i of lp, into gl. */
+static inline void cls_grad_row(const float *t, const float *w, int64_t i, int64_t C,
+                                double ignore, double eps, double g_over_den, double *gl)
+{
+    if ((double)t[i] == ignore) {
+        for (int64_t c = 0; c < C; c++) gl[c] = 0;
+        return;
+    }
+    int64_t k = (int64_t)t[i];
+    for (int64_t c = 0; c < C; c++) gl[c] = -g_over_den * eps / (double)C * (w ? w[c] : 1.0);
+    gl[k] -= g_over_den * (1 - eps) * (w ? w[k] : 1.0);
+}
+
+/* Accuracy: the first largest score of each row against its target; rows
+ * whose target is ignored do not count. */
+static inline nn_status cls_correct(nn_tensor *pred, nn_tensor *target, double ignore,
+                                    int64_t *correct, int64_t *total)
+{
+    const nn_shape *s = nn_tensor_shape(pred);
+    if (s->ndim != 2 || nn_tensor_numel(target) != s->dim[0]) return NN_SHAPE;
+    int64_t N = s->dim[0], C = s->dim[1];
+    float *h = malloc((size_t)(N * (C + 1) + 1) * sizeof *h);
+    if (!h) return NN_NO_MEMORY;
+    nn_status st = nn_tensor_to_host(pred, h, N * C);
+    if (!st) st = nn_tensor_to_host(target, h + N * C, N);
+    int64_t good = 0, n = 0;
+    for (int64_t i = 0; !st && i < N; i++) {
+        float ti = h[N * C + i];
+        if ((double)ti == ignore) continue;
+        const float *r = h + i * C;
+        int64_t best = 0;
+        for (int64_t c = 1; c < C; c++)
+            if (r[c] > r[best] || (isnan(r[c]) && !isnan(r[best]))) best = c;
+        good += (float)best == ti;
+        n++;
+    }
+    free(h);
+    *correct = good;
+    *total = n;
+    return st;
+}
+
+#endif

@@ -1,0 +1,200 @@
+/* cross_entropy.c - PyTorch's CrossEntropyLoss on logits (N, C) and class
+ * indices (a float tensor (N) or (N, 1) of 0 .. C-1): log-softmax, then the
+ * negative log likelihood, with per-class weights, an ignored index and
+ * label smoothing; reduction mean (over the weights of the samples not
+ * ignored, as PyTorch) or sum. Accuracy: the row's argmax is its target.
+ *
+ * The math is one fused op, "cross_entropy", defined here with its cpu
+ * kernels: log-softmax and NLL in one pass, stable for any logits. PyTorch
+ * records two nodes (NllLossBackward0 after LogSoftmaxBackward0); the fused
+ * op records one, NllLossBackward0. */
+#include "class_loss.h"
+
+#include <string.h>
+
+/* ---- the op: logits x (N, C), target (N), weight (C) -> loss, a scalar ---- */
+
+enum { IN_X, IN_T, IN_W };
+enum { A_IGNORE, A_SMOOTH, A_REDUCTION, A_COUNT };
+
+static const nn_op_arg ce_in[] = {
+    [IN_X] = {"input", 0, 0, 0},
+    [IN_T] = {"target", NN_ARG_NO_GRAD | NN_ARG_INDEX, 0, 0},
+    [IN_W] = {"weight", NN_ARG_NO_GRAD | NN_ARG_OPTIONAL | NN_ARG_PER_COL, 0.5f, 2.0f},
+};
+static const nn_op_arg ce_out[] = {{"loss", 0, 0, 0}};
+static const nn_op_attr ce_attr[] = {
+    [A_IGNORE] = {"ignore_index", -100, "the target value that contributes nothing"},
+    [A_SMOOTH] = {"label_smoothing", 0, "share of the target spread over all classes"},
+    [A_REDUCTION] = {"reduction", CLS_MEAN, "0: mean over the weights, 1: sum"},
+};
+
+static nn_status ce_shape(const nn_shape *const *in, const double *attr, nn_shape *out,
+                          char **err)
+{
+    (void)attr;
+    return cls_shape(in[IN_X], in[IN_T], in[IN_W], out, err);
+}
+
+static const nn_op_def ce_op = {
+    NN_VT_HEADER(nn_op_def),
+    .node_name = "NllLossBackward0",
+    .nin = 3,
+    .nout = 1,
+    .nattr = A_COUNT,
+    .in = ce_in,
+    .out = ce_out,
+    .attr = ce_attr,
+    .shape = ce_shape,
+};
+
+/* Row i of log_softmax(x), in double: x - max - log(sum(exp(x - max))). */
+typedef struct {
+    const float *x;
+    int64_t C;
+} ce_rows;
+
+static const double *ce_row(void *user, int64_t i, double *buf)
+{
+    const ce_rows *r = user;
+    const float *x = r->x + i * r->C;
+    double m = x[0], s = 0;
+    for (int64_t c = 1; c < r->C; c++) m = fmax(m, x[c]);
+    for (int64_t c = 0; c < r->C; c++) s += exp((double)x[c] - m);
+    double lse = m + log(s);
+    for (int64_t c = 0; c < r->C; c++) buf[c] = (double)x[c] - lse;
+    return buf;
+}
+
+static nn_status ce_cpu_forward(const nn_kernel_call *c)
+{
+    const nn_shape *s = c->in[IN_X].shape;
+    int64_t N = s->dim[0], C = s->dim[1];
+    const float *t = c->in[IN_T].data, *w = c->in[IN_W].data;
+    nn_status st = cls_check_targets(c->ctx, "cross_entropy", t, N, C, c->attr[A_IGNORE]);
+    if (st) return st;
+    double *buf = nn_kernel_scratch(c, (size_t)C * sizeof(double)), den;
+    if (!buf) return nn_ctx_set_error(c->ctx, NN_NO_MEMORY, "cross_entropy: out of memory");
+    ce_rows r = {c->in[IN_X].data, C};
+    c->out[0].data[0] = (float)cls_loss(ce_row, &r, buf, t, w, N, C, c->attr[A_IGNORE],
+                                         c->attr[A_SMOOTH], (int)c->attr[A_REDUCTION], &den);
+    return NN_OK;
+}
+
+/* dx = gl - softmax(x) * sum(gl) per row, gl the gradient of the loss with
+ * respect to the row's log-probabilities. */
+static nn_status ce_cpu_backward(const nn_kernel_call *c)
+{
+    float *dx = c->gin[IN_X].data;
+    if (!dx) return NN_OK;
+    const nn_shape *s = c->in[IN_X].shape;
+    int64_t N = s->dim[0], C = s->dim[1];
+    const float *t = c->in[IN_T].data, *w = c->in[IN_W].data;
+    double ignore = c->attr[A_IGNORE], eps = c->attr[A_SMOOTH];
+    double g = c->gout[0].data[0] / cls_den(t, w, N, ignore, (int)c->attr[A_REDUCTION]);
+    double *buf = nn_kernel_scratch(c, (size_t)C * 2 * sizeof(double)), *gl = buf + C;
+    if (!buf) return nn_ctx_set_error(c->ctx, NN_NO_MEMORY, "cross_entropy: out of memory");
+    ce_rows r = {c->in[IN_X].data, C};
+    int acc = c->acc[IN_X];
+    for (int64_t i = 0; i < N; i++) {
+        float *d = dx + i * C;
+        cls_grad_row(t, w, i, C, ignore, eps, g, gl);
+        double sum = 0;
+        for (int64_t k = 0; k < C; k++) sum += gl[k];
+        const double *lp = ce_row(&r, i, buf);
+        for (int64_t k = 0; k < C; k++) {
+            float v = (float)(gl[k] - exp(lp[k]) * sum);
+            d[k] = acc ? d[k] + v : v;
+        }
+    }
+    return NN_OK;
+}
+
+static const nn_kernel_def ce_cpu = {
+    NN_VT_HEADER(nn_kernel_def),
+    .device = "cpu",
+    .forward = ce_cpu_forward,
+    .backward = ce_cpu_backward,
+};
+
+/* ---- the loss ---- */
+
+enum { P_REDUCTION, P_SMOOTH, P_WEIGHT, P_IGNORE };
+
+static const nn_prop_def ce_props[] = {
+    [P_REDUCTION] = {"reduction", NN_PROP_ENUM, "mean", 1, 0, "mean|sum",
+                     "mean (over the weights of the samples not ignored) or sum"},
+    [P_SMOOTH] = {"label_smoothing", NN_PROP_FLOAT, "0", 0, 1, NULL,
+                  "share of the target spread uniformly over the classes"},
+    [P_WEIGHT] = {"weight", NN_PROP_STRING, "", 1, 0, NULL,
+                  "per-class weights, one per class: 1,2,0.5 (empty: all 1)"},
+    [P_IGNORE] = {"ignore_index", NN_PROP_INT, "-100", 1, 0, NULL,
+                  "samples with this target count for nothing"},
+};
+
+typedef struct {
+    nn_op *op;
+    nn_tensor *weight; /* NULL: none */
+    double attr[A_COUNT];
+} ce_loss;
+
+static nn_status ce_init(nn_loss *l, const nn_props *p, char **err)
+{
+    ce_loss *s = nn_loss_priv(l);
+    s->attr[A_IGNORE] = (double)nn_props_int(p, P_IGNORE);
+    s->attr[A_SMOOTH] = nn_props_float(p, P_SMOOTH);
+    s->attr[A_REDUCTION] = strcmp(nn_props_string(p, P_REDUCTION), "sum") ? CLS_MEAN : CLS_SUM;
+    float *w;
+    int64_t n;
+    nn_status st = cls_parse_list("weight", nn_props_string(p, P_WEIGHT), &w,
+                                  &n, err);
+    if (!st && w) st = cls_tensor(nn_loss_ctx(l), w, n, &s->weight, err);
+    free(w);
+    if (!st) st = nn_op_find(nn_loss_ctx(l), "cross_entropy", &s->op, err);
+    return st;
+}
+
+static void ce_destroy(nn_loss *l)
+{
+    ce_loss *s = nn_loss_priv(l);
+    nn_tensor_free(s->weight);
+}
+
+static nn_tensor *ce_forward(nn_loss *l, nn_tensor *pred, nn_tensor *target)
+{
+    ce_loss *s = nn_loss_priv(l);
+    const nn_shape *ps = nn_tensor_shape(pred);
+    if (ps->ndim == 2 && !cls_weight_fits("cross_entropy", "weight", s->weight, pred, ps->dim[1],
+                                                 "classes"))
+        return NULL;
+    nn_tensor *in[] = {pred, target, s->weight};
+    return nn_op_call(s->op, in, s->attr, NULL);
+}
+
+static nn_status ce_correct(nn_loss *l, nn_tensor *pred, nn_tensor *target, int64_t *correct,
+                            int64_t *total)
+{
+    ce_loss *s = nn_loss_priv(l);
+    return cls_correct(pred, target, s->attr[A_IGNORE], correct, total);
+}
+
+static const nn_loss_vt ce_vt = {
+    NN_VT_HEADER(nn_loss_vt),
+    .type_name = "CrossEntropyLoss",
+    .init = ce_init,
+    .forward = ce_forward,
+    .correct = ce_correct,
+    .priv_size = sizeof(ce_loss),
+    .destroy = ce_destroy,
+    .target = NN_TARGET_CLASS_INDEX,
+};
+
+static const nn_component_def ce_components[] = {
+    {NN_KIND_LOSS, "cross_entropy", "cross-entropy of logits and class indices (PyTorch "
+     "CrossEntropyLoss)", &ce_vt, ce_props, NN_COUNT_OF(ce_props)},
+    {NN_KIND_OP, "cross_entropy", "log-softmax and negative log likelihood of class indices",
+     &ce_op, NULL, 0},
+    {NN_KIND_KERNEL, "cross_entropy", "cpu loops, in double", &ce_cpu, NULL, 0},
+};
+
+NN_PLUGIN_DEFINE("cross_entropy", "1.0", ce_components)
