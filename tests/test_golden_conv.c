@@ -3,7 +3,8 @@
  * their properties, with PyTorch's parameters copied in, give its output,
  * and the gradients of sum(y * w) for the input, the weight and the bias;
  * the conv2d op alone with a different stride, padding and dilation per
- * axis; and the modules' shapes, initialisation bounds and refusals.
+ * axis; a small net conv2d ! relu ! max_pool2d ! flatten ! linear; and the
+ * modules' shapes, initialisation bounds and refusals.
  *
  * Tolerances: the reference is the float64 result rounded to float32, and
  * the plugins sum in float32 (OpenBLAS for conv2d), in another order. The
@@ -12,6 +13,8 @@
  * near zero is held to the precision its terms allow, not to 1e-5 of
  * itself. Pooling copies or averages a few values: relative 1e-6. */
 #include "golden.h"
+
+#include <nn/plugin.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -276,6 +279,90 @@ static void test_conv_shapes_and_init(void)
     CHECK_CTX_ERROR(ctx, NN_SHAPE, "input channels");
 }
 
+/* ---- a small net: conv2d ! relu ! max_pool2d ! flatten ! linear ----
+ * relu and flatten as tiny local modules, named so that they clash with no
+ * plugin's. */
+
+static nn_status same_init(nn_module *m, const nn_props *p, nn_shape *in, nn_shape *out,
+                           char **err)
+{
+    (void)m, (void)p, (void)err;
+    *out = *in;
+    return NN_OK;
+}
+
+static nn_tensor *relu_fwd(nn_module *m, nn_tensor *x)
+{
+    (void)m;
+    return nn_relu(x);
+}
+
+static nn_status flat_init(nn_module *m, const nn_props *p, nn_shape *in, nn_shape *out,
+                           char **err)
+{
+    (void)m, (void)p, (void)err;
+    *out = (nn_shape){1, {nn_shape_numel(in)}};
+    return NN_OK;
+}
+
+static nn_tensor *flat_fwd(nn_module *m, nn_tensor *x)
+{
+    nn_shape s = {2, {nn_tensor_shape(x)->dim[0], nn_shape_numel(nn_module_out_shape(m))}};
+    return nn_reshape(x, &s);
+}
+
+static const nn_module_vt relu_vt = {NN_VT_HEADER(nn_module_vt), .type_name = "ReLU",
+                                     .init = same_init, .forward = relu_fwd};
+static const nn_module_vt flat_vt = {NN_VT_HEADER(nn_module_vt), .type_name = "Flatten",
+                                     .init = flat_init, .forward = flat_fwd};
+static const nn_component_def net_components[] = {
+    {NN_KIND_MODULE, "conv_test_relu", "relu for the tests of conv2d", &relu_vt, NULL, 0},
+    {NN_KIND_MODULE, "conv_test_flatten", "flatten for the tests of conv2d", &flat_vt, NULL, 0},
+};
+static const nn_plugin_desc net_plugin = {
+    NN_ABI_MAJOR, NN_ABI_MINOR, sizeof(nn_plugin_desc), "conv_test", "1.0", net_components,
+    NN_COUNT_OF(net_components),
+};
+
+static void test_golden_conv_net(void)
+{
+    static int added;
+    char *err = NULL;
+    if (!added) CHECK_OK(nn_registry_add(g_reg, &net_plugin, &err), err);
+    added = 1;
+    nn_free(err);
+    err = NULL;
+    golden *g = golden_open("conv.txt");
+    nn_ctx *ctx = fx_ctx();
+    nn_module *m = NULL;
+    nn_shape in = {3, {2, 6, 6}};
+    CHECK_OK(nn_module_from_chain(ctx, "conv2d out=3 kernel=3 padding=1 ! conv_test_relu ! "
+                                       "max_pool2d kernel=2 ! conv_test_flatten ! linear out=2",
+                                  &in, &m, &err), err);
+    nn_free(err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    /* The shapes follow from the data's: (3, 6, 6), (3, 3, 3), 27, 2. */
+    CU_ASSERT_EQUAL(nn_module_out_shape(nn_module_child(m, 2))->dim[2], 3);
+    CU_ASSERT_EQUAL(nn_module_out_shape(nn_module_child(m, 3))->dim[0], 27);
+    CU_ASSERT_EQUAL(nn_module_param_count(m), 4);
+    static const char *const names[] = {"0.weight", "0.bias", "4.weight", "4.bias"};
+    for (int i = 0; i < 4; i++) set_param(g, m, names[i], "net", names[i]);
+    nn_tensor *x = key_tensor(g, "net", "x", 1), *w = key_tensor(g, "net", "w", 0);
+    nn_tensor *y = nn_module_forward(m, x);
+    CHECK_CTX_OK(ctx);
+    check_key(g, y, "net", "y", 1e-5);
+    CU_ASSERT_EQUAL(nn_backward(nn_sum(nn_mul(y, w))), NN_OK);
+    CHECK_CTX_OK(ctx);
+    check_key(g, nn_tensor_grad(x), "net", "dx", 1e-5);
+    for (int i = 0; i < 4; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "d%s", names[i]);
+        check_key(g, nn_tensor_grad(param(m, names[i])), "net", key, 1e-5);
+    }
+    nn_module_free(m);
+    golden_close(g);
+}
+
 void register_golden_conv_tests(void)
 {
     CU_pSuite s = fx_add_suite("golden_conv");
@@ -284,4 +371,5 @@ void register_golden_conv_tests(void)
     FX_ADD(s, test_golden_conv2d_op);
     FX_ADD(s, test_golden_pool2d);
     FX_ADD(s, test_conv_shapes_and_init);
+    FX_ADD(s, test_golden_conv_net);
 }

@@ -96,6 +96,20 @@ for i, (kind, cfg) in enumerate(POOL):
     g.add(pre + "w", w)
     g.add(pre + "y", y)
     g.add(pre + "dx", dx)
+# A small net: Conv2d(2, 3, 3, padding=1), ReLU, MaxPool2d(2), Flatten,
+# Linear(27, 2), on (2, 2, 6, 6); its parameters as net.0.weight ...
+x = f32(2, 2, 6, 6).requires_grad_()
+cw = (f32(3, 2, 3, 3) * 0.3).float().double().requires_grad_()
+cb = (f32(3) * 0.3).float().double().requires_grad_()
+lw = (f32(2, 27) * 0.3).float().double().requires_grad_()
+lb = (f32(2) * 0.3).float().double().requires_grad_()
+h = F.max_pool2d(F.relu(F.conv2d(x, cw, cb, padding=1)), 2)
+y = F.linear(h.flatten(1), lw, lb)
+w, gs = grads(y, [x, cw, cb, lw, lb])
+for k, v in (("x", x), ("0.weight", cw), ("0.bias", cb), ("4.weight", lw), ("4.bias", lb),
+             ("w", w), ("y", y), ("dx", gs[0]), ("d0.weight", gs[1]), ("d0.bias", gs[2]),
+             ("d4.weight", gs[3]), ("d4.bias", gs[4])):
+    g.add("net." + k, v)
 g.write()
 
 # The reprs the tests compare with (tests/conv.sh).
