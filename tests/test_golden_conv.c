@@ -279,6 +279,25 @@ static void test_conv_shapes_and_init(void)
     CHECK_CTX_ERROR(ctx, NN_SHAPE, "input channels");
 }
 
+/* A NaN wins its window, and of two the gradient goes to the last, as
+ * PyTorch 1.13 gives: max_pool2d([[nan, 1], [nan, 0]]) is nan, its
+ * gradient [[0, 0], [1, 0]]. */
+static void test_max_pool2d_nan(void)
+{
+    nn_ctx *ctx = fx_ctx();
+    nn_shape s = {4, {1, 1, 2, 2}};
+    const float v[] = {NAN, 1, NAN, 0};
+    nn_tensor *x = tensor_from(&s, v, 1);
+    nn_tensor *y = fx_call("max_pool2d", &x, NULL); /* defaults: 2x2, stride 2 */
+    CU_ASSERT(isnan(item(y)));
+    CU_ASSERT_EQUAL(nn_backward(nn_sum(y)), NN_OK);
+    float g[4];
+    to_host(nn_tensor_grad(x), g, 4);
+    const double want[] = {0, 0, 1, 0};
+    CHECK_ARRAY(g, want, 4, 0, 0);
+    CHECK_CTX_OK(ctx);
+}
+
 /* ---- a small net: conv2d ! relu ! max_pool2d ! flatten ! linear ----
  * relu and flatten as tiny local modules, named so that they clash with no
  * plugin's. */
@@ -372,4 +391,5 @@ void register_golden_conv_tests(void)
     FX_ADD(s, test_golden_pool2d);
     FX_ADD(s, test_conv_shapes_and_init);
     FX_ADD(s, test_golden_conv_net);
+    FX_ADD(s, test_max_pool2d_nan);
 }

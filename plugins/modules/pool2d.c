@@ -109,8 +109,8 @@ static void window(const geom *g, int64_t oi, int64_t oj, int64_t *i0, int64_t *
     *j1 = q + g->kw < g->w ? q + g->kw : g->w;
 }
 
-/* Index in the plane of the first largest value of the window (NaN wins, as
- * in PyTorch); -1 for a window with no element inside the input. */
+/* Index in the plane of the first largest value of the window, or of its
+ * last NaN, as PyTorch's; -1 for a window with no element inside the input. */
 static int64_t argmax(const geom *g, const float *plane, int64_t oi, int64_t oj)
 {
     int64_t i0, i1, j0, j1, best = -1;
@@ -122,7 +122,6 @@ static int64_t argmax(const geom *g, const float *plane, int64_t oi, int64_t oj)
             if (best < 0 || v > m || isnan(v)) {
                 m = v;
                 best = i * g->w + j;
-                if (isnan(v)) return best;
             }
         }
     return best;
