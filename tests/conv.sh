@@ -60,6 +60,8 @@ check "... naming the commands it is for" err_has "is for print, summary, params
 run train --epochs 1 --save "$tmp/s.pb"
 user_error "--input-shape with a checkpoint is refused" summary "$tmp/s.pb" --input-shape 2
 check "... saying the checkpoint knows its shape" err_has "a checkpoint knows its input shape"
+user_error "eval refuses --input-shape" eval "$tmp/s.pb" --input-shape 2
+check "... naming the commands it is for" err_has "is for print, summary, params, graph and check"
 user_error "conv2d without a shape is refused" summary --model "$CHAIN"
 check "... suggesting --input-shape" err_has "give --input-shape C,H,W"
 user_error "a kernel larger than the input is refused" summary --model 'conv2d out=2 kernel=5' \

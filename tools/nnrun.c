@@ -548,6 +548,8 @@ static int cmd_eval(options *o, int argc, char **argv)
     int npos;
     if (parse_args(o, argc, argv, pos, 1, &npos)) return 1;
     if (npos != 1) return die("eval expects a checkpoint file");
+    if (o->input_shape.ndim) return die("--input-shape is for print, summary, params, graph and "
+                                        "check; eval takes the shape from the data");
     run_state r = {0};
     char *err = NULL;
     nn_train_state ts = {0};
