@@ -133,5 +133,6 @@ void register_golden_tests(void);
 void register_schedule_tests(void);
 void register_golden_activations_tests(void);
 void register_golden_losses_tests(void);
+void register_golden_conv_tests(void);
 
 #endif

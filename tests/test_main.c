@@ -238,6 +238,7 @@ int main(int argc, char **argv)
     register_schedule_tests();
     register_golden_activations_tests();
     register_golden_losses_tests();
+    register_golden_conv_tests();
     if (CU_get_error() != CUE_SUCCESS) {
         fprintf(stderr, "test_nn: registering the tests: %s\n", CU_get_error_msg());
         CU_cleanup_registry();

@@ -174,14 +174,37 @@ static void gradcheck(checker *c, forward_fn f, void *user, nn_tensor *x, int n,
 
 static nn_tensor *module_fwd(void *user, nn_tensor *x) { return nn_module_forward(user, x); }
 
-static nn_status check_module(checker *c, const char *name, const char *words, int64_t width,
-                              char **err)
+/* n distinct values in random order, d = max(2 / n, 2.5 GC_EPS) apart and
+ * symmetric about 0, which none is: within [-1, 1] while n <= 80. A step
+ * of GC_EPS moves no value past another or past 0, so the kinks of a
+ * max (pooling), a sort or a relu stay out of the central differences. */
+static int fill_spaced(checker *c, float *v, int64_t n)
 {
-    nn_shape in = {1, {width}};
+    int64_t *idx = malloc((size_t)(n ? n : 1) * sizeof *idx);
+    if (!idx) return 1;
+    double d = fmax(2.0 / (double)(n ? n : 1), 2.5 * GC_EPS);
+    nn_rng_permutation(&c->rng, idx, n);
+    for (int64_t i = 0; i < n; i++) v[i] = (float)(((double)idx[i] + 0.5 - n / 2.0) * d);
+    free(idx);
+    return 0;
+}
+
+/* A batch of n samples of shape in: (n, in...). */
+static nn_shape batch_of(const nn_shape *in, int64_t n)
+{
+    nn_shape s = {in->ndim + 1, {n}};
+    for (int i = 0; i < in->ndim; i++) s.dim[i + 1] = in->dim[i];
+    return s;
+}
+
+static nn_status check_module(checker *c, const char *name, const char *words,
+                              const nn_shape *sample, char **err)
+{
+    nn_shape in = *sample;
     nn_module *m;
     nn_status st = nn_module_create(c->ctx, name, words, &in, &m, err);
     if (st) return st;
-    nn_shape xs = {2, {3, nn_module_in_shape(m)->dim[0]}};
+    nn_shape xs = batch_of(nn_module_in_shape(m), 3);
     nn_tensor *x = nn_tensor_new(c->ctx, &xs, 1);
     int64_t nx = x ? nn_tensor_numel(x) : 0;
     float *v = malloc((size_t)(nx ? nx : 1) * sizeof *v);
@@ -191,15 +214,21 @@ static nn_status check_module(checker *c, const char *name, const char *words, i
         nn_module_free(m);
         return nn_fail(err, NN_NO_MEMORY, "out of memory");
     }
-    fill_uniform(c, v, nx, -1, 1);
+    if (fill_spaced(c, v, nx)) {
+        free(v);
+        nn_tensor_free(x);
+        nn_module_free(m);
+        return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    }
     nn_tensor_from_host(x, v, nx);
     int np = nn_module_param_count(m);
     nn_tensor **ts = calloc((size_t)(np ? np : 1), sizeof *ts);
     const char **names = calloc((size_t)(np ? np : 1), sizeof *names);
     if (ts && names) {
         for (int i = 0; i < np; i++) ts[i] = nn_module_param(m, i, &names[i]);
-        printf("module %s: input (3, %lld), %d parameter tensors\n", name,
-               (long long)xs.dim[1], np);
+        char sh[96];
+        nn_shape_format(&xs, 0, sh, sizeof sh);
+        printf("module %s: input %s, %d parameter tensors\n", name, sh, np);
         gradcheck(c, module_fwd, m, x, np, ts, names);
     } else {
         st = nn_fail(err, NN_NO_MEMORY, "out of memory");
@@ -223,8 +252,8 @@ static nn_tensor *loss_fwd(void *user, nn_tensor *x)
     return nn_loss_forward(u->l, x, u->target);
 }
 
-static nn_status check_loss(checker *c, const char *name, const char *words, int64_t width,
-                            char **err)
+static nn_status check_loss(checker *c, const char *name, const char *words,
+                            const nn_shape *sample, char **err)
 {
     loss_user u = {0};
     nn_status st = nn_loss_create(c->ctx, name, words, &u.l, err);
@@ -234,10 +263,13 @@ static nn_status check_loss(checker *c, const char *name, const char *words, int
     const nn_loss_vt *vt = nn_component_vt(comp);
     bool classes = vt->struct_size >= offsetof(nn_loss_vt, target) + sizeof vt->target &&
                    vt->target == NN_TARGET_CLASS_INDEX;
-    nn_shape s = {2, {4, width}}, ts = classes ? (nn_shape){1, {4}} : s;
+    nn_shape s = batch_of(sample, 4), ts = classes ? (nn_shape){1, {4}} : s;
+    int64_t width = s.ndim >= 2 ? s.dim[1] : 1; /* classes along dimension 1 */
     nn_tensor *x = nn_tensor_new(c->ctx, &s, 1);
     u.target = nn_tensor_new(c->ctx, &ts, 0);
-    int64_t n = 4 * width, nt = nn_shape_numel(&ts);
+    int64_t n = nn_shape_numel(&s), nt = nn_shape_numel(&ts);
+    char sh[96];
+    nn_shape_format(&s, 0, sh, sizeof sh);
     float *v = malloc((size_t)n * sizeof *v);
     if (x && u.target && v) {
         /* Predictions inside (0, 1) and targets 0 or 1 suit probability losses
@@ -250,9 +282,9 @@ static nn_status check_loss(checker *c, const char *name, const char *words, int
         fill_uniform(c, v, n, 0.1f, 0.9f);
         nn_tensor_from_host(x, v, n);
         if (classes)
-            printf("loss %s: predictions (4, %lld), class indices (4)\n", name, (long long)width);
+            printf("loss %s: predictions %s, class indices (4)\n", name, sh);
         else
-            printf("loss %s: predictions and targets (4, %lld)\n", name, (long long)width);
+            printf("loss %s: predictions and targets %s\n", name, sh);
         gradcheck(c, loss_fwd, &u, x, 0, NULL, NULL);
     } else {
         st = nn_fail(err, NN_NO_MEMORY, "out of memory");
@@ -665,8 +697,10 @@ static void required_ints(const nn_component *comp, char *words, size_t len)
 }
 
 int nn_check_run(nn_registry *reg, const char *device, const char *name, const char *words,
-                 int64_t width, char **err)
+                 const nn_shape *sample, char **err)
 {
+    nn_shape four = {1, {4}};
+    if (!sample) sample = &four;
     const nn_component *found[64] = {0}; /* an op and its kernels share a name */
     int nfound = 0;
     for (int i = 0; i < nn_registry_count(reg); i++) {
@@ -685,8 +719,8 @@ int nn_check_run(nn_registry *reg, const char *device, const char *name, const c
         snprintf(w, sizeof w, "%s", words ? words : "");
         required_ints(found[k], w, sizeof w);
         switch (nn_component_kind(found[k])) {
-        case NN_KIND_MODULE: st = check_module(&c, name, w, width, err); break;
-        case NN_KIND_LOSS: st = check_loss(&c, name, w, width, err); break;
+        case NN_KIND_MODULE: st = check_module(&c, name, w, sample, err); break;
+        case NN_KIND_LOSS: st = check_loss(&c, name, w, sample, err); break;
         case NN_KIND_OPTIMIZER: st = check_optimizer(&c, name, w, err); break;
         case NN_KIND_DATASET: st = check_dataset(&c, name, w, err); break;
         case NN_KIND_DEVICE: st = check_device(&c, reg, name, w, err); break;

@@ -16,11 +16,12 @@ typedef struct checker {
 /* One line "ok|FAIL  what  error E (tolerance T)"; NaN fails. */
 void report(checker *c, const char *what, double err, double tol);
 
-/* Checks every component called name (a module or loss with input width
- * `width`), printing one line per check. Returns 0 when all pass, else 1 with
- * the worst failure (or the error that stopped the checks) in *err. */
+/* Checks every component called name (a module or loss fed samples of
+ * shape *sample; NULL: 4 features), printing one line per check. Returns 0
+ * when all pass, else 1 with the worst failure (or the error that stopped
+ * the checks) in *err. */
 int nn_check_run(nn_registry *reg, const char *device, const char *name, const char *words,
-                 int64_t width, char **err);
+                 const nn_shape *sample, char **err);
 
 /* check_op.c: an op (a kernel: its op) on every usable device that has a
  * kernel for it; the gradient against central differences on cpu, every

@@ -2,7 +2,8 @@
  *
  * Every input gets shape (4, 5) and values drawn in its [lo, hi] (nn_op_arg;
  * [-2, 2] when lo == hi), but an NN_ARG_INDEX input gets shape (4) and whole
- * values 0 .. 4, an NN_ARG_PER_COL one shape (5); the attributes are the
+ * values 0 .. 4, an NN_ARG_PER_COL one shape (5); an op's check_shapes
+ * replace these shapes. The attributes are the
  * op's defaults. Then:
  *
  *   reference   cpu, or the first usable device with a kernel when cpu has
@@ -29,7 +30,7 @@
 
 #define OP_ROWS 4
 #define OP_COLS 5
-#define OP_N (OP_ROWS * OP_COLS)
+#define OP_MAXN 1024 /* values of one input at most (an op's check_shapes) */
 #define OP_EPS 1e-3
 #define OP_ATOL 3e-3  /* the gradient check's scale, as check.c's */
 #define OP_RTOL 3e-2
@@ -41,7 +42,9 @@
 typedef struct opcase {
     const char *name;
     const nn_op_def *d;
-    float v[NN_OP_MAX_IN][OP_N]; /* input values */
+    float v[NN_OP_MAX_IN][OP_MAXN]; /* input values */
+    nn_shape shape[NN_OP_MAX_IN]; /* input shapes: (4, 5), or the op's check_shapes */
+    int64_t n[NN_OP_MAX_IN];       /* and their sizes */
     bool present[NN_OP_MAX_IN];
     float *w[NN_OP_MAX_OUT]; /* weights of the outputs in L */
     bool grad;               /* the op has a gradient and a differentiable input is given */
@@ -114,9 +117,7 @@ static nn_status oprun_open(nn_registry *reg, const char *device, const opcase *
     if (!st) st = nn_op_find(r->ctx, oc->name, &r->op, err);
     for (int i = 0; !st && i < oc->d->nin; i++) {
         if (!oc->present[i]) continue;
-        nn_shape s;
-        arg_shape(oc->d, i, &s);
-        if (!(r->in[i] = nn_tensor_new(r->ctx, &s, differentiable(oc, i))))
+        if (!(r->in[i] = nn_tensor_new(r->ctx, &oc->shape[i], differentiable(oc, i))))
             st = nn_fail(err, NN_NO_MEMORY, "out of memory");
     }
     if (st) {
@@ -143,7 +144,7 @@ static float *host_copy(const nn_tensor *t, int64_t n)
  * set; keep_grad leaves the gradients of the last call in place, so that
  * the backward adds to them. On failure *why says why: the context's error
  * when there is one, as it is the first reason. */
-static nn_status run_call(const opcase *oc, oprun *r, float (*x)[OP_N], bool backward,
+static nn_status run_call(const opcase *oc, oprun *r, float (*x)[OP_MAXN], bool backward,
                           bool keep_grad, result *res, char **why)
 {
     const nn_op_def *d = oc->d;
@@ -151,7 +152,7 @@ static nn_status run_call(const opcase *oc, oprun *r, float (*x)[OP_N], bool bac
     result_free(res);
     for (int i = 0; i < d->nin; i++) {
         if (!r->in[i]) continue;
-        if (nn_tensor_from_host(r->in[i], x[i], arg_shape(d, i, NULL)))
+        if (nn_tensor_from_host(r->in[i], x[i], oc->n[i]))
             return nn_fail(why, NN_DEVICE, "cannot copy input '%s' to the device", d->in[i].name);
         if (!keep_grad) nn_tensor_zero_grad(r->in[i]);
     }
@@ -172,7 +173,7 @@ static nn_status run_call(const opcase *oc, oprun *r, float (*x)[OP_N], bool bac
     }
     for (int i = 0; !st && i < d->nin; i++)
         if (r->in[i] && (d->in[i].flags & NN_ARG_WRITTEN) &&
-            !(res->written[i] = host_copy(r->in[i], arg_shape(d, i, NULL))))
+            !(res->written[i] = host_copy(r->in[i], oc->n[i])))
             st = nn_fail(why, NN_DEVICE, "cannot read input '%s'", d->in[i].name);
     if (!st && backward) {
         nn_tensor *L = NULL;
@@ -191,7 +192,7 @@ static nn_status run_call(const opcase *oc, oprun *r, float (*x)[OP_N], bool bac
             nn_tensor *g = nn_tensor_grad(r->in[i]);
             if (!g)
                 st = nn_fail(why, NN_INVALID, "no gradient reached input '%s'", d->in[i].name);
-            else if (!(res->grad[i] = host_copy(g, arg_shape(d, i, NULL))))
+            else if (!(res->grad[i] = host_copy(g, oc->n[i])))
                 st = nn_fail(why, NN_DEVICE, "cannot read the gradient of '%s'", d->in[i].name);
         }
     }
@@ -250,12 +251,12 @@ static void compare(checker *c, const char *what, const float *got, const char *
 static void gradcheck(checker *c, const opcase *oc, oprun *r, const result *base)
 {
     const nn_op_def *d = oc->d;
-    float(*x)[OP_N] = malloc(sizeof(float[NN_OP_MAX_IN][OP_N]));
+    float(*x)[OP_MAXN] = malloc(sizeof(float[NN_OP_MAX_IN][OP_MAXN]));
     if (!x) {
         failed(c, "gradient check", "out of memory");
         return;
     }
-    memcpy(x, oc->v, sizeof(float[NN_OP_MAX_IN][OP_N]));
+    memcpy(x, oc->v, sizeof(float[NN_OP_MAX_IN][OP_MAXN]));
     char what[160], *why = NULL;
     result res = {0};
     for (int i = 0; i < d->nin; i++) {
@@ -266,7 +267,7 @@ static void gradcheck(checker *c, const opcase *oc, oprun *r, const result *base
         int64_t at = 0;
         double num_at = 0;
         nn_status st = NN_OK;
-        for (int64_t j = 0, n = arg_shape(d, i, NULL); j < n && !st; j++) {
+        for (int64_t j = 0; j < oc->n[i] && !st; j++) {
             float keep = x[i][j], up = (float)(keep + OP_EPS), down = (float)(keep - OP_EPS);
             x[i][j] = up;
             st = run_call(oc, r, x, false, false, &res, &why);
@@ -307,8 +308,8 @@ static void acccheck(checker *c, const opcase *oc, oprun *r, const result *base)
     snprintf(what, sizeof what, "%s: a second backward adds to the gradient%s", r->device,
              oc->variant);
     result once = {0}, twice = {0};
-    nn_status st = run_call(oc, r, (float(*)[OP_N])oc->v, true, false, &once, &why);
-    if (!st) st = run_call(oc, r, (float(*)[OP_N])oc->v, true, true, &twice, &why);
+    nn_status st = run_call(oc, r, (float(*)[OP_MAXN])oc->v, true, false, &once, &why);
+    if (!st) st = run_call(oc, r, (float(*)[OP_MAXN])oc->v, true, true, &twice, &why);
     if (st) {
         failed(c, what, why ? why : "a call failed");
     } else {
@@ -317,10 +318,10 @@ static void acccheck(checker *c, const opcase *oc, oprun *r, const result *base)
         int worst_in = -1;
         for (int i = 0; i < d->nin; i++) {
             if (!differentiable(oc, i)) continue;
-            float doubled[OP_N];
-            int64_t n = arg_shape(d, i, NULL), a;
-            for (int64_t j = 0; j < n; j++) doubled[j] = 2.0f * base->grad[i][j];
-            double e = differ(twice.grad[i], doubled, n, &a);
+            float doubled[OP_MAXN];
+            for (int64_t j = 0; j < oc->n[i]; j++) doubled[j] = 2.0f * base->grad[i][j];
+            int64_t a;
+            double e = differ(twice.grad[i], doubled, oc->n[i], &a);
             if (!(e <= worst)) {
                 worst = e;
                 at = a;
@@ -346,7 +347,7 @@ static void repeatcheck(checker *c, const opcase *oc, oprun *r, const result *ba
     snprintf(what, sizeof what, "%s: two calls on the same inputs agree%s", r->device,
              oc->variant);
     result again = {0};
-    nn_status st = run_call(oc, r, (float(*)[OP_N])oc->v, false, false, &again, &why);
+    nn_status st = run_call(oc, r, (float(*)[OP_MAXN])oc->v, false, false, &again, &why);
     if (st) {
         failed(c, what, why ? why : "the call failed");
     } else {
@@ -360,7 +361,7 @@ static void repeatcheck(checker *c, const opcase *oc, oprun *r, const result *ba
         }
         for (int i = 0; i < d->nin; i++) {
             if (!base->written[i]) continue;
-            double e = differ(again.written[i], base->written[i], arg_shape(d, i, NULL), &at);
+            double e = differ(again.written[i], base->written[i], oc->n[i], &at);
             if (!(e <= worst)) worst = e;
         }
         report(c, what, worst, 0);
@@ -376,7 +377,7 @@ static void against(checker *c, const opcase *oc, oprun *r, const char *ref, con
     const nn_op_def *d = oc->d;
     char what[160], *why = NULL;
     result got = {0};
-    nn_status st = run_call(oc, r, (float(*)[OP_N])oc->v, oc->grad, false, &got, &why);
+    nn_status st = run_call(oc, r, (float(*)[OP_MAXN])oc->v, oc->grad, false, &got, &why);
     if (st) {
         snprintf(what, sizeof what, "%s: the call%s", r->device, oc->variant);
         failed(c, what, why ? why : "it failed");
@@ -399,15 +400,13 @@ static void against(checker *c, const opcase *oc, oprun *r, const char *ref, con
         if (!want->written[i]) continue;
         snprintf(what, sizeof what, "%s: written input '%s' against %s%s", r->device,
                  d->in[i].name, ref, oc->variant);
-        compare(c, what, got.written[i], r->device, want->written[i], ref, arg_shape(d, i, NULL),
-                OP_TOL_FWD);
+        compare(c, what, got.written[i], r->device, want->written[i], ref, oc->n[i], OP_TOL_FWD);
     }
     for (int i = 0; oc->grad && i < d->nin; i++) {
         if (!differentiable(oc, i)) continue;
         snprintf(what, sizeof what, "%s: gradient of '%s' against %s%s", r->device,
                  d->in[i].name, ref, oc->variant);
-        compare(c, what, got.grad[i], r->device, want->grad[i], ref, arg_shape(d, i, NULL),
-                OP_TOL_GRAD);
+        compare(c, what, got.grad[i], r->device, want->grad[i], ref, oc->n[i], OP_TOL_GRAD);
     }
     result_free(&got);
 }
@@ -486,8 +485,21 @@ static nn_status check_one_op(checker *c, nn_registry *reg, const nn_component *
     int nk = ops_kernels(reg, name, kernels, OP_MAX_DEVICES);
     if (nk > OP_MAX_DEVICES) nk = OP_MAX_DEVICES;
 
-    printf("op %s: every input (%d, %d), default attributes; kernels for", name, OP_ROWS,
-           OP_COLS);
+    const nn_shape *given =
+        d->struct_size >= offsetof(nn_op_def, check_shapes) + sizeof d->check_shapes
+            ? d->check_shapes : NULL; /* NULL: (4, 5) each */
+    if (given) {
+        printf("op %s: inputs", name);
+        for (int i = 0; i < d->nin; i++) {
+            char sh[96];
+            nn_shape_format(&given[i], 0, sh, sizeof sh);
+            printf("%s %s", i ? "," : "", sh);
+        }
+        printf(", default attributes; kernels for");
+    } else {
+        printf("op %s: every input (%d, %d), default attributes; kernels for", name, OP_ROWS,
+               OP_COLS);
+    }
     for (int k = 0; k < nk; k++) printf("%s %s", k ? "," : "", ops_kernel_device(kernels[k]));
     printf("%s\n", nk ? "" : " no device");
 
@@ -538,10 +550,26 @@ static nn_status check_one_op(checker *c, nn_registry *reg, const nn_component *
             lo = -2.0f;
             hi = 2.0f;
         }
-        for (int j = 0; j < OP_N; j++) oc->v[i][j] = lo + (hi - lo) * nn_rng_uniform(&c->rng);
-        if (d->in[i].flags & NN_ARG_INDEX)
-            for (int j = 0; j < OP_ROWS; j++)
-                oc->v[i][j] = fminf(floorf(OP_COLS * nn_rng_uniform(&c->rng)), OP_COLS - 1);
+        if (given)
+            oc->shape[i] = given[i];
+        else
+            arg_shape(d, i, &oc->shape[i]);
+        oc->n[i] = nn_shape_numel(&oc->shape[i]);
+        if (oc->n[i] > OP_MAXN) {
+            char why[96];
+            snprintf(why, sizeof why, "check_shapes[%d] has %lld values, more than %d", i,
+                     (long long)oc->n[i], OP_MAXN);
+            failed(c, "the op's check_shapes", why);
+            free(oc);
+            return NN_OK;
+        }
+        for (int64_t j = 0; j < oc->n[i]; j++)
+            oc->v[i][j] = lo + (hi - lo) * nn_rng_uniform(&c->rng);
+        if (d->in[i].flags & NN_ARG_INDEX) { /* class indices into input 0's columns */
+            int64_t cols = oc->shape[0].ndim == 2 ? oc->shape[0].dim[1] : OP_COLS;
+            for (int64_t j = 0; j < oc->n[i]; j++)
+                oc->v[i][j] = fminf(floorf((float)cols * nn_rng_uniform(&c->rng)), (float)(cols - 1));
+        }
         oc->present[i] = true;
         optional |= (d->in[i].flags & NN_ARG_OPTIONAL) != 0;
     }

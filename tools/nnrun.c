@@ -41,6 +41,7 @@ typedef struct {
     uint64_t seed;
     int verbose, show_input, hierarchical, values;
     const char *out; /* -o FILE */
+    nn_shape input_shape; /* --input-shape: one sample's shape (ndim 0: not given) */
     unsigned given; /* bit i: with_value[i] was set explicitly */
     char *owned[64]; /* strings read from a spec file */
     int nowned;
@@ -51,7 +52,7 @@ static const char *const with_value[] = {"data",        "model",     "loss",   "
                                          "epochs",      "batch",     "shuffle", "seed",
                                          "log-every",   "device",    "plugin-path", "save",
                                          "save-every",  "info",      "resume",
-                                         "schedule",    "lr-schedule"};
+                                         "schedule",    "lr-schedule", "input-shape"};
 enum { OPT_DATA, OPT_MODEL, OPT_LOSS, OPT_OPTIM, OPT_EPOCHS, OPT_BATCH, OPT_SHUFFLE, OPT_SEED };
 #define GIVEN(o, i) (((o)->given >> (i)) & 1u)
 #define DEVICE(o) ((o)->device ? (o)->device : "cpu") /* nnrun's default, not the core's */
@@ -78,7 +79,7 @@ static const char usage[] =
     "  params [FILE]     parameter names, sizes and shapes (--values: the numbers)\n"
     "  graph [FILE] -o OUT  the autograd graph of one forward pass: OUT.dot, .svg or .png\n"
     "                    (print, summary, params, graph take a checkpoint FILE or\n"
-    "                    --model CHAIN with in=N or --data SPEC)\n"
+    "                    --model CHAIN with in=N, --input-shape or --data SPEC)\n"
     "\n"
     "train options:\n"
     "  --data SPEC       dataset and its properties     (circle n=1200)\n"
@@ -106,6 +107,8 @@ static const char usage[] =
     "\n"
     "common options:\n"
     "  --plugin-path DIR search DIR for plugins first (repeatable)\n"
+    "  --input-shape S   one sample's shape, as 1,28,28, for --model without data\n"
+    "                    (print, summary, params, graph) and for check\n"
     "  -h, --help        this text;  --version  the version\n"
     "\n"
     "A spec file holds the same options, one per line, without the dashes:\n"
@@ -155,6 +158,26 @@ static int parse_count(const char *opt, const char *s, int64_t min, int64_t *out
     return 0;
 }
 
+/* "1,28,28": whole numbers >= 1, at most NN_MAX_DIMS - 1 (the batch takes one). */
+static int parse_shape(const char *s, nn_shape *out)
+{
+    nn_shape sh = {0, {0}};
+    const char *p = s;
+    for (;;) {
+        char *end;
+        errno = 0;
+        long long v = isdigit((unsigned char)*p) ? strtoll(p, &end, 10) : 0;
+        if (v < 1 || errno || (*end && *end != ',') || sh.ndim == NN_MAX_DIMS - 1)
+            return die("--input-shape expects 1 to %d whole numbers >= 1 separated by commas "
+                       "(1,28,28), got '%s'", NN_MAX_DIMS - 1, s);
+        sh.dim[sh.ndim++] = v;
+        if (!*end) break;
+        p = end + 1;
+    }
+    *out = sh;
+    return 0;
+}
+
 /* Applies one option; value may be NULL when the option takes none. */
 static int set_option(options *o, const char *name, const char *value)
 {
@@ -197,6 +220,8 @@ static int set_option(options *o, const char *name, const char *value)
     } else if (!strcmp(name, "seed")) {
         if (parse_count("--seed", value, 0, &v)) return 1;
         o->seed = (uint64_t)v;
+    } else if (!strcmp(name, "input-shape")) {
+        if (parse_shape(value, &o->input_shape)) return 1;
     } else if (!strcmp(name, "plugin-path")) {
         if (o->npaths == MAX_PATHS) return die("too many --plugin-path options");
         o->paths[o->npaths++] = value;
@@ -501,6 +526,8 @@ static int cmd_train(options *o, int argc, char **argv)
         }
     if (parse_args(o, argc, argv, pos, 1, &npos)) return 1;
     if (o->save_every && !o->save) return die("--save-every needs --save FILE");
+    if (o->input_shape.ndim) return die("--input-shape is for print, summary, params, graph and "
+                                        "check; train takes the shape from --data");
     if (o->save) { /* fail now, not after the training, when the folder cannot take it */
         const char *slash = strrchr(o->save, '/');
         char dir[4096];
@@ -552,6 +579,8 @@ static int cmd_eval(options *o, int argc, char **argv)
     int npos;
     if (parse_args(o, argc, argv, pos, 1, &npos)) return 1;
     if (npos != 1) return die("eval expects a checkpoint file");
+    if (o->input_shape.ndim) return die("--input-shape is for print, summary, params, graph and "
+                                        "check; eval takes the shape from the data");
     run_state r = {0};
     char *err = NULL;
     nn_train_state ts = {0};
@@ -625,11 +654,19 @@ static nn_status view_model(options *o, const char *file, run_state *r, char **e
     if (!st) st = nn_ctx_open(r->reg, DEVICE(o), o->seed, &r->ctx, err);
     if (st) return st;
     if (file) {
+        if (o->input_shape.ndim)
+            return nn_fail(err, NN_INVALID, "--input-shape goes with --model CHAIN; a checkpoint "
+                           "knows its input shape");
         if ((st = nn_checkpoint_load(file, &r->ck, err))) return st;
         return nn_checkpoint_build_model(r->ck, r->ctx, &r->model, err);
     }
     nn_shape in = {1, {-1}}; /* unknown until in= resolves it */
-    if (GIVEN(o, OPT_DATA) || !GIVEN(o, OPT_MODEL)) {
+    if (o->input_shape.ndim) {
+        if (GIVEN(o, OPT_DATA) || !GIVEN(o, OPT_MODEL))
+            return nn_fail(err, NN_INVALID, "--input-shape goes with --model CHAIN and no --data "
+                           "(the data gives its own shape)");
+        in = o->input_shape;
+    } else if (GIVEN(o, OPT_DATA) || !GIVEN(o, OPT_MODEL)) {
         OPEN_SPEC(nn_dataset_open, r->ctx, o->data, &r->data, err);
         if (st) return st;
         in = *nn_dataset_input_shape(r->data);
@@ -798,7 +835,8 @@ static int cmd_check(options *o, int argc, char **argv)
     char *err = NULL;
     nn_status st = open_registry(o, &reg, &err);
     if (st) return die_err(err, st);
-    int rc = nn_check_run(reg, DEVICE(o), pos[0], words, 4, &err);
+    int rc = nn_check_run(reg, DEVICE(o), pos[0], words,
+                          o->input_shape.ndim ? &o->input_shape : NULL, &err);
     nn_registry_free(reg);
     return rc ? die_err(err, NN_INVALID) : 0;
 }

@@ -427,6 +427,10 @@ typedef struct nn_op_def {
      * the gradient of input i (a tensor of its shape) or leaves it NULL. */
     nn_status (*backward)(nn_tensor *const *in, nn_tensor *const *out,
                           nn_tensor *const *gout, const double *attr, nn_tensor **gin);
+    /* Optional: the nin input shapes `nnrun check` gives the op, for one
+     * whose shape function refuses its default of (4, 5) for every input
+     * (a convolution's input and weight). */
+    const nn_shape *check_shapes;
 } nn_op_def;
 
 typedef struct nn_kernel_def {
