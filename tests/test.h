@@ -130,5 +130,7 @@ void register_op_tests(void);
 void register_ops_math_tests(void);
 void register_error_tests(void);
 void register_golden_tests(void);
+void register_golden_batchnorm_tests(void);
+void register_buffer_tests(void);
 
 #endif
