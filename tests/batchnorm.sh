@@ -14,6 +14,36 @@ check "it learned the circle: accuracy >= 0.9 at epoch 199" \
     awk '$1 == "epoch:" && $2 == 199 && $NF + 0 >= 0.9 { ok = 1 } END { exit !ok }' "$tmp/out"
 cp "$tmp/out" "$tmp/train.out"
 
+# PyTorch itself loads the saved tensors as the state_dict of the same
+# network (strict: the same names, shapes and order).
+PROTO_DIR=$top_srcdir/proto
+PY=/usr/bin/python3
+if command -v protoc >/dev/null 2>&1 && [ -x "$PY" ] &&
+    protoc --python_out="$tmp" -I "$PROTO_DIR" "$PROTO_DIR/nn.proto" 2>/dev/null &&
+    PYTHONPATH=$tmp "$PY" -c 'import nn_pb2, torch' 2>/dev/null; then
+    PYTHONPATH=$tmp "$PY" -c '
+import struct, sys, torch, nn_pb2
+m = nn_pb2.Checkpoint()
+m.ParseFromString(open(sys.argv[1], "rb").read())
+net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.BatchNorm1d(8), torch.nn.Sigmoid(),
+                          torch.nn.Linear(8, 1), torch.nn.Sigmoid())
+sd = {}
+for t in m.tensors:
+    n = 1
+    for d in t.shape: n *= d
+    sd[t.name] = torch.tensor(struct.unpack("<%df" % n, t.data)).reshape(list(t.shape))
+assert list(sd) == list(net.state_dict()), (list(sd), list(net.state_dict()))
+net.load_state_dict(sd, strict=True)
+assert net[1].num_batches_tracked.item() == 2400, net[1].num_batches_tracked
+assert (net[1].running_var > 0).all()
+' "$tmp/bn.pb" >"$tmp/py" 2>&1
+    rc=$?
+    check "PyTorch loads bn.pb's tensors as the state_dict of the same network (strict)" eval \
+        'status_is 0' || sed 's/^/#   /' "$tmp/py"
+else
+    pass "PyTorch loads bn.pb's tensors as the state_dict of the same network # SKIP no protoc, protobuf or torch"
+fi
+
 run inspect "$tmp/bn.pb"
 check "inspect bn.pb counts 9 tensors, 66 values (buffers included)" \
     out_has "^tensors:   9 (66 values)$"
