@@ -3,7 +3,8 @@
  * train steps (forward; gradients of sum(y * w) for the input, weight and
  * bias at the first), the running statistics after them, then eval mode
  * (forward and gradients); defaults, affine=false, track_running_stats=false,
- * another momentum and eps, and (N, C, L) input.
+ * another momentum and eps, and (N, C, L) input; and a whole network with
+ * batchnorm1d trained by SGD, then evaluated.
  *
  * Tolerances: relative 1e-5 everywhere (gradients included), plus an
  * absolute 1e-7 for forward values near zero: PyTorch accumulates the batch
@@ -155,6 +156,61 @@ static void test_golden_batchnorm_ncl(void)
     golden_close(g);
 }
 
+/* The network of the shell test, trained by SGD for three steps of BCELoss
+ * (train mode), then its loss in eval mode: the buffers through the
+ * optimizer steps and the mode switch, every state_dict entry against
+ * PyTorch's, to relative 1e-5. */
+static void test_golden_batchnorm_network(void)
+{
+    nn_ctx *ctx = fx_ctx();
+    golden *g = golden_open("batchnorm.txt");
+    nn_shape in = {1, {2}};
+    nn_module *m = NULL;
+    nn_optim *o = NULL;
+    char *err = NULL, k[96];
+    CHECK_OK(nn_module_from_chain(ctx, "linear out=8 ! batchnorm1d ! sigmoid ! linear out=1 ! sigmoid",
+                                  &in, &m, &err), err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    int n = nn_module_state_count(m);
+    CU_ASSERT_EQUAL(n, 9);
+    for (int i = 0; i < n; i++) {
+        const char *name;
+        nn_tensor *t = nn_module_state(m, i, &name, NULL);
+        snprintf(k, sizeof k, "net.init.%s", name);
+        CU_ASSERT_EQUAL(nn_tensor_copy_(t, golden_tensor(g, k, 0)), NN_OK);
+    }
+    CHECK_OK(nn_optim_create(ctx, "sgd", "lr=0.5 momentum=0.8", m, &o, &err), err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+    for (int i = 0; i < 3; i++) {
+        char xn[32], tn[32];
+        snprintf(xn, sizeof xn, "net.x%d", i);
+        snprintf(tn, sizeof tn, "net.t%d", i);
+        nn_optim_zero_grad(o);
+        nn_tensor *loss = fx_bce(nn_module_forward(m, golden_tensor(g, xn, 0)), golden_tensor(g, tn, 0));
+        snprintf(k, sizeof k, "net.loss%d", i);
+        CHECK_CLOSE(item(loss), golden_scalar(g, k), 0, RTOL);
+        CU_ASSERT_EQUAL(nn_backward(loss), NN_OK);
+        CU_ASSERT_EQUAL(nn_optim_step(o), NN_OK);
+        CHECK_CTX_OK(ctx);
+        nn_ctx_scratch_reset(ctx);
+    }
+    for (int i = 0; i < n; i++) {
+        const char *name;
+        nn_tensor *t = nn_module_state(m, i, &name, NULL);
+        snprintf(k, sizeof k, "net.after.%s", name);
+        GOLDEN_CHECK(g, t, k, 0, RTOL);
+    }
+    nn_module_train(m, 0);
+    nn_tensor *loss = fx_bce(nn_module_forward(m, golden_tensor(g, "net.x_eval", 0)),
+                             golden_tensor(g, "net.t_eval", 0));
+    CHECK_CLOSE(item(loss), golden_scalar(g, "net.loss_eval"), 0, RTOL);
+    CHECK_CTX_OK(ctx);
+    nn_free(err);
+    nn_optim_free(o);
+    nn_module_free(m);
+    golden_close(g);
+}
+
 void register_golden_batchnorm_tests(void)
 {
     CU_pSuite s = fx_add_suite("golden_batchnorm");
@@ -164,4 +220,5 @@ void register_golden_batchnorm_tests(void)
     FX_ADD(s, test_golden_batchnorm_no_running_stats);
     FX_ADD(s, test_golden_batchnorm_momentum);
     FX_ADD(s, test_golden_batchnorm_ncl);
+    FX_ADD(s, test_golden_batchnorm_network);
 }

@@ -12,7 +12,7 @@ g = Golden("batchnorm.txt", "BatchNorm1d forward, gradients and running statisti
            % torch.__version__)
 
 
-def case(prefix, bn, xs, x_eval, sample_shape):
+def case(prefix, bn, xs, x_eval):
     """Three train steps on xs (gradients of sum(y * w) at the first), then
     eval mode on x_eval."""
     if bn.affine:
@@ -60,15 +60,47 @@ def batches(n, shape):
 
 
 # (N, C): the defaults
-case("bn", torch.nn.BatchNorm1d(5), batches(8, (5,)), torch.randn(6, 5) * 2, (5,))
+case("bn", torch.nn.BatchNorm1d(5), batches(8, (5,)), torch.randn(6, 5) * 2)
 # no weight and bias
-case("noaffine", torch.nn.BatchNorm1d(4, affine=False), batches(7, (4,)), torch.randn(5, 4), (4,))
+case("noaffine", torch.nn.BatchNorm1d(4, affine=False), batches(7, (4,)), torch.randn(5, 4))
 # no running statistics: eval mode uses the batch's
 case("notrack", torch.nn.BatchNorm1d(4, track_running_stats=False), batches(6, (4,)),
-     torch.randn(5, 4), (4,))
+     torch.randn(5, 4))
 # another momentum and eps
 case("mom", torch.nn.BatchNorm1d(3, momentum=0.3, eps=1e-3), batches(10, (3,)),
-     torch.randn(4, 3), (3,))
+     torch.randn(4, 3))
 # (N, C, L)
-case("ncl", torch.nn.BatchNorm1d(3), batches(4, (3, 5)), torch.randn(2, 3, 5), (3, 5))
+case("ncl", torch.nn.BatchNorm1d(3), batches(4, (3, 5)), torch.randn(2, 3, 5))
+
+# A network trained by SGD: three steps of BCELoss (train mode: batch
+# statistics, running ones updated), then the loss in eval mode.
+net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.BatchNorm1d(8), torch.nn.Sigmoid(),
+                          torch.nn.Linear(8, 1), torch.nn.Sigmoid())
+with torch.no_grad():
+    net[1].weight.copy_(torch.rand(8) + 0.5)
+    net[1].bias.copy_(torch.randn(8) * 0.5)
+for k, v in net.state_dict().items():
+    g.add("net.init." + k, v.float())
+opt = torch.optim.SGD(net.parameters(), lr=0.5, momentum=0.8)
+bce = torch.nn.BCELoss()
+net.train()
+for i in range(3):
+    x = torch.randn(10, 2)
+    t = (x.pow(2).sum(1, keepdim=True) < 1).float()
+    g.add("net.x%d" % i, x)
+    g.add("net.t%d" % i, t)
+    opt.zero_grad()
+    loss = bce(net(x), t)
+    g.add("net.loss%d" % i, loss)
+    loss.backward()
+    opt.step()
+for k, v in net.state_dict().items():
+    g.add("net.after." + k, v.float())
+net.eval()
+x = torch.randn(12, 2)
+t = (x.pow(2).sum(1, keepdim=True) < 1).float()
+g.add("net.x_eval", x)
+g.add("net.t_eval", t)
+with torch.no_grad():
+    g.add("net.loss_eval", bce(net(x), t))
 g.write()
