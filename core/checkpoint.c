@@ -340,9 +340,10 @@ nn_status nn_checkpoint_save(const char *path, const nn_save_opts *o, char **err
         goto out;
     }
     nn_module *m = o->model;
-    int np = nn_module_param_count(m);
+    /* The state_dict: parameters and buffers, by name (a model knows which is which). */
+    int np = nn_module_state_count(m);
     ck.tensors = pool_alloc(&pl, sizeof *ck.tensors * (size_t)(np ? np : 1));
-    for (int i = 0; ck.tensors && i < np; i++) ck.tensors[ck.n_tensors++] = make_tensor(&pl, m->all[i].name, m->all[i].t);
+    for (int i = 0; ck.tensors && i < np; i++) ck.tensors[ck.n_tensors++] = make_tensor(&pl, m->state[i].name, m->state[i].t);
     if (o->optim) ck.optimizer = make_optim(&pl, o->optim);
     if (o->train) ck.train = make_train(&pl, o->train);
     if (o->nmetadata > 0) {
@@ -681,25 +682,26 @@ static nn_status shape_mismatch(const char *what, const char *name, const Nn__Te
 nn_status nn_checkpoint_load_model(const nn_checkpoint *c, nn_module *m, char **err)
 {
     const Nn__Checkpoint *ck = c->msg;
-    int np = nn_module_param_count(m);
+    int np = nn_module_state_count(m); /* parameters and buffers */
+    const nn_param *all = m->state;
     /* Check everything first, so that a mismatch leaves m unchanged. */
     for (int i = 0; i < np; i++) {
-        const Nn__Tensor *t = find_tensor(ck->tensors, ck->n_tensors, m->all[i].name);
+        const Nn__Tensor *t = find_tensor(ck->tensors, ck->n_tensors, all[i].name);
         if (!t)
             return nn_fail(err, NN_SHAPE, "the checkpoint has no tensor '%s' that the model needs",
-                           m->all[i].name);
-        if (!shape_eq(t, m->all[i].t)) return shape_mismatch("tensor", m->all[i].name, t, m->all[i].t, err);
+                           all[i].name);
+        if (!shape_eq(t, all[i].t)) return shape_mismatch("tensor", all[i].name, t, all[i].t, err);
     }
     for (size_t k = 0; k < ck->n_tensors; k++) {
         bool used = false;
-        for (int i = 0; i < np && !used; i++) used = !strcmp(ck->tensors[k]->name, m->all[i].name);
+        for (int i = 0; i < np && !used; i++) used = !strcmp(ck->tensors[k]->name, all[i].name);
         if (!used)
             return nn_fail(err, NN_SHAPE, "the checkpoint's tensor '%s' has no place in the model",
                            ck->tensors[k]->name);
     }
     for (int i = 0; i < np; i++) {
-        nn_status st = load_tensor(m->all[i].t, find_tensor(ck->tensors, ck->n_tensors, m->all[i].name));
-        if (st) return nn_fail(err, st, "loading '%s': %s", m->all[i].name, nn_strerror(st));
+        nn_status st = load_tensor(all[i].t, find_tensor(ck->tensors, ck->n_tensors, all[i].name));
+        if (st) return nn_fail(err, st, "loading '%s': %s", all[i].name, nn_strerror(st));
     }
     return NN_OK;
 }

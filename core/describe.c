@@ -34,13 +34,16 @@ int nn_module_visit(nn_module *m, nn_module_visit_fn fn, void *user)
     return visit(m, "", 0, &w);
 }
 
-/* Parameters of m and its descendants: all, and those that require grad. */
+/* Parameters and buffers of m and its descendants: all, and the parameters
+ * that require grad. Buffers count as non-trainable, as Keras counts a batch
+ * norm's moving statistics. */
 static void count_params(const nn_module *m, int64_t *all, int64_t *trainable)
 {
     for (int i = 0; i < m->nparams; i++) {
         *all += m->params[i].t->numel;
         if (m->params[i].t->flags & NN_T_REQUIRES_GRAD) *trainable += m->params[i].t->numel;
     }
+    for (int i = 0; i < m->nbufs; i++) *all += m->bufs[i].t->numel;
     for (int i = 0; i < m->nchildren; i++) count_params(m->children[i], all, trainable);
 }
 
@@ -180,15 +183,16 @@ typedef struct listing {
 static int list_params(nn_module *m, const char *path, int depth, void *user)
 {
     listing *l = user;
-    if (l->with_values && m->nparams) {
+    if (l->with_values && m->nparams + m->nbufs) {
         char *extra = nn_module_extra_repr(m);
         nn_buf_addf(l->b, "*** %s%s%s(%s)\n", path, *path ? ": " : "", nn_module_type(m),
                     extra ? extra : "");
         free(extra);
     }
-    for (int i = 0; i < m->nparams; i++) {
-        const nn_tensor *t = m->params[i].t;
-        char *name = *path ? nn_format("%s.%s", path, m->params[i].name) : nn_strdup(m->params[i].name);
+    for (int i = 0; i < m->nparams + m->nbufs; i++) { /* the state_dict's order */
+        const nn_param *p = i < m->nparams ? &m->params[i] : &m->bufs[i - m->nparams];
+        const nn_tensor *t = p->t;
+        char *name = *path ? nn_format("%s.%s", path, p->name) : nn_strdup(p->name);
         nn_buf_addf(l->b, "%-20s :%7lld  shape: ", name ? name : "?", (long long)t->numel);
         tuple(l->b, &t->shape);
         nn_buf_addf(l->b, "\n");

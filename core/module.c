@@ -27,8 +27,17 @@ void nn_module_free(nn_module *m)
         nn_tensor_free(m->params[i].t);
         free(m->params[i].name);
     }
+    for (int i = 0; i < m->nbufs; i++) {
+        nn_tensor_free(m->bufs[i].t);
+        free(m->bufs[i].name);
+    }
     for (int i = 0; i < m->nall; i++) free(m->all[i].name);
+    for (int i = 0; i < m->nallbufs; i++) free(m->allbufs[i].name);
+    for (int i = 0; i < m->nstate; i++) free(m->state[i].name);
     free(m->all);
+    free(m->allbufs);
+    free(m->state);
+    free(m->bufs);
     free(m->params);
     free(m->children);
     free(m->priv);
@@ -37,33 +46,54 @@ void nn_module_free(nn_module *m)
     free(m);
 }
 
-nn_tensor *nn_module_add_param(nn_module *m, const char *name, const nn_shape *shape, char **err)
+/* A parameter (requires grad) or a buffer of m, under a local name that
+ * neither kind uses yet. */
+static nn_tensor *add_tensor(nn_module *m, const char *name, const nn_shape *shape, bool buffer,
+                             char **err)
 {
-    for (int i = 0; i < m->nparams; i++)
-        if (!strcmp(m->params[i].name, name)) {
-            nn_fail(err, NN_INVALID, "parameter '%s' registered twice", name);
+    const char *what = buffer ? "buffer" : "parameter";
+    for (int i = 0; i < m->nparams + m->nbufs; i++) {
+        const nn_param *q = i < m->nparams ? &m->params[i] : &m->bufs[i - m->nparams];
+        if (!strcmp(q->name, name)) {
+            nn_fail(err, NN_INVALID, "%s '%s' registered twice", what, name);
             return NULL;
         }
-    nn_param *p = realloc(m->params, (size_t)(m->nparams + 1) * sizeof *p);
+    }
+    if (!*name || strchr(name, '.')) {
+        nn_fail(err, NN_INVALID, "'%s' is not a %s name (no dots, not empty)", name, what);
+        return NULL;
+    }
+    nn_param **list = buffer ? &m->bufs : &m->params;
+    int *count = buffer ? &m->nbufs : &m->nparams;
+    nn_param *p = realloc(*list, (size_t)(*count + 1) * sizeof *p);
     if (!p) {
         nn_fail(err, NN_NO_MEMORY, "out of memory");
         return NULL;
     }
-    m->params = p;
-    nn_tensor *t = nn_tensor_new(m->ctx, shape, 1);
+    *list = p;
+    nn_tensor *t = nn_tensor_new(m->ctx, shape, !buffer);
     char *n = nn_strdup(name);
     if (!t || !n) {
         const char *msg;
         nn_ctx_error(m->ctx, &msg);
-        nn_fail(err, NN_NO_MEMORY, "parameter '%s': %s", name, t ? "out of memory" : msg);
+        nn_fail(err, NN_NO_MEMORY, "%s '%s': %s", what, name, t ? "out of memory" : msg);
         nn_tensor_free(t);
         free(n);
         return NULL;
     }
-    p[m->nparams].name = n;
-    p[m->nparams].t = t;
-    m->nparams++;
+    p[*count] = (nn_param){n, t, buffer};
+    (*count)++;
     return t;
+}
+
+nn_tensor *nn_module_add_param(nn_module *m, const char *name, const nn_shape *shape, char **err)
+{
+    return add_tensor(m, name, shape, false, err);
+}
+
+nn_tensor *nn_module_add_buffer(nn_module *m, const char *name, const nn_shape *shape, char **err)
+{
+    return add_tensor(m, name, shape, true, err);
 }
 
 static nn_status module_from(nn_ctx *ctx, const nn_component *comp, nn_props *props,
@@ -305,45 +335,71 @@ nn_ctx *nn_module_ctx(const nn_module *m) { return m->ctx; }
 void *nn_module_priv(nn_module *m) { return m->priv; }
 const nn_props *nn_module_props(const nn_module *m) { return m->props; }
 
-/* Depth first, own parameters before children's, as PyTorch's named_parameters. */
-static bool collect(nn_module *root, const nn_module *m, const char *prefix)
+/* Depth first, own parameters (and buffers) before children's, as PyTorch's
+ * named_parameters, named_buffers and state_dict. what: 1 parameters, 2
+ * buffers, 3 both. */
+static bool collect(nn_param **arr, int *n, const nn_module *m, const char *prefix, int what)
 {
-    for (int i = 0; i < m->nparams; i++) {
-        nn_param p = {nn_format("%s%s", prefix, m->params[i].name), m->params[i].t};
-        nn_param *a = realloc(root->all, (size_t)(root->nall + 1) * sizeof *a);
+    for (int i = 0; i < m->nparams + m->nbufs; i++) {
+        const nn_param *q = i < m->nparams ? &m->params[i] : &m->bufs[i - m->nparams];
+        if (!(what & (q->buffer ? 2 : 1))) continue;
+        nn_param p = {nn_format("%s%s", prefix, q->name), q->t, q->buffer};
+        nn_param *a = realloc(*arr, (size_t)(*n + 1) * sizeof *a);
         if (!p.name || !a) {
             free(p.name);
-            if (a) root->all = a;
+            if (a) *arr = a;
             return false;
         }
-        root->all = a;
-        a[root->nall++] = p;
+        *arr = a;
+        a[(*n)++] = p;
     }
     for (int i = 0; i < m->nchildren; i++) {
         char *pre = nn_format("%s%s.", prefix, m->children[i]->name);
-        bool ok = pre && collect(root, m->children[i], pre);
+        bool ok = pre && collect(arr, n, m->children[i], pre, what);
         free(pre);
         if (!ok) return false;
     }
     return true;
 }
 
-int nn_module_param_count(nn_module *m)
+/* Builds the cache *arr of m's tree on first use; its length. */
+static int cached(nn_module *m, nn_param **arr, int *n, int what)
 {
-    if (!m->all && !collect(m, m, "")) {
-        for (int i = 0; i < m->nall; i++) free(m->all[i].name);
-        free(m->all);
-        m->all = NULL;
-        m->nall = 0;
+    if (!*arr && !collect(arr, n, m, "", what)) {
+        for (int i = 0; i < *n; i++) free((*arr)[i].name);
+        free(*arr);
+        *arr = NULL;
+        *n = 0;
     }
-    return m->nall;
+    return *n;
 }
+
+int nn_module_param_count(nn_module *m) { return cached(m, &m->all, &m->nall, 1); }
 
 nn_tensor *nn_module_param(nn_module *m, int i, const char **name)
 {
     if (i < 0 || i >= nn_module_param_count(m)) return NULL;
     if (name) *name = m->all[i].name;
     return m->all[i].t;
+}
+
+int nn_module_buffer_count(nn_module *m) { return cached(m, &m->allbufs, &m->nallbufs, 2); }
+
+nn_tensor *nn_module_buffer(nn_module *m, int i, const char **name)
+{
+    if (i < 0 || i >= nn_module_buffer_count(m)) return NULL;
+    if (name) *name = m->allbufs[i].name;
+    return m->allbufs[i].t;
+}
+
+int nn_module_state_count(nn_module *m) { return cached(m, &m->state, &m->nstate, 3); }
+
+nn_tensor *nn_module_state(nn_module *m, int i, const char **name, int *is_buffer)
+{
+    if (i < 0 || i >= nn_module_state_count(m)) return NULL;
+    if (name) *name = m->state[i].name;
+    if (is_buffer) *is_buffer = m->state[i].buffer;
+    return m->state[i].t;
 }
 
 void nn_module_zero_grad(nn_module *m)

@@ -210,6 +210,7 @@ nn_tensor *nn_unary_apply(nn_unary_op op, nn_tensor *a);
 typedef struct nn_param {
     char *name; /* local ("weight") in a module; full ("0.weight") in the cache */
     nn_tensor *t;
+    bool buffer; /* a buffer (register_buffer), in the state_dict cache */
 } nn_param;
 
 struct nn_module {
@@ -225,6 +226,12 @@ struct nn_module {
     int nparams;
     nn_param *all; /* cache of the tree's parameters with full names */
     int nall;
+    nn_param *bufs; /* buffers (PyTorch's register_buffer), local names */
+    int nbufs;
+    nn_param *allbufs; /* cache of the tree's buffers with full names */
+    int nallbufs;
+    nn_param *state; /* cache of the state_dict: parameters and buffers, PyTorch's order */
+    int nstate;
     nn_shape in, out;
     bool training;
 };

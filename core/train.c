@@ -61,6 +61,37 @@ static nn_status run_batch(nn_module *m, nn_loss *l, nn_optim *o, nn_tensor *xb,
     return ctx_status(ctx, err);
 }
 
+/* Every module's train/eval flag, depth first, so that a pass can set one
+ * mode and put back what was there (children may differ from the root). */
+typedef struct modes {
+    bool *flag;
+    int n, cap;
+} modes;
+
+static int save_mode(nn_module *m, const char *path, int depth, void *user)
+{
+    (void)path, (void)depth;
+    modes *s = user;
+    if (s->n == s->cap) {
+        int cap = s->cap ? 2 * s->cap : 16;
+        bool *f = realloc(s->flag, (size_t)cap * sizeof *f);
+        if (!f) return 1;
+        s->flag = f;
+        s->cap = cap;
+    }
+    s->flag[s->n++] = m->training;
+    return 0;
+}
+
+static int restore_mode(nn_module *m, const char *path, int depth, void *user)
+{
+    (void)path, (void)depth;
+    modes *s = user;
+    if (s->n == s->cap) return 1;
+    m->training = s->flag[s->n++];
+    return 0;
+}
+
 nn_status nn_fit_epoch(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, int64_t batch,
                        const int64_t *order, nn_epoch_stats *out, char **err)
 {
@@ -90,8 +121,11 @@ nn_status nn_fit_epoch(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, int
     nn_status st = NN_OK;
     if (!xb || !yb || !idx || !hx || !hy) st = nn_fail(err, NN_NO_MEMORY, "out of memory");
 
+    modes prev_modes = {0};
+    if (!st && nn_module_visit(m, save_mode, &prev_modes))
+        st = nn_fail(err, NN_NO_MEMORY, "out of memory");
     int prev_grad = nn_grad_set_enabled(ctx, o != NULL);
-    nn_module_train(m, o != NULL);
+    nn_module_train(m, o != NULL); /* model.train(train), as the tutorial's fit() */
     double sum_loss = 0, sum_acc = 0;
     bool has_acc = true;
     for (int64_t b = 0; b < nb && !st; b++) {
@@ -109,6 +143,10 @@ nn_status nn_fit_epoch(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, int
         sum_acc += acc;
     }
     nn_grad_set_enabled(ctx, prev_grad);
+    prev_modes.cap = prev_modes.n; /* put every module's mode back */
+    prev_modes.n = 0;
+    if (prev_modes.flag) nn_module_visit(m, restore_mode, &prev_modes);
+    free(prev_modes.flag);
     if (!st && out) {
         out->loss = sum_loss / (double)nb;
         out->accuracy = has_acc ? sum_acc / (double)nb : NAN;

@@ -134,5 +134,7 @@ void register_schedule_tests(void);
 void register_golden_activations_tests(void);
 void register_golden_losses_tests(void);
 void register_golden_conv_tests(void);
+void register_golden_batchnorm_tests(void);
+void register_buffer_tests(void);
 
 #endif

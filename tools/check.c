@@ -130,9 +130,10 @@ static double compare_grad(checker *c, forward_fn f, void *user, nn_tensor *x, n
     return worst;
 }
 
-/* Checks d sum(f(x) w) / d t for x and every tensor in ts. */
+/* Checks d sum(f(x) w) / d t for x and every tensor in ts; suffix ends
+ * each line's label (" in eval mode"). */
 static void gradcheck(checker *c, forward_fn f, void *user, nn_tensor *x, int n,
-                      nn_tensor *const *ts, const char *const *names)
+                      nn_tensor *const *ts, const char *const *names, const char *suffix)
 {
     nn_tensor_zero_grad(x);
     for (int i = 0; i < n; i++) nn_tensor_zero_grad(ts[i]);
@@ -159,7 +160,7 @@ static void gradcheck(checker *c, forward_fn f, void *user, nn_tensor *x, int n,
     for (int i = -1; i < n; i++) {
         nn_tensor *t = i < 0 ? x : ts[i];
         char what[128];
-        snprintf(what, sizeof what, "gradient of %s", i < 0 ? "the input" : names[i]);
+        snprintf(what, sizeof what, "gradient of %s%s", i < 0 ? "the input" : names[i], suffix);
         if (!nn_tensor_requires_grad(t)) continue;
         nn_tensor *g = nn_tensor_grad(t);
         int64_t nt = nn_tensor_numel(t);
@@ -228,8 +229,22 @@ static nn_status check_module(checker *c, const char *name, const char *words,
         for (int i = 0; i < np; i++) ts[i] = nn_module_param(m, i, &names[i]);
         char sh[96];
         nn_shape_format(&xs, 0, sh, sizeof sh);
-        printf("module %s: input %s, %d parameter tensors\n", name, sh, np);
-        gradcheck(c, module_fwd, m, x, np, ts, names);
+        int nb = nn_module_buffer_count(m);
+        printf("module %s: input %s, %d parameter tensors, %d buffers\n", name, sh, np, nb);
+        nn_module_train(m, 1); /* gradients of what training runs */
+        gradcheck(c, module_fwd, m, x, np, ts, names, "");
+        if (nb) {
+            /* Buffers (running statistics) take no gradient, and make eval mode
+             * a function of its own: check it too. */
+            double bad = 0;
+            for (int i = 0; i < nb; i++) {
+                nn_tensor *b = nn_module_buffer(m, i, NULL);
+                bad += nn_tensor_requires_grad(b) || nn_tensor_grad(b);
+            }
+            report(c, "buffers without gradient", bad, 0);
+            nn_module_train(m, 0);
+            gradcheck(c, module_fwd, m, x, np, ts, names, " in eval mode");
+        }
     } else {
         st = nn_fail(err, NN_NO_MEMORY, "out of memory");
     }
@@ -285,7 +300,7 @@ static nn_status check_loss(checker *c, const char *name, const char *words,
             printf("loss %s: predictions %s, class indices (4)\n", name, sh);
         else
             printf("loss %s: predictions and targets %s\n", name, sh);
-        gradcheck(c, loss_fwd, &u, x, 0, NULL, NULL);
+        gradcheck(c, loss_fwd, &u, x, 0, NULL, NULL, "");
     } else {
         st = nn_fail(err, NN_NO_MEMORY, "out of memory");
     }

@@ -631,6 +631,13 @@ static int inspect_checkpoint(const char *path)
            nn_checkpoint_info(c), nn_checkpoint_date(c), nn_checkpoint_format(c));
     printf("model:     %s\ninput:     %s\ntensors:   %d (%lld values)\n", chain ? chain : "", in,
            nt, (long long)values);
+    for (int i = 0; i < nt; i++) { /* the state_dict: parameters and buffers */
+        nn_shape s;
+        char shape[96];
+        const char *name = nn_checkpoint_tensor(c, i, &s);
+        nn_shape_format(&s, 0, shape, sizeof shape);
+        printf("  %-20s %s\n", name, shape);
+    }
     printf("optimizer: %s\n", optim ? optim : "(none)");
     nn_train_state ts;
     if (nn_checkpoint_train_state(c, &ts) == NN_OK)

@@ -458,6 +458,9 @@ NN_API void nn_module_free(nn_module *m);
  * naming the module when a plugin's forward returned NULL without a reason
  * or a shape other than (N, out...) of its declared output. */
 NN_API nn_tensor *nn_module_forward(nn_module *m, nn_tensor *x);
+/* Train (1) or eval (0) mode for m and every descendant, as PyTorch's
+ * model.train(mode). A module starts in train mode. Training runs in train
+ * mode; evaluation (nn_fit_epoch without an optimizer) in eval mode. */
 NN_API void nn_module_train(nn_module *m, int training);
 NN_API int nn_module_is_training(const nn_module *m);
 
@@ -474,6 +477,15 @@ NN_API nn_ctx *nn_module_ctx(const nn_module *m);
  * Borrowed; valid while the module lives. */
 NN_API int nn_module_param_count(nn_module *m);
 NN_API nn_tensor *nn_module_param(nn_module *m, int i, const char **name);
+/* Every buffer in the tree (PyTorch's named_buffers: running statistics and
+ * the like), in the same order and naming ("1.running_mean"). Buffers never
+ * require grad and optimizers never see them; checkpoints save them. */
+NN_API int nn_module_buffer_count(nn_module *m);
+NN_API nn_tensor *nn_module_buffer(nn_module *m, int i, const char **name);
+/* The state_dict: each module's parameters, then its buffers, then its
+ * children's, depth first; *is_buffer (if not NULL) tells which is which. */
+NN_API int nn_module_state_count(nn_module *m);
+NN_API nn_tensor *nn_module_state(nn_module *m, int i, const char **name, int *is_buffer);
 /* zero_grad on every parameter. */
 NN_API void nn_module_zero_grad(nn_module *m);
 
@@ -497,10 +509,12 @@ typedef struct nn_summary_opts {
     int show_input;   /* the input shape of each layer instead of its output */
     int hierarchical; /* containers too, children indented under them */
 } nn_summary_opts;
-/* The modelsummary table: Layer (type) / Output Shape / Param #, totals. */
+/* The modelsummary table: Layer (type) / Output Shape / Param #, totals;
+ * buffers (running statistics) count as non-trainable. */
 NN_API char *nn_module_summary(nn_module *m, const nn_summary_opts *opts);
-/* One line per tensor: "0.weight             :     10  shape: (5, 2)", then
- * the total; with_values also prints the numbers, layer by layer. */
+/* One line per tensor of the state_dict, parameters and buffers:
+ * "0.weight             :     10  shape: (5, 2)", then the total; with_values
+ * also prints the numbers, layer by layer. */
 NN_API char *nn_module_params_text(nn_module *m, int with_values);
 /* Graphviz DOT of the autograd graph that produced out: backward nodes by
  * their PyTorch names, AccumulateGrad and a labelled box (name, shape) for
@@ -637,7 +651,8 @@ typedef struct nn_fit_opts {
 
 /* One pass over d as the tutorial's fit(): batches of opts->batch (a final
  * partial batch is dropped), train mode with an optimizer step per batch when
- * o is not NULL, else evaluation (no grad). order may be NULL (0..n-1). */
+ * o is not NULL, else evaluation (eval mode, no grad). Every module's mode is
+ * restored afterwards. order may be NULL (0..n-1). */
 NN_API nn_status nn_fit_epoch(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d,
                               int64_t batch, const int64_t *order, nn_epoch_stats *out,
                               char **err);
@@ -709,8 +724,8 @@ NN_API const char *nn_checkpoint_tensor(const nn_checkpoint *c, int i, nn_shape 
 /* Rebuilds the model from its chain and loads its tensors. */
 NN_API nn_status nn_checkpoint_build_model(const nn_checkpoint *c, nn_ctx *ctx, nn_module **out,
                                            char **err);
-/* load_state_dict: every parameter of m must be in c with the same shape and
- * c must hold no other; on any mismatch m is left unchanged and the message
+/* load_state_dict: every parameter and buffer of m must be in c with the same
+ * shape and c must hold no other; on any mismatch m is left unchanged and the message
  * names the first one with both shapes. */
 NN_API nn_status nn_checkpoint_load_model(const nn_checkpoint *c, nn_module *m, char **err);
 /* Creates the saved optimizer over m and loads its state. */

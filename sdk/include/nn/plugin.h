@@ -111,6 +111,14 @@ NN_API const nn_props *nn_module_props(const nn_module *m);
 /* Registers a parameter (persistent, requires grad) under a local name. */
 NN_API nn_tensor *nn_module_add_param(nn_module *m, const char *name, const nn_shape *shape,
                                       char **err);
+/* Registers a buffer (PyTorch's register_buffer): persistent, zero-filled,
+ * never requires grad, not seen by optimizers, saved and loaded with the
+ * parameters under its full name ("1.running_mean"). A local name is used
+ * once, by a parameter or a buffer. Update it in place under no-grad
+ * (nn_tensor_add_ and friends); in forward, nn_module_is_training(m) tells
+ * train from eval mode. */
+NN_API nn_tensor *nn_module_add_buffer(nn_module *m, const char *name, const nn_shape *shape,
+                                       char **err);
 /* For composite modules (the tutorial's TwoLayersNet): creates a child from a
  * registered module component and its "key=value" words, with the input
  * shape in, owned by m and named in parameter names ("fc1.weight"). Its
