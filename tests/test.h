@@ -130,5 +130,6 @@ void register_op_tests(void);
 void register_ops_math_tests(void);
 void register_error_tests(void);
 void register_golden_tests(void);
+void register_golden_optim_tests(void);
 
 #endif
