@@ -81,9 +81,10 @@ static nn_status parse_floats(const char *owner, const nn_prop_def *d, const cha
                            d->name, text, n);
         }
         if (has_range(d) && (v[k] < d->min || v[k] > d->max)) {
+            double bad = v[k];
             free(v);
-            return nn_fail(err, NN_INVALID, "%s: %s=%s: %.17g is out of range [%g, %g]", owner,
-                           d->name, text, v[k], d->min, d->max);
+            return nn_fail(err, NN_INVALID, "%s: %s=%s: %g is out of range [%g, %g]", owner,
+                           d->name, text, bad, d->min, d->max);
         }
         s = end + (*end == ',');
     }

@@ -440,6 +440,14 @@ if [ "$have_py" = 1 ]; then
     user_error "resume with optimizer state for a parameter the model lacks" \
         train --resume "$tmp/bad.pb" --epochs 12
     check "the message names the parameter" err_has "9.weight"
+    reframe "$tmp/adam17.pb" "$tmp/bad.pb" \
+        "t = [x for x in m.optimizer.state[0].slots if x.name == \"step\"][0]; t.shape.append(2); t.data = t.data * 2"
+    user_error "resume of adam with a step that is not one number" train --resume "$tmp/bad.pb" --epochs 30
+    check "the message says step is one number" err_has "optimizer state 'step' of '0.weight' is one number"
+    reframe "$tmp/adam17.pb" "$tmp/bad.pb" \
+        "[h for h in m.optimizer.hyperparameters if h.key == \"betas\"][0].value = \"0.9\""
+    user_error "resume of adam with one beta" train --resume "$tmp/bad.pb" --epochs 30
+    check "the message says betas needs two numbers" err_has "betas=0.9 needs 2"
     reframe "$tmp/h.pb" "$tmp/bad.pb" "m.ClearField(\"train\")"
     user_error "resume of a file without a training state" train --resume "$tmp/bad.pb" --epochs 12
     run eval "$tmp/bad.pb"

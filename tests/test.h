@@ -131,5 +131,6 @@ void register_ops_math_tests(void);
 void register_error_tests(void);
 void register_golden_tests(void);
 void register_golden_optim_tests(void);
+void register_optim_tests(void);
 
 #endif
