@@ -764,7 +764,8 @@ nn_status nn_checkpoint_load_optim(const nn_checkpoint *c, nn_optim *o, char **e
                              ps->slots[k]->name);
             else if (nn_optim_state_is_scalar(o, j)) {
                 if (ps->slots[k]->n_shape)
-                    st = nn_fail(err, NN_SHAPE, "optimizer state '%s' of '%s' is one number, not a tensor",
+                    st = nn_fail(err, NN_SHAPE,
+                                 "optimizer state '%s' of '%s' is one number, not a tensor",
                                  ps->slots[k]->name, ps->param);
             } else if (!shape_eq(ps->slots[k], o->params[pi].t))
                 st = shape_mismatch("optimizer state of", ps->param, ps->slots[k], o->params[pi].t, err);

@@ -157,10 +157,9 @@ nn_tensor *nn_optim_state_new(nn_optim *o, int i, int j)
 {
     NN_ASSERT(i >= 0 && i < o->nparams && j >= 0 && j < o->nstate);
     static const nn_shape scalar = {0, {0}};
+    const nn_shape *shape =
+        nn_optim_state_is_scalar(o, j) ? &scalar : nn_tensor_shape(o->params[i].t);
     nn_tensor **slot = &o->state[i * o->nstate + j];
-    if (!*slot)
-        *slot = nn_tensor_new(o->ctx, nn_optim_state_is_scalar(o, j) ? &scalar
-                                                                     : nn_tensor_shape(o->params[i].t),
-                              0);
+    if (!*slot) *slot = nn_tensor_new(o->ctx, shape, 0);
     return *slot;
 }

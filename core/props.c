@@ -75,7 +75,8 @@ static nn_status parse_floats(const char *owner, const nn_prop_def *d, const cha
         char *end = NULL;
         errno = 0;
         v[k] = strtod(s, &end);
-        if (end == s || (*end && *end != ',') || errno || !isfinite(v[k]) || isspace((unsigned char)*s)) {
+        if (end == s || (*end && *end != ',') || errno || !isfinite(v[k]) ||
+            isspace((unsigned char)*s)) {
             free(v);
             return nn_fail(err, NN_INVALID, "%s: %s=%s is not a list of %d finite numbers", owner,
                            d->name, text, n);

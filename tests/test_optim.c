@@ -197,8 +197,8 @@ static void test_adagrad_state_from_creation(void)
     to_host(sum, v, 3);
     CHECK_ARRAY(v, ((const double[]){1.25, 4.25, 9.25}), 3, 0, 1e-7);
     to_host(p, v, 3);
-    CHECK_ARRAY(v, ((const double[]){1 - 0.01 / sqrt(1.25), -2 + 0.02 / sqrt(4.25), 3 - 0.03 / sqrt(9.25)}),
-                3, 0, 1e-7);
+    const double want[] = {1 - 0.01 / sqrt(1.25), -2 + 0.02 / sqrt(4.25), 3 - 0.03 / sqrt(9.25)};
+    CHECK_ARRAY(v, want, 3, 0, 1e-7);
     CHECK_CLOSE(item(step), 1, 0, 0);
     nn_optim_free(o);
 }

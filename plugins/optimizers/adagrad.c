@@ -52,7 +52,8 @@ static nn_status update_cpu(const nn_kernel_call *c)
     int64_t n = c->in[IN_PARAM].numel;
     const double *a = c->attr;
     if (!(a[A_STEP] >= 1))
-        return nn_ctx_set_error(c->ctx, NN_INVALID, "adagrad_update: step %g is not >= 1", a[A_STEP]);
+        return nn_ctx_set_error(c->ctx, NN_INVALID, "adagrad_update: step %g is not >= 1",
+                                a[A_STEP]);
     /* Python's floats, each rounded once to float32 where a tensor op takes it */
     const float neg_clr = (float)-(a[A_LR] / (1 + (a[A_STEP] - 1) * a[A_LR_DECAY]));
     const float eps = (float)a[A_EPS], wd = (float)a[A_WEIGHT_DECAY];

@@ -119,7 +119,8 @@ static nn_status adamw_validate(const nn_props *p, char **err)
     const double *b = nn_props_floats(p, P_BETAS, NULL);
     for (int k = 0; k < 2; k++)
         if (b[k] >= 1)
-            return nn_fail(err, NN_INVALID, "adamw: betas: beta%d = %g is not below 1", k + 1, b[k]);
+            return nn_fail(err, NN_INVALID, "adamw: betas: beta%d = %g is not below 1", k + 1,
+                           b[k]);
     return NN_OK;
 }
 

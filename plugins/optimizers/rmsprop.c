@@ -174,7 +174,7 @@ static const nn_optim_vt rmsprop_vt = {
 };
 
 static const nn_component_def rmsprop_components[] = {
-    {NN_KIND_OPTIMIZER, "rmsprop", "RMSprop, centered and with momentum as options (PyTorch RMSprop)",
+    {NN_KIND_OPTIMIZER, "rmsprop", "RMSprop, centered or with momentum (PyTorch RMSprop)",
      &rmsprop_vt, rmsprop_props, NN_COUNT_OF(rmsprop_props)},
     {NN_KIND_OP, "rmsprop_update", "one RMSprop step of a parameter, in place", &update_op, NULL,
      0},
