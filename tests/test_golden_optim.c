@@ -51,6 +51,9 @@ static const optim_run RUNS[] = {
     {"adagrad", "adagrad", "", {0}, {{0}}},
     {"adagrad_decay", "adagrad",
      "lr=0.1 lr_decay=0.1 weight_decay=0.1 initial_accumulator_value=0.5", {4}, {{0}}},
+    {"adamw_maximize", "adamw", "lr=0.01 maximize=true", {0}, {{0}}},
+    {"rmsprop_maximize", "rmsprop", "maximize=true weight_decay=0.1", {0}, {{0}}},
+    {"adagrad_maximize", "adagrad", "lr=0.05 maximize=true", {0}, {{0}}},
 };
 
 /* The model, its parameters (W, b) and the data. */

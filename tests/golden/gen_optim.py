@@ -37,6 +37,9 @@ RUNS = [
     ("adagrad", torch.optim.Adagrad, dict(), (), {}),
     ("adagrad_decay", torch.optim.Adagrad,
      dict(lr=0.1, lr_decay=0.1, weight_decay=0.1, initial_accumulator_value=0.5), (4,), {}),
+    ("adamw_maximize", torch.optim.AdamW, dict(lr=0.01, maximize=True), (), {}),
+    ("rmsprop_maximize", torch.optim.RMSprop, dict(maximize=True, weight_decay=0.1), (), {}),
+    ("adagrad_maximize", torch.optim.Adagrad, dict(lr=0.05, maximize=True), (), {}),
 ]
 
 torch.manual_seed(0)

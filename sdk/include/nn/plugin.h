@@ -64,7 +64,8 @@ typedef enum {
     NN_PROP_STRING,
     NN_PROP_ENUM,  /* one of the '|'-separated words in choices */
     NN_PROP_FLOATS /* comma-separated numbers ("0.9,0.999"), as many as the default
-                      has, each in [min, max]; read with nn_props_floats() */
+                      has (any number without one), each in [min, max]; read with
+                      nn_props_floats() */
 } nn_prop_type;
 
 typedef struct nn_prop_def {
