@@ -760,10 +760,16 @@ nn_status nn_checkpoint_load_optim(const nn_checkpoint *c, nn_optim *o, char **e
             break;
         }
         for (size_t k = 0; !st && k < ps->n_slots; k++) {
-            if (slot_index(o, ps->slots[k]->name) < 0)
+            int j = slot_index(o, ps->slots[k]->name);
+            if (j < 0)
                 st = nn_fail(err, NN_INVALID, "optimizer '%s' has no state named '%s'", so->name,
                              ps->slots[k]->name);
-            else if (!shape_eq(ps->slots[k], o->params[pi].t))
+            else if (nn_optim_state_is_scalar(o, j)) {
+                if (ps->slots[k]->n_shape)
+                    st = nn_fail(err, NN_SHAPE,
+                                 "optimizer state '%s' of '%s' is one number, not a tensor",
+                                 ps->slots[k]->name, ps->param);
+            } else if (!shape_eq(ps->slots[k], o->params[pi].t))
                 st = shape_mismatch("optimizer state of", ps->param, ps->slots[k], o->params[pi].t, err);
         }
     }

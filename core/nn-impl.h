@@ -257,6 +257,9 @@ struct nn_optim {
     void *priv;
 };
 
+/* Is state slot j one number (nn_optim_vt.scalar_states)? */
+bool nn_optim_state_is_scalar(const nn_optim *o, int j);
+
 struct nn_dataset {
     nn_ctx *ctx;
     const nn_component *comp;

@@ -141,6 +141,12 @@ nn_tensor *nn_optim_param(nn_optim *o, int i)
     return i >= 0 && i < o->nparams ? o->params[i].t : NULL;
 }
 
+bool nn_optim_state_is_scalar(const nn_optim *o, int j)
+{
+    return j < 32 && NN_VT_IN(o->vt, nn_optim_vt, scalar_states) &&
+           (o->vt->scalar_states >> j & 1u);
+}
+
 nn_tensor *nn_optim_state(nn_optim *o, int i, int j)
 {
     NN_ASSERT(i >= 0 && i < o->nparams && j >= 0 && j < o->nstate);
@@ -150,7 +156,10 @@ nn_tensor *nn_optim_state(nn_optim *o, int i, int j)
 nn_tensor *nn_optim_state_new(nn_optim *o, int i, int j)
 {
     NN_ASSERT(i >= 0 && i < o->nparams && j >= 0 && j < o->nstate);
+    static const nn_shape scalar = {0, {0}};
+    const nn_shape *shape =
+        nn_optim_state_is_scalar(o, j) ? &scalar : nn_tensor_shape(o->params[i].t);
     nn_tensor **slot = &o->state[i * o->nstate + j];
-    if (!*slot) *slot = nn_tensor_new(o->ctx, nn_tensor_shape(o->params[i].t), 0);
+    if (!*slot) *slot = nn_tensor_new(o->ctx, shape, 0);
     return *slot;
 }

@@ -10,6 +10,10 @@ typedef union {
     double f;
     int b;
     char *s; /* STRING and ENUM */
+    struct {
+        double *v;
+        int n;
+    } fl; /* FLOATS */
 } prop_value;
 
 struct nn_props {
@@ -29,6 +33,7 @@ static const char *type_name(nn_prop_type t)
     case NN_PROP_BOOL: return "bool";
     case NN_PROP_STRING: return "string";
     case NN_PROP_ENUM: return "enum";
+    case NN_PROP_FLOATS: return "floats";
     }
     return "?";
 }
@@ -45,6 +50,49 @@ static bool enum_has(const char *choices, const char *word)
 }
 
 static bool has_range(const nn_prop_def *d) { return d->min <= d->max; }
+
+/* FLOATS: the number of comma-separated items of text ("0.9,0.999": 2). */
+static int count_items(const char *text)
+{
+    int n = 1;
+    for (; *text; text++) n += *text == ',';
+    return n;
+}
+
+/* FLOATS: "a,b,..." with as many numbers as the default has (any number
+ * without a default), each finite and in range. */
+static nn_status parse_floats(const char *owner, const nn_prop_def *d, const char *text,
+                              prop_value *out, char **err)
+{
+    int n = count_items(text), want = d->def ? count_items(d->def) : n;
+    if (n != want)
+        return nn_fail(err, NN_INVALID, "%s: %s=%s needs %d comma-separated numbers", owner,
+                       d->name, text, want);
+    double *v = malloc(sizeof *v * (size_t)n);
+    if (!v) return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    const char *s = text;
+    for (int k = 0; k < n; k++) {
+        char *end = NULL;
+        errno = 0;
+        v[k] = strtod(s, &end);
+        if (end == s || (*end && *end != ',') || errno || !isfinite(v[k]) ||
+            isspace((unsigned char)*s)) {
+            free(v);
+            return nn_fail(err, NN_INVALID, "%s: %s=%s is not a list of %d finite numbers", owner,
+                           d->name, text, n);
+        }
+        if (has_range(d) && (v[k] < d->min || v[k] > d->max)) {
+            double bad = v[k];
+            free(v);
+            return nn_fail(err, NN_INVALID, "%s: %s=%s: %g is out of range [%g, %g]", owner,
+                           d->name, text, bad, d->min, d->max);
+        }
+        s = end + (*end == ',');
+    }
+    out->fl.v = v;
+    out->fl.n = n;
+    return NN_OK;
+}
 
 /* Parses text into a value of d's type; a message in *err on failure. */
 static nn_status parse_value(const char *owner, const nn_prop_def *d, const char *text,
@@ -91,6 +139,7 @@ static nn_status parse_value(const char *owner, const nn_prop_def *d, const char
     case NN_PROP_STRING:
         out->s = nn_strdup(text);
         return out->s ? NN_OK : nn_fail(err, NN_NO_MEMORY, "out of memory");
+    case NN_PROP_FLOATS: return parse_floats(owner, d, text, out, err);
     }
     return nn_fail(err, NN_INTERNAL, "%s: property %s has an unknown type", owner, d->name);
 }
@@ -100,6 +149,9 @@ static void value_free(const nn_prop_def *d, prop_value *v)
     if (is_text(d->type)) {
         free(v->s);
         v->s = NULL;
+    } else if (d->type == NN_PROP_FLOATS) {
+        free(v->fl.v);
+        v->fl.v = NULL;
     }
 }
 
@@ -259,6 +311,14 @@ nn_props *nn_props_clone(const nn_props *p)
             nn_props_free(c);
             return NULL;
         }
+        if (p->defs[i].type == NN_PROP_FLOATS && p->v[i].fl.v) {
+            size_t bytes = sizeof(double) * (size_t)p->v[i].fl.n;
+            if (!(c->v[i].fl.v = malloc(bytes))) {
+                nn_props_free(c);
+                return NULL;
+            }
+            memcpy(c->v[i].fl.v, p->v[i].fl.v, bytes);
+        }
     }
     return c;
 }
@@ -289,17 +349,33 @@ const char *nn_props_string(const nn_props *p, int i)
     return p->v[i].s;
 }
 
+const double *nn_props_floats(const nn_props *p, int i, int *count)
+{
+    NN_ASSERT(i >= 0 && i < p->n && p->defs[i].type == NN_PROP_FLOATS);
+    if (count) *count = p->v[i].fl.n;
+    return p->v[i].fl.v;
+}
+
+/* The shortest text that reads back as the same double. */
+static void format_double(nn_buf *b, double f)
+{
+    char t[32];
+    snprintf(t, sizeof t, "%.15g", f);
+    if (strtod(t, NULL) != f) snprintf(t, sizeof t, "%.17g", f);
+    nn_buf_addf(b, "%s", t);
+}
+
 static void format_value(nn_buf *b, const nn_prop_def *d, const prop_value *v)
 {
     switch (d->type) {
     case NN_PROP_INT: nn_buf_addf(b, "%lld", (long long)v->i); break;
-    case NN_PROP_FLOAT: { /* the shortest text that reads back as the same double */
-        char t[32];
-        snprintf(t, sizeof t, "%.15g", v->f);
-        if (strtod(t, NULL) != v->f) snprintf(t, sizeof t, "%.17g", v->f);
-        nn_buf_addf(b, "%s", t);
+    case NN_PROP_FLOAT: format_double(b, v->f); break;
+    case NN_PROP_FLOATS:
+        for (int k = 0; k < v->fl.n; k++) {
+            if (k) nn_buf_addf(b, ",");
+            format_double(b, v->fl.v[k]);
+        }
         break;
-    }
     case NN_PROP_BOOL: nn_buf_addf(b, "%s", v->b ? "true" : "false"); break;
     default: nn_buf_addf(b, "%s", v->s); break;
     }
@@ -314,6 +390,10 @@ static bool is_default(const nn_prop_def *d, const prop_value *v)
     case NN_PROP_INT: same = def.i == v->i; break;
     case NN_PROP_FLOAT: same = def.f == v->f; break;
     case NN_PROP_BOOL: same = def.b == v->b; break;
+    case NN_PROP_FLOATS:
+        same = def.fl.n == v->fl.n &&
+               (!v->fl.n || !memcmp(def.fl.v, v->fl.v, sizeof(double) * (size_t)v->fl.n));
+        break;
     default: same = !strcmp(def.s, v->s); break;
     }
     value_free(d, &def);

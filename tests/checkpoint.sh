@@ -196,6 +196,55 @@ check "--shuffle none: resume at 23 of 60 gives the same epoch lines 23..59" eva
 run inspect "$tmp/n23.pb"
 check "--shuffle none is saved as such" eval 'status_is 0 && [ "$(field shuffle)" = none ]'
 
+# adam: its hyper-parameters (betas a list), both moments and the step count
+# of every parameter come back
+run train --optim 'adam lr=0.01 betas=0.8,0.995' --epochs 40 --log-every 1 --save "$tmp/adam40.pb"
+cp "$tmp/out" "$tmp/adam40"
+check "train --optim 'adam lr=0.01 betas=0.8,0.995' --epochs 40 exits 0" status_is 0
+run train --optim 'adam lr=0.01 betas=0.8,0.995' --epochs 17 --save "$tmp/adam17.pb"
+run inspect "$tmp/adam17.pb"
+check "inspect shows adam with betas=0.8,0.995 and 204 steps" eval \
+    'status_is 0 && [ "$(field step)" = 204 ] &&
+     [ "$(field optimizer)" = "adam lr=0.01 betas=0.8,0.995 eps=1e-08 weight_decay=0 amsgrad=false maximize=false" ]'
+run train --resume "$tmp/adam17.pb" --epochs 40 --log-every 1 --save "$tmp/adamres.pb"
+epochs_from "$tmp/adam40" 17 >"$tmp/want"
+epochs_from "$tmp/out" 0 >"$tmp/got"
+check "adam: resume at 17 of 40 gives the same epoch lines 17..39" eval \
+    'status_is 0 && [ "$(wc -l <"$tmp/want")" -eq 23 ] && cmp -s "$tmp/want" "$tmp/got"'
+if [ "$have_protoc" = 1 ]; then
+    decode "$tmp/adam40.pb" "$tmp/full.txt" && decode "$tmp/adamres.pb" "$tmp/res.txt"
+    rc=$?
+    grep -v '^date: \|^  crc32: ' "$tmp/full.txt" >"$tmp/full.nodate"
+    grep -v '^date: \|^  crc32: ' "$tmp/res.txt" >"$tmp/res.nodate"
+    check "adam: the resumed run's final checkpoint equals the whole run's (but the date)" \
+        eval 'status_is 0 && grep -q "name: \"exp_avg_sq\"" "$tmp/full.nodate" &&
+              cmp -s "$tmp/full.nodate" "$tmp/res.nodate"'
+else
+    skip "adam: the resumed run's final checkpoint equals the whole run's" "no protoc"
+fi
+if [ "$have_py" = 1 ]; then
+    py '
+import sys, struct, nn_pb2
+m = nn_pb2.Checkpoint()
+m.ParseFromString(open(sys.argv[1], "rb").read())
+o = m.optimizer
+assert o.name == "adam" and o.steps == 204, (o.name, o.steps)
+hp = {h.key: h.value for h in o.hyperparameters}
+assert hp["betas"] == "0.8,0.995" and hp["lr"] == "0.01", hp
+for s in o.state:
+    slots = {t.name: t for t in s.slots}
+    assert sorted(slots) == ["exp_avg", "exp_avg_sq", "step"], sorted(slots)
+    st = slots["step"]
+    assert list(st.shape) == [] and struct.unpack("<f", st.data) == (204.0,), (st.shape, st.data)
+print("ok")
+' "$tmp/adam17.pb"
+    rc=$?
+    check "adam17.pb holds step (a 0-d 204), exp_avg and exp_avg_sq per parameter, PyTorch's names" \
+        eval 'status_is 0 && grep -q "^ok$" "$tmp/py"' || sed 's/^/#   python: /' "$tmp/py"
+else
+    skip "adam17.pb holds PyTorch's state names" "no python3 with protobuf"
+fi
+
 # a resumed run keeps its own model, data, optimizer...
 user_error "--resume with --model is refused" train --resume "$tmp/h.pb" --model "$SMALL"
 check "the message says the option cannot change a resumed run" err_has "cannot change"
@@ -384,13 +433,21 @@ if [ "$have_py" = 1 ]; then
     user_error "eval of a chain that does not fit its tensors (out=4, weights [5, 2])" eval "$tmp/bad.pb"
     check "the message names '0.weight' and both shapes" eval \
         'err_has "0\.weight" && err_has "\[5, 2\]" && err_has "\[4, 2\]"'
-    reframe "$tmp/h.pb" "$tmp/bad.pb" "m.optimizer.name = \"adam\""
+    reframe "$tmp/h.pb" "$tmp/bad.pb" "m.optimizer.name = \"nosuchopt\""
     user_error "resume of a file whose optimizer is not installed" train --resume "$tmp/bad.pb" --epochs 12
-    check "the message names it" err_has "adam"
+    check "the message names it" err_has "nosuchopt"
     reframe "$tmp/h.pb" "$tmp/bad.pb" "m.optimizer.state[0].param = \"9.weight\""
     user_error "resume with optimizer state for a parameter the model lacks" \
         train --resume "$tmp/bad.pb" --epochs 12
     check "the message names the parameter" err_has "9.weight"
+    reframe "$tmp/adam17.pb" "$tmp/bad.pb" \
+        "t = [x for x in m.optimizer.state[0].slots if x.name == \"step\"][0]; t.shape.append(2); t.data = t.data * 2"
+    user_error "resume of adam with a step that is not one number" train --resume "$tmp/bad.pb" --epochs 30
+    check "the message says step is one number" err_has "optimizer state 'step' of '0.weight' is one number"
+    reframe "$tmp/adam17.pb" "$tmp/bad.pb" \
+        "[h for h in m.optimizer.hyperparameters if h.key == \"betas\"][0].value = \"0.9\""
+    user_error "resume of adam with one beta" train --resume "$tmp/bad.pb" --epochs 30
+    check "the message says betas needs two numbers" err_has "betas=0.9 needs 2"
     reframe "$tmp/h.pb" "$tmp/bad.pb" "m.ClearField(\"train\")"
     user_error "resume of a file without a training state" train --resume "$tmp/bad.pb" --epochs 12
     run eval "$tmp/bad.pb"

@@ -136,5 +136,7 @@ void register_golden_losses_tests(void);
 void register_golden_conv_tests(void);
 void register_golden_batchnorm_tests(void);
 void register_buffer_tests(void);
+void register_golden_optim_tests(void);
+void register_optim_tests(void);
 
 #endif

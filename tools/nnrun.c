@@ -901,7 +901,8 @@ static void format_range(const nn_prop_def *d, char *buf, size_t len)
     buf[0] = 0;
     if (d->type == NN_PROP_ENUM)
         snprintf(buf, len, "  one of: %s", d->choices ? d->choices : "");
-    else if ((d->type == NN_PROP_INT || d->type == NN_PROP_FLOAT) && d->min <= d->max)
+    else if ((d->type == NN_PROP_INT || d->type == NN_PROP_FLOAT || d->type == NN_PROP_FLOATS) &&
+             d->min <= d->max)
         snprintf(buf, len, "  range: [%.10g, %.10g]", d->min, d->max);
 }
 

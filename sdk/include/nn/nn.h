@@ -234,6 +234,9 @@ NN_API int64_t nn_props_int(const nn_props *p, int idx);
 NN_API double nn_props_float(const nn_props *p, int idx);
 NN_API int nn_props_bool(const nn_props *p, int idx);
 NN_API const char *nn_props_string(const nn_props *p, int idx);
+/* A list property (NN_PROP_FLOATS, "betas=0.9,0.999"): its *count values,
+ * borrowed, valid until the property set changes. */
+NN_API const double *nn_props_floats(const nn_props *p, int idx, int *count);
 /* Sets one property from text, validated against the table. */
 NN_API nn_status nn_props_set(nn_props *p, const char *key, const char *value, char **err);
 /* "k=v k=v" for every property (or only those that differ from the default
@@ -550,8 +553,11 @@ NN_API nn_status nn_optim_create_over(nn_ctx *ctx, const char *name, const char 
 NN_API void nn_optim_free(nn_optim *o);
 NN_API nn_status nn_optim_step(nn_optim *o);
 NN_API void nn_optim_zero_grad(nn_optim *o);
-/* Hyper-parameters by name, at any time ("lr", "momentum", ...). A change
- * replaces the property set: strings read from it before are then stale. */
+/* Hyper-parameters by name, at any time ("lr", "momentum", "betas" with
+ * "0.3,0.999"). A change replaces the property set: strings and lists read
+ * from it before are then stale. nn_optim_get reads a number or a bool
+ * (NN_NOT_FOUND for an unknown key, NN_INVALID for a string or a list: read
+ * a list with nn_props_floats on nn_optim_props(o)). */
 NN_API nn_status nn_optim_set(nn_optim *o, const char *key, const char *value, char **err);
 NN_API nn_status nn_optim_get(const nn_optim *o, const char *key, double *value);
 NN_API nn_props *nn_optim_props(nn_optim *o);

@@ -62,7 +62,10 @@ typedef enum {
     NN_PROP_FLOAT,
     NN_PROP_BOOL,
     NN_PROP_STRING,
-    NN_PROP_ENUM /* one of the '|'-separated words in choices */
+    NN_PROP_ENUM,  /* one of the '|'-separated words in choices */
+    NN_PROP_FLOATS /* comma-separated numbers ("0.9,0.999"), as many as the default
+                      has (any number without one), each in [min, max]; read with
+                      nn_props_floats() */
 } nn_prop_type;
 
 typedef struct nn_prop_def {
@@ -74,7 +77,7 @@ typedef struct nn_prop_def {
     const char *doc;     /* one line */
 } nn_prop_def;
 
-/* "int", "float", "bool", "string", "enum". */
+/* "int", "float", "bool", "string", "enum", "floats". */
 NN_API const char *nn_prop_type_name(nn_prop_type t);
 
 /* ---- Module -------------------------------------------------------------- */
@@ -184,6 +187,9 @@ typedef struct nn_optim_vt {
     nn_status (*init)(nn_optim *o, char **err);
     /* Optional: frees what init allocated beyond priv. */
     void (*destroy)(nn_optim *o);
+    /* Bit j set: state slot j holds one number, a 0-d tensor (PyTorch's
+     * per-parameter "step"), not a tensor of the parameter's shape. */
+    uint32_t scalar_states;
 } nn_optim_vt;
 
 /* For optimizer plugins: parameters, hyper-parameters and state slots. */
@@ -192,7 +198,8 @@ NN_API nn_tensor *nn_optim_param(nn_optim *o, int i);
 NN_API const nn_props *nn_optim_hparams(const nn_optim *o);
 /* State slot j of parameter i, or NULL if it does not exist yet. */
 NN_API nn_tensor *nn_optim_state(nn_optim *o, int i, int j);
-/* Creates state slot j of parameter i (zeroed, the parameter's shape). */
+/* Creates state slot j of parameter i (zeroed, the parameter's shape, or 0-d
+ * for a slot in scalar_states). */
 NN_API nn_tensor *nn_optim_state_new(nn_optim *o, int i, int j);
 /* The instance state, priv_size bytes (borrowed), and the context. */
 NN_API void *nn_optim_priv(nn_optim *o);
