@@ -103,6 +103,7 @@ static void test_betas_set_and_get(void)
         check_betas(o, 0.3, 0.999);
     }
     nn_free(err);
+    err = NULL;
 
     CU_ASSERT_STRING_EQUAL(nn_prop_type_name(NN_PROP_FLOATS), "floats");
 
