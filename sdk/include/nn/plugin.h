@@ -209,7 +209,7 @@ NN_API nn_ctx *nn_optim_ctx(const nn_optim *o);
 
 typedef struct nn_dataset_vt {
     uint32_t abi_version, struct_size;
-    /* ---- slots below are ABI 1.0 ---- */
+    /* ---- slots below are ABI 1.0 (get and get_batch gained err in 2.0) ---- */
     /* Opens the data; sets the length and the per-sample shapes. *priv is the
      * plugin's own state, handed back to the other slots. */
     nn_status (*open)(const nn_props *p, void **priv, int64_t *len, nn_shape *input,
