@@ -2,7 +2,9 @@
  * likelihood of class-index targets over (N, C) log-probabilities, with
  * per-class weights, an ignored index, label smoothing and PyTorch's
  * reductions; the parsing of number lists ("weight=1,2,0.5"); the
- * accuracy. Static functions, compiled into each of the two plugins. */
+ * accuracy; the loss object (its init, forward, accuracy and destroy).
+ * Static functions, compiled into each of the two plugins, and into
+ * bce_with_logits.c for the number lists and the loss object's init. */
 #ifndef NN_PLUGINS_CLASS_LOSS_H
 #define NN_PLUGINS_CLASS_LOSS_H
 
@@ -11,6 +13,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Reductions, as the op attribute "reduction" holds them. */
 enum { CLS_MEAN = 0, CLS_SUM = 1 };
@@ -200,6 +203,73 @@ static inline nn_status cls_correct(nn_tensor *pred, nn_tensor *target, double i
     *correct = good;
     *total = n;
     return st;
+}
+
+/* ---- the loss object of cross_entropy, nll and bce_with_logits ---- */
+
+/* What differs between those losses: the name in messages, the op, and
+ * where the shared properties and the op's shared attributes are. */
+typedef struct {
+    const char *who;        /* "nll" */
+    const char *op;         /* "nll_loss" */
+    const char *weight_key; /* the weight list's property: "weight" */
+    int p_reduction, p_weight;
+    int p_ignore;           /* -1: no ignore_index */
+    int a_reduction, a_ignore;
+} cls_loss_def;
+
+/* The loss's private data (priv_size = sizeof(cls_loss_state)). */
+#define CLS_MAX_ATTRS 4
+typedef struct {
+    const cls_loss_def *def;
+    nn_op *op;
+    nn_tensor *weight; /* NULL: none */
+    double attr[CLS_MAX_ATTRS]; /* the op's attributes, by the plugin's A_ values */
+} cls_loss_state;
+
+/* Sets ignore_index and reduction in attr, the weight tensor from its
+ * list, and finds the op; the plugin sets its other attributes. */
+static inline nn_status cls_loss_init(nn_loss *l, const nn_props *p, const cls_loss_def *d,
+                                      char **err)
+{
+    cls_loss_state *s = nn_loss_priv(l);
+    s->def = d;
+    if (d->p_ignore >= 0) s->attr[d->a_ignore] = (double)nn_props_int(p, d->p_ignore);
+    s->attr[d->a_reduction] =
+        strcmp(nn_props_string(p, d->p_reduction), "sum") ? CLS_MEAN : CLS_SUM;
+    float *w;
+    int64_t n;
+    nn_status st = cls_parse_list(d->weight_key, nn_props_string(p, d->p_weight), &w, &n, err);
+    if (!st && w) st = cls_tensor(nn_loss_ctx(l), w, n, &s->weight, err);
+    free(w);
+    if (!st) st = nn_op_find(nn_loss_ctx(l), d->op, &s->op, err);
+    return st;
+}
+
+static inline void cls_loss_destroy(nn_loss *l)
+{
+    cls_loss_state *s = nn_loss_priv(l);
+    nn_tensor_free(s->weight);
+}
+
+/* The op on pred (N, C), target and the per-class weights, checked
+ * against C first. */
+static inline nn_tensor *cls_loss_forward(nn_loss *l, nn_tensor *pred, nn_tensor *target)
+{
+    cls_loss_state *s = nn_loss_priv(l);
+    const nn_shape *ps = nn_tensor_shape(pred);
+    if (ps->ndim == 2 &&
+        !cls_weight_fits(s->def->who, s->def->weight_key, s->weight, pred, ps->dim[1], "classes"))
+        return NULL;
+    nn_tensor *in[] = {pred, target, s->weight};
+    return nn_op_call(s->op, in, s->attr, NULL);
+}
+
+static inline nn_status cls_loss_correct(nn_loss *l, nn_tensor *pred, nn_tensor *target,
+                                         int64_t *correct, int64_t *total)
+{
+    cls_loss_state *s = nn_loss_priv(l);
+    return cls_correct(pred, target, s->attr[s->def->a_ignore], correct, total);
 }
 
 #endif

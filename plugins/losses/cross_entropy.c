@@ -10,8 +10,6 @@
  * op records one, NllLossBackward0. */
 #include "class_loss.h"
 
-#include <string.h>
-
 /* ---- the op: logits x (N, C), target (N), weight (C) -> loss, a scalar ---- */
 
 enum { IN_X, IN_T, IN_W };
@@ -132,60 +130,34 @@ static const nn_prop_def ce_props[] = {
                   "samples with this target count for nothing"},
 };
 
-typedef struct {
-    nn_op *op;
-    nn_tensor *weight; /* NULL: none */
-    double attr[A_COUNT];
-} ce_loss;
+_Static_assert(A_COUNT <= CLS_MAX_ATTRS, "cls_loss_state holds the attributes");
+
+static const cls_loss_def ce_def = {
+    .who = "cross_entropy",
+    .op = "cross_entropy",
+    .weight_key = "weight",
+    .p_reduction = P_REDUCTION,
+    .p_weight = P_WEIGHT,
+    .p_ignore = P_IGNORE,
+    .a_reduction = A_REDUCTION,
+    .a_ignore = A_IGNORE,
+};
 
 static nn_status ce_init(nn_loss *l, const nn_props *p, char **err)
 {
-    ce_loss *s = nn_loss_priv(l);
-    s->attr[A_IGNORE] = (double)nn_props_int(p, P_IGNORE);
+    cls_loss_state *s = nn_loss_priv(l);
     s->attr[A_SMOOTH] = nn_props_float(p, P_SMOOTH);
-    s->attr[A_REDUCTION] = strcmp(nn_props_string(p, P_REDUCTION), "sum") ? CLS_MEAN : CLS_SUM;
-    float *w;
-    int64_t n;
-    nn_status st = cls_parse_list("weight", nn_props_string(p, P_WEIGHT), &w,
-                                  &n, err);
-    if (!st && w) st = cls_tensor(nn_loss_ctx(l), w, n, &s->weight, err);
-    free(w);
-    if (!st) st = nn_op_find(nn_loss_ctx(l), "cross_entropy", &s->op, err);
-    return st;
-}
-
-static void ce_destroy(nn_loss *l)
-{
-    ce_loss *s = nn_loss_priv(l);
-    nn_tensor_free(s->weight);
-}
-
-static nn_tensor *ce_forward(nn_loss *l, nn_tensor *pred, nn_tensor *target)
-{
-    ce_loss *s = nn_loss_priv(l);
-    const nn_shape *ps = nn_tensor_shape(pred);
-    if (ps->ndim == 2 && !cls_weight_fits("cross_entropy", "weight", s->weight, pred, ps->dim[1],
-                                                 "classes"))
-        return NULL;
-    nn_tensor *in[] = {pred, target, s->weight};
-    return nn_op_call(s->op, in, s->attr, NULL);
-}
-
-static nn_status ce_correct(nn_loss *l, nn_tensor *pred, nn_tensor *target, int64_t *correct,
-                            int64_t *total)
-{
-    ce_loss *s = nn_loss_priv(l);
-    return cls_correct(pred, target, s->attr[A_IGNORE], correct, total);
+    return cls_loss_init(l, p, &ce_def, err);
 }
 
 static const nn_loss_vt ce_vt = {
     NN_VT_HEADER(nn_loss_vt),
     .type_name = "CrossEntropyLoss",
     .init = ce_init,
-    .forward = ce_forward,
-    .correct = ce_correct,
-    .priv_size = sizeof(ce_loss),
-    .destroy = ce_destroy,
+    .forward = cls_loss_forward,
+    .correct = cls_loss_correct,
+    .priv_size = sizeof(cls_loss_state),
+    .destroy = cls_loss_destroy,
     .target = NN_TARGET_CLASS_INDEX,
 };
 

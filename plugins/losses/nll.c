@@ -7,8 +7,6 @@
  * The math is the op "nll_loss", defined here with its cpu kernels. */
 #include "class_loss.h"
 
-#include <string.h>
-
 /* ---- the op: log-probabilities (N, C), target (N), weight (C) -> a scalar ---- */
 
 enum { IN_LP, IN_T, IN_W };
@@ -112,58 +110,32 @@ static const nn_prop_def nll_props[] = {
                   "samples with this target count for nothing"},
 };
 
-typedef struct {
-    nn_op *op;
-    nn_tensor *weight; /* NULL: none */
-    double attr[A_COUNT];
-} nll_loss;
+_Static_assert(A_COUNT <= CLS_MAX_ATTRS, "cls_loss_state holds the attributes");
+
+static const cls_loss_def nll_def = {
+    .who = "nll",
+    .op = "nll_loss",
+    .weight_key = "weight",
+    .p_reduction = P_REDUCTION,
+    .p_weight = P_WEIGHT,
+    .p_ignore = P_IGNORE,
+    .a_reduction = A_REDUCTION,
+    .a_ignore = A_IGNORE,
+};
 
 static nn_status nll_init(nn_loss *l, const nn_props *p, char **err)
 {
-    nll_loss *s = nn_loss_priv(l);
-    s->attr[A_IGNORE] = (double)nn_props_int(p, P_IGNORE);
-    s->attr[A_REDUCTION] = strcmp(nn_props_string(p, P_REDUCTION), "sum") ? CLS_MEAN : CLS_SUM;
-    float *w;
-    int64_t n;
-    nn_status st = cls_parse_list("weight", nn_props_string(p, P_WEIGHT), &w, &n, err);
-    if (!st && w) st = cls_tensor(nn_loss_ctx(l), w, n, &s->weight, err);
-    free(w);
-    if (!st) st = nn_op_find(nn_loss_ctx(l), "nll_loss", &s->op, err);
-    return st;
-}
-
-static void nll_destroy(nn_loss *l)
-{
-    nll_loss *s = nn_loss_priv(l);
-    nn_tensor_free(s->weight);
-}
-
-static nn_tensor *nll_forward(nn_loss *l, nn_tensor *pred, nn_tensor *target)
-{
-    nll_loss *s = nn_loss_priv(l);
-    const nn_shape *ps = nn_tensor_shape(pred);
-    if (ps->ndim == 2 && !cls_weight_fits("nll", "weight", s->weight, pred, ps->dim[1],
-                                                 "classes"))
-        return NULL;
-    nn_tensor *in[] = {pred, target, s->weight};
-    return nn_op_call(s->op, in, s->attr, NULL);
-}
-
-static nn_status nll_correct(nn_loss *l, nn_tensor *pred, nn_tensor *target, int64_t *correct,
-                             int64_t *total)
-{
-    nll_loss *s = nn_loss_priv(l);
-    return cls_correct(pred, target, s->attr[A_IGNORE], correct, total);
+    return cls_loss_init(l, p, &nll_def, err);
 }
 
 static const nn_loss_vt nll_vt = {
     NN_VT_HEADER(nn_loss_vt),
     .type_name = "NLLLoss",
     .init = nll_init,
-    .forward = nll_forward,
-    .correct = nll_correct,
-    .priv_size = sizeof(nll_loss),
-    .destroy = nll_destroy,
+    .forward = cls_loss_forward,
+    .correct = cls_loss_correct,
+    .priv_size = sizeof(cls_loss_state),
+    .destroy = cls_loss_destroy,
     .target = NN_TARGET_CLASS_INDEX,
 };
 
