@@ -94,6 +94,24 @@ static inline nn_status cls_shape(const nn_shape *in, const nn_shape *t, const n
     return NN_OK;
 }
 
+/* The op's inputs and output, the same in cross_entropy and nll: the
+ * scores (N, C), the targets (N) and the optional weights (C). */
+enum { CLS_IN_X, CLS_IN_T, CLS_IN_W };
+
+static const nn_op_arg cls_in[] = {
+    [CLS_IN_X] = {"input", 0, 0, 0},
+    [CLS_IN_T] = {"target", NN_ARG_NO_GRAD | NN_ARG_INDEX, 0, 0},
+    [CLS_IN_W] = {"weight", NN_ARG_NO_GRAD | NN_ARG_OPTIONAL | NN_ARG_PER_COL, 0.5f, 2.0f},
+};
+static const nn_op_arg cls_out[] = {{"loss", 0, 0, 0}};
+
+static inline nn_status cls_op_shape(const nn_shape *const *in, const double *attr,
+                                     nn_shape *out, char **err)
+{
+    (void)attr;
+    return cls_shape(in[CLS_IN_X], in[CLS_IN_T], in[CLS_IN_W], out, err);
+}
+
 /* A weight tensor of the loss against the classes of pred; else a
  * recorded error that names the loss and the property. */
 static inline int cls_weight_fits(const char *who, const char *key, nn_tensor *w,
@@ -150,6 +168,29 @@ static inline double cls_loss(cls_row_fn row, void *user, double *buf, const flo
     }
     *den = reduction == CLS_SUM ? 1.0 : d;
     return num / *den;
+}
+
+/* Rows of an (N, C) input for row(): its data and C. */
+typedef struct {
+    const float *v;
+    int64_t C;
+} cls_rows;
+
+/* A forward kernel: the targets checked (messages name who), then
+ * cls_loss of the rows that row() makes of the op's input. */
+static inline nn_status cls_cpu_forward(const nn_kernel_call *c, const char *who, cls_row_fn row,
+                                        double ignore, double eps, int reduction)
+{
+    const nn_shape *s = c->in[CLS_IN_X].shape;
+    int64_t N = s->dim[0], C = s->dim[1];
+    const float *t = c->in[CLS_IN_T].data, *w = c->in[CLS_IN_W].data;
+    nn_status st = cls_check_targets(c->ctx, who, t, N, C, ignore);
+    if (st) return st;
+    double *buf = nn_kernel_scratch(c, (size_t)C * sizeof(double)), den;
+    if (!buf) return nn_ctx_set_error(c->ctx, NN_NO_MEMORY, "%s: out of memory", who);
+    cls_rows r = {c->in[CLS_IN_X].data, C};
+    c->out[0].data[0] = (float)cls_loss(row, &r, buf, t, w, N, C, ignore, eps, reduction, &den);
+    return NN_OK;
 }
 
 /* D of cls_loss alone, for a backward. */

@@ -12,27 +12,14 @@
 
 /* ---- the op: logits x (N, C), target (N), weight (C) -> loss, a scalar ---- */
 
-enum { IN_X, IN_T, IN_W };
+enum { IN_X = CLS_IN_X, IN_T = CLS_IN_T, IN_W = CLS_IN_W };
 enum { A_IGNORE, A_SMOOTH, A_REDUCTION, A_COUNT };
 
-static const nn_op_arg ce_in[] = {
-    [IN_X] = {"input", 0, 0, 0},
-    [IN_T] = {"target", NN_ARG_NO_GRAD | NN_ARG_INDEX, 0, 0},
-    [IN_W] = {"weight", NN_ARG_NO_GRAD | NN_ARG_OPTIONAL | NN_ARG_PER_COL, 0.5f, 2.0f},
-};
-static const nn_op_arg ce_out[] = {{"loss", 0, 0, 0}};
 static const nn_op_attr ce_attr[] = {
     [A_IGNORE] = {"ignore_index", -100, "the target value that contributes nothing"},
     [A_SMOOTH] = {"label_smoothing", 0, "share of the target spread over all classes"},
     [A_REDUCTION] = {"reduction", CLS_MEAN, "0: mean over the weights, 1: sum"},
 };
-
-static nn_status ce_shape(const nn_shape *const *in, const double *attr, nn_shape *out,
-                          char **err)
-{
-    (void)attr;
-    return cls_shape(in[IN_X], in[IN_T], in[IN_W], out, err);
-}
 
 static const nn_op_def ce_op = {
     NN_VT_HEADER(nn_op_def),
@@ -40,22 +27,17 @@ static const nn_op_def ce_op = {
     .nin = 3,
     .nout = 1,
     .nattr = A_COUNT,
-    .in = ce_in,
-    .out = ce_out,
+    .in = cls_in,
+    .out = cls_out,
     .attr = ce_attr,
-    .shape = ce_shape,
+    .shape = cls_op_shape,
 };
 
 /* Row i of log_softmax(x), in double: x - max - log(sum(exp(x - max))). */
-typedef struct {
-    const float *x;
-    int64_t C;
-} ce_rows;
-
 static const double *ce_row(void *user, int64_t i, double *buf)
 {
-    const ce_rows *r = user;
-    const float *x = r->x + i * r->C;
+    const cls_rows *r = user;
+    const float *x = r->v + i * r->C;
     double m = x[0], s = 0;
     for (int64_t c = 1; c < r->C; c++) m = fmax(m, x[c]);
     for (int64_t c = 0; c < r->C; c++) s += exp((double)x[c] - m);
@@ -66,17 +48,8 @@ static const double *ce_row(void *user, int64_t i, double *buf)
 
 static nn_status ce_cpu_forward(const nn_kernel_call *c)
 {
-    const nn_shape *s = c->in[IN_X].shape;
-    int64_t N = s->dim[0], C = s->dim[1];
-    const float *t = c->in[IN_T].data, *w = c->in[IN_W].data;
-    nn_status st = cls_check_targets(c->ctx, "cross_entropy", t, N, C, c->attr[A_IGNORE]);
-    if (st) return st;
-    double *buf = nn_kernel_scratch(c, (size_t)C * sizeof(double)), den;
-    if (!buf) return nn_ctx_set_error(c->ctx, NN_NO_MEMORY, "cross_entropy: out of memory");
-    ce_rows r = {c->in[IN_X].data, C};
-    c->out[0].data[0] = (float)cls_loss(ce_row, &r, buf, t, w, N, C, c->attr[A_IGNORE],
-                                         c->attr[A_SMOOTH], (int)c->attr[A_REDUCTION], &den);
-    return NN_OK;
+    return cls_cpu_forward(c, "cross_entropy", ce_row, c->attr[A_IGNORE], c->attr[A_SMOOTH],
+                           (int)c->attr[A_REDUCTION]);
 }
 
 /* dx = gl - softmax(x) * sum(gl) per row, gl the gradient of the loss with
@@ -92,7 +65,7 @@ static nn_status ce_cpu_backward(const nn_kernel_call *c)
     double g = c->gout[0].data[0] / cls_den(t, w, N, ignore, (int)c->attr[A_REDUCTION]);
     double *buf = nn_kernel_scratch(c, (size_t)C * 2 * sizeof(double)), *gl = buf + C;
     if (!buf) return nn_ctx_set_error(c->ctx, NN_NO_MEMORY, "cross_entropy: out of memory");
-    ce_rows r = {c->in[IN_X].data, C};
+    cls_rows r = {c->in[IN_X].data, C};
     int acc = c->acc[IN_X];
     for (int64_t i = 0; i < N; i++) {
         float *d = dx + i * C;

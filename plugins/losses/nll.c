@@ -9,26 +9,13 @@
 
 /* ---- the op: log-probabilities (N, C), target (N), weight (C) -> a scalar ---- */
 
-enum { IN_LP, IN_T, IN_W };
+enum { IN_LP = CLS_IN_X, IN_T = CLS_IN_T, IN_W = CLS_IN_W };
 enum { A_IGNORE, A_REDUCTION, A_COUNT };
 
-static const nn_op_arg nll_in[] = {
-    [IN_LP] = {"input", 0, 0, 0},
-    [IN_T] = {"target", NN_ARG_NO_GRAD | NN_ARG_INDEX, 0, 0},
-    [IN_W] = {"weight", NN_ARG_NO_GRAD | NN_ARG_OPTIONAL | NN_ARG_PER_COL, 0.5f, 2.0f},
-};
-static const nn_op_arg nll_out[] = {{"loss", 0, 0, 0}};
 static const nn_op_attr nll_attr[] = {
     [A_IGNORE] = {"ignore_index", -100, "the target value that contributes nothing"},
     [A_REDUCTION] = {"reduction", CLS_MEAN, "0: mean over the weights, 1: sum"},
 };
-
-static nn_status nll_shape(const nn_shape *const *in, const double *attr, nn_shape *out,
-                           char **err)
-{
-    (void)attr;
-    return cls_shape(in[IN_LP], in[IN_T], in[IN_W], out, err);
-}
 
 static const nn_op_def nll_op = {
     NN_VT_HEADER(nn_op_def),
@@ -36,37 +23,22 @@ static const nn_op_def nll_op = {
     .nin = 3,
     .nout = 1,
     .nattr = A_COUNT,
-    .in = nll_in,
-    .out = nll_out,
+    .in = cls_in,
+    .out = cls_out,
     .attr = nll_attr,
-    .shape = nll_shape,
+    .shape = cls_op_shape,
 };
-
-typedef struct {
-    const float *lp;
-    int64_t C;
-} nll_rows;
 
 static const double *nll_row(void *user, int64_t i, double *buf)
 {
-    const nll_rows *r = user;
-    for (int64_t c = 0; c < r->C; c++) buf[c] = r->lp[i * r->C + c];
+    const cls_rows *r = user;
+    for (int64_t c = 0; c < r->C; c++) buf[c] = r->v[i * r->C + c];
     return buf;
 }
 
 static nn_status nll_cpu_forward(const nn_kernel_call *c)
 {
-    const nn_shape *s = c->in[IN_LP].shape;
-    int64_t N = s->dim[0], C = s->dim[1];
-    const float *t = c->in[IN_T].data, *w = c->in[IN_W].data;
-    nn_status st = cls_check_targets(c->ctx, "nll", t, N, C, c->attr[A_IGNORE]);
-    if (st) return st;
-    double *buf = nn_kernel_scratch(c, (size_t)C * sizeof(double)), den;
-    if (!buf) return nn_ctx_set_error(c->ctx, NN_NO_MEMORY, "nll: out of memory");
-    nll_rows r = {c->in[IN_LP].data, C};
-    c->out[0].data[0] = (float)cls_loss(nll_row, &r, buf, t, w, N, C, c->attr[A_IGNORE], 0,
-                                         (int)c->attr[A_REDUCTION], &den);
-    return NN_OK;
+    return cls_cpu_forward(c, "nll", nll_row, c->attr[A_IGNORE], 0, (int)c->attr[A_REDUCTION]);
 }
 
 /* d lp[i, t_i] (+)= -dy w[t_i] / D, zero elsewhere. */
