@@ -139,24 +139,31 @@ static inline nn_status cls_check_targets(nn_ctx *ctx, const char *who, const fl
     return NN_OK;
 }
 
+/* Rows of an (N, C) input for row() and back(): its data and C. */
+typedef struct {
+    const float *v;
+    int64_t C;
+} cls_rows;
+
 /* The loss over log-probabilities lp (N, C), row by row through row():
  *
  *   sum_i [ (1 - eps) (-w[t_i] lp[i, t_i]) + eps / C (-sum_c w[c] lp[i, c]) ] / D
  *
  * over the samples whose target is not ignored, D = the sum of their w[t_i]
  * for the mean, 1 for the sum (PyTorch's nll_loss and the label smoothing
- * of its cross_entropy). *den gets D. row(i, buf) returns lp's row i. */
-typedef const double *(*cls_row_fn)(void *user, int64_t i, double *buf);
+ * of its cross_entropy). *den gets D. row(r, i, buf) returns lp's row i,
+ * from the input rows r. */
+typedef const double *(*cls_row_fn)(const cls_rows *r, int64_t i, double *buf);
 
-static inline double cls_loss(cls_row_fn row, void *user, double *buf, const float *t,
-                              const float *w, int64_t N, int64_t C, double ignore, double eps,
-                              int reduction, double *den)
+static inline double cls_loss(cls_row_fn row, const cls_rows *r, double *buf,
+                              const float *t, const float *w, int64_t N, int64_t C,
+                              double ignore, double eps, int reduction, double *den)
 {
     double num = 0, d = 0;
     for (int64_t i = 0; i < N; i++) {
         if ((double)t[i] == ignore) continue;
         int64_t k = (int64_t)t[i];
-        const double *lp = row(user, i, buf);
+        const double *lp = row(r, i, buf);
         double wk = w ? w[k] : 1.0;
         num -= (1 - eps) * wk * lp[k];
         if (eps != 0) {
@@ -170,16 +177,10 @@ static inline double cls_loss(cls_row_fn row, void *user, double *buf, const flo
     return num / *den;
 }
 
-/* Rows of an (N, C) input for row(): its data and C. */
-typedef struct {
-    const float *v;
-    int64_t C;
-} cls_rows;
-
 /* A forward kernel: the targets checked (messages name who), then
  * cls_loss of the rows that row() makes of the op's input. */
-static inline nn_status cls_cpu_forward(const nn_kernel_call *c, const char *who, cls_row_fn row,
-                                        double ignore, double eps, int reduction)
+static inline nn_status cls_cpu_forward(const nn_kernel_call *c, const char *who,
+                                        cls_row_fn row, double ignore, double eps, int reduction)
 {
     const nn_shape *s = c->in[CLS_IN_X].shape;
     int64_t N = s->dim[0], C = s->dim[1];
@@ -215,6 +216,36 @@ static inline void cls_grad_row(const float *t, const float *w, int64_t i, int64
     int64_t k = (int64_t)t[i];
     for (int64_t c = 0; c < C; c++) gl[c] = -g_over_den * eps / (double)C * (w ? w[c] : 1.0);
     gl[k] -= g_over_den * (1 - eps) * (w ? w[k] : 1.0);
+}
+
+/* Row i of the input's gradient from gl, the loss's gradient with respect
+ * to the row's log-probabilities, written to d or added (acc); buf has C
+ * doubles of scratch when the kernel asked for them. */
+typedef void (*cls_back_fn)(const cls_rows *r, int64_t i, const double *gl, double *buf,
+                            float *d, int acc);
+
+/* A backward kernel: gl row by row, turned into the input's gradient by
+ * back(); scratch is the number of C-double buffers back() needs (0 or 1). */
+static inline nn_status cls_cpu_backward(const nn_kernel_call *c, const char *who,
+                                         cls_back_fn back, int scratch, double ignore,
+                                         double eps, int reduction)
+{
+    float *dx = c->gin[CLS_IN_X].data;
+    if (!dx) return NN_OK;
+    const nn_shape *s = c->in[CLS_IN_X].shape;
+    int64_t N = s->dim[0], C = s->dim[1];
+    const float *t = c->in[CLS_IN_T].data, *w = c->in[CLS_IN_W].data;
+    double g = c->gout[0].data[0] / cls_den(t, w, N, ignore, reduction);
+    double *buf = nn_kernel_scratch(c, (size_t)C * (size_t)(scratch + 1) * sizeof(double));
+    if (!buf) return nn_ctx_set_error(c->ctx, NN_NO_MEMORY, "%s: out of memory", who);
+    double *gl = buf + (int64_t)scratch * C;
+    cls_rows r = {c->in[CLS_IN_X].data, C};
+    int acc = c->acc[CLS_IN_X];
+    for (int64_t i = 0; i < N; i++) {
+        cls_grad_row(t, w, i, C, ignore, eps, g, gl);
+        back(&r, i, gl, buf, dx + i * C, acc);
+    }
+    return NN_OK;
 }
 
 /* Accuracy: the first largest score of each row against its target; rows

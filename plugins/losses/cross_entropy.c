@@ -34,9 +34,8 @@ static const nn_op_def ce_op = {
 };
 
 /* Row i of log_softmax(x), in double: x - max - log(sum(exp(x - max))). */
-static const double *ce_row(void *user, int64_t i, double *buf)
+static const double *ce_row(const cls_rows *r, int64_t i, double *buf)
 {
-    const cls_rows *r = user;
     const float *x = r->v + i * r->C;
     double m = x[0], s = 0;
     for (int64_t c = 1; c < r->C; c++) m = fmax(m, x[c]);
@@ -54,31 +53,23 @@ static nn_status ce_cpu_forward(const nn_kernel_call *c)
 
 /* dx = gl - softmax(x) * sum(gl) per row, gl the gradient of the loss with
  * respect to the row's log-probabilities. */
+static void ce_back(const cls_rows *r, int64_t i, const double *gl, double *buf, float *d,
+                    int acc)
+{
+    int64_t C = r->C;
+    double sum = 0;
+    for (int64_t k = 0; k < C; k++) sum += gl[k];
+    const double *lp = ce_row(r, i, buf);
+    for (int64_t k = 0; k < C; k++) {
+        float v = (float)(gl[k] - exp(lp[k]) * sum);
+        d[k] = acc ? d[k] + v : v;
+    }
+}
+
 static nn_status ce_cpu_backward(const nn_kernel_call *c)
 {
-    float *dx = c->gin[IN_X].data;
-    if (!dx) return NN_OK;
-    const nn_shape *s = c->in[IN_X].shape;
-    int64_t N = s->dim[0], C = s->dim[1];
-    const float *t = c->in[IN_T].data, *w = c->in[IN_W].data;
-    double ignore = c->attr[A_IGNORE], eps = c->attr[A_SMOOTH];
-    double g = c->gout[0].data[0] / cls_den(t, w, N, ignore, (int)c->attr[A_REDUCTION]);
-    double *buf = nn_kernel_scratch(c, (size_t)C * 2 * sizeof(double)), *gl = buf + C;
-    if (!buf) return nn_ctx_set_error(c->ctx, NN_NO_MEMORY, "cross_entropy: out of memory");
-    cls_rows r = {c->in[IN_X].data, C};
-    int acc = c->acc[IN_X];
-    for (int64_t i = 0; i < N; i++) {
-        float *d = dx + i * C;
-        cls_grad_row(t, w, i, C, ignore, eps, g, gl);
-        double sum = 0;
-        for (int64_t k = 0; k < C; k++) sum += gl[k];
-        const double *lp = ce_row(&r, i, buf);
-        for (int64_t k = 0; k < C; k++) {
-            float v = (float)(gl[k] - exp(lp[k]) * sum);
-            d[k] = acc ? d[k] + v : v;
-        }
-    }
-    return NN_OK;
+    return cls_cpu_backward(c, "cross_entropy", ce_back, 1, c->attr[A_IGNORE],
+                            c->attr[A_SMOOTH], (int)c->attr[A_REDUCTION]);
 }
 
 static const nn_kernel_def ce_cpu = {

@@ -29,9 +29,8 @@ static const nn_op_def nll_op = {
     .shape = cls_op_shape,
 };
 
-static const double *nll_row(void *user, int64_t i, double *buf)
+static const double *nll_row(const cls_rows *r, int64_t i, double *buf)
 {
-    const cls_rows *r = user;
     for (int64_t c = 0; c < r->C; c++) buf[c] = r->v[i * r->C + c];
     return buf;
 }
@@ -41,25 +40,18 @@ static nn_status nll_cpu_forward(const nn_kernel_call *c)
     return cls_cpu_forward(c, "nll", nll_row, c->attr[A_IGNORE], 0, (int)c->attr[A_REDUCTION]);
 }
 
-/* d lp[i, t_i] (+)= -dy w[t_i] / D, zero elsewhere. */
+/* d lp[i, t_i] (+)= -dy w[t_i] / D, zero elsewhere: gl itself. */
+static void nll_back(const cls_rows *r, int64_t i, const double *gl, double *buf, float *d,
+                     int acc)
+{
+    (void)i, (void)buf;
+    for (int64_t k = 0; k < r->C; k++) d[k] = acc ? d[k] + (float)gl[k] : (float)gl[k];
+}
+
 static nn_status nll_cpu_backward(const nn_kernel_call *c)
 {
-    float *dlp = c->gin[IN_LP].data;
-    if (!dlp) return NN_OK;
-    const nn_shape *s = c->in[IN_LP].shape;
-    int64_t N = s->dim[0], C = s->dim[1];
-    const float *t = c->in[IN_T].data, *w = c->in[IN_W].data;
-    double ignore = c->attr[A_IGNORE];
-    double g = c->gout[0].data[0] / cls_den(t, w, N, ignore, (int)c->attr[A_REDUCTION]);
-    double *gl = nn_kernel_scratch(c, (size_t)C * sizeof(double));
-    if (!gl) return nn_ctx_set_error(c->ctx, NN_NO_MEMORY, "nll: out of memory");
-    int acc = c->acc[IN_LP];
-    for (int64_t i = 0; i < N; i++) {
-        float *d = dlp + i * C;
-        cls_grad_row(t, w, i, C, ignore, 0, g, gl);
-        for (int64_t k = 0; k < C; k++) d[k] = acc ? d[k] + (float)gl[k] : (float)gl[k];
-    }
-    return NN_OK;
+    return cls_cpu_backward(c, "nll", nll_back, 0, c->attr[A_IGNORE], 0,
+                            (int)c->attr[A_REDUCTION]);
 }
 
 static const nn_kernel_def nll_cpu = {
