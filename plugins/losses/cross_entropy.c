@@ -5,9 +5,9 @@
  * ignored, as PyTorch) or sum. Accuracy: the row's argmax is its target.
  *
  * The math is one fused op, "cross_entropy", defined here with its cpu
- * kernels: log-softmax and NLL in one pass, stable for any logits. PyTorch
- * records two nodes (NllLossBackward0 after LogSoftmaxBackward0); the fused
- * op records one, NllLossBackward0. */
+ * kernels (their loops in class_loss.h): log-softmax and NLL in one pass,
+ * stable for any logits. PyTorch records two nodes (NllLossBackward0 after
+ * LogSoftmaxBackward0); the fused op records one, NllLossBackward0. */
 #include "class_loss.h"
 
 /* ---- the op: logits x (N, C), target (N), weight (C) -> loss, a scalar ---- */

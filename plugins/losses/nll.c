@@ -4,7 +4,8 @@
  * mean (over the weights of the samples not ignored, as PyTorch) or sum.
  * Accuracy: the row's argmax is its target.
  *
- * The math is the op "nll_loss", defined here with its cpu kernels. */
+ * The math is the op "nll_loss", defined here with its cpu kernels (their
+ * loops in class_loss.h). */
 #include "class_loss.h"
 
 /* ---- the op: log-probabilities (N, C), target (N), weight (C) -> a scalar ---- */
