@@ -14,9 +14,8 @@
 
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "class_loss.h" /* cls_parse_list, cls_tensor */
+#include "class_loss.h" /* CLS_MEAN, CLS_SUM, the loss object */
 
 /* ---- the op: logits x, target t (x's shape), pos_weight (x's last dim) ---- */
 
@@ -132,42 +131,33 @@ static const nn_prop_def bcel_props[] = {
                       "weight of the positive targets: a number, or one per output: 1,2"},
 };
 
-typedef struct {
-    nn_op *op;
-    nn_tensor *pos_weight; /* NULL: none */
-    double attr[A_COUNT];
-} bcel_loss;
+_Static_assert(A_COUNT <= CLS_MAX_ATTRS, "cls_loss_state holds the attributes");
+
+static const cls_loss_def bcel_def = {
+    .who = "bce_with_logits",
+    .op = "binary_cross_entropy_with_logits",
+    .weight_key = "pos_weight",
+    .p_reduction = P_REDUCTION,
+    .p_weight = P_POS_WEIGHT,
+    .p_ignore = -1,
+    .a_reduction = A_REDUCTION,
+};
 
 static nn_status bcel_init(nn_loss *l, const nn_props *p, char **err)
 {
-    bcel_loss *s = nn_loss_priv(l);
-    s->attr[A_REDUCTION] = strcmp(nn_props_string(p, P_REDUCTION), "sum") ? CLS_MEAN : CLS_SUM;
-    float *w;
-    int64_t n;
-    nn_status st = cls_parse_list("pos_weight", nn_props_string(p, P_POS_WEIGHT), &w, &n,
-                                  err);
-    if (!st && w) st = cls_tensor(nn_loss_ctx(l), w, n, &s->pos_weight, err);
-    free(w);
-    if (!st) st = nn_op_find(nn_loss_ctx(l), "binary_cross_entropy_with_logits", &s->op, err);
-    return st;
-}
-
-static void bcel_destroy(nn_loss *l)
-{
-    bcel_loss *s = nn_loss_priv(l);
-    nn_tensor_free(s->pos_weight);
+    return cls_loss_init(l, p, &bcel_def, err);
 }
 
 static nn_tensor *bcel_forward(nn_loss *l, nn_tensor *pred, nn_tensor *target)
 {
-    bcel_loss *s = nn_loss_priv(l);
+    cls_loss_state *s = nn_loss_priv(l); /* weight: pos_weight */
     const nn_shape *ps = nn_tensor_shape(pred);
     int64_t last = ps->ndim ? ps->dim[ps->ndim - 1] : 1;
-    if (s->pos_weight && nn_tensor_numel(s->pos_weight) != 1 &&
-        !cls_weight_fits("bce_with_logits", "pos_weight", s->pos_weight, pred, last,
+    if (s->weight && nn_tensor_numel(s->weight) != 1 &&
+        !cls_weight_fits("bce_with_logits", "pos_weight", s->weight, pred, last,
                          "outputs per sample"))
         return NULL;
-    nn_tensor *in[] = {pred, target, s->pos_weight};
+    nn_tensor *in[] = {pred, target, s->weight};
     return nn_op_call(s->op, in, s->attr, NULL);
 }
 
@@ -195,8 +185,8 @@ static const nn_loss_vt bcel_vt = {
     .init = bcel_init,
     .forward = bcel_forward,
     .correct = bcel_correct,
-    .priv_size = sizeof(bcel_loss),
-    .destroy = bcel_destroy,
+    .priv_size = sizeof(cls_loss_state),
+    .destroy = cls_loss_destroy,
 };
 
 static const nn_component_def bcel_components[] = {

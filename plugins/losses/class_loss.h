@@ -2,7 +2,9 @@
  * likelihood of class-index targets over (N, C) log-probabilities, with
  * per-class weights, an ignored index, label smoothing and PyTorch's
  * reductions; the parsing of number lists ("weight=1,2,0.5"); the
- * accuracy. Static functions, compiled into each of the two plugins. */
+ * accuracy; the loss object (its init, forward, accuracy and destroy).
+ * Static functions, compiled into each of the two plugins, and into
+ * bce_with_logits.c for the number lists and the loss object's init. */
 #ifndef NN_PLUGINS_CLASS_LOSS_H
 #define NN_PLUGINS_CLASS_LOSS_H
 
@@ -11,6 +13,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Reductions, as the op attribute "reduction" holds them. */
 enum { CLS_MEAN = 0, CLS_SUM = 1 };
@@ -91,6 +94,24 @@ static inline nn_status cls_shape(const nn_shape *in, const nn_shape *t, const n
     return NN_OK;
 }
 
+/* The op's inputs and output, the same in cross_entropy and nll: the
+ * scores (N, C), the targets (N) and the optional weights (C). */
+enum { CLS_IN_X, CLS_IN_T, CLS_IN_W };
+
+static const nn_op_arg cls_in[] = {
+    [CLS_IN_X] = {"input", 0, 0, 0},
+    [CLS_IN_T] = {"target", NN_ARG_NO_GRAD | NN_ARG_INDEX, 0, 0},
+    [CLS_IN_W] = {"weight", NN_ARG_NO_GRAD | NN_ARG_OPTIONAL | NN_ARG_PER_COL, 0.5f, 2.0f},
+};
+static const nn_op_arg cls_out[] = {{"loss", 0, 0, 0}};
+
+static inline nn_status cls_op_shape(const nn_shape *const *in, const double *attr,
+                                     nn_shape *out, char **err)
+{
+    (void)attr;
+    return cls_shape(in[CLS_IN_X], in[CLS_IN_T], in[CLS_IN_W], out, err);
+}
+
 /* A weight tensor of the loss against the classes of pred; else a
  * recorded error that names the loss and the property. */
 static inline int cls_weight_fits(const char *who, const char *key, nn_tensor *w,
@@ -118,24 +139,31 @@ static inline nn_status cls_check_targets(nn_ctx *ctx, const char *who, const fl
     return NN_OK;
 }
 
+/* Rows of an (N, C) input for row() and back(): its data and C. */
+typedef struct {
+    const float *v;
+    int64_t C;
+} cls_rows;
+
 /* The loss over log-probabilities lp (N, C), row by row through row():
  *
  *   sum_i [ (1 - eps) (-w[t_i] lp[i, t_i]) + eps / C (-sum_c w[c] lp[i, c]) ] / D
  *
  * over the samples whose target is not ignored, D = the sum of their w[t_i]
  * for the mean, 1 for the sum (PyTorch's nll_loss and the label smoothing
- * of its cross_entropy). *den gets D. row(i, buf) returns lp's row i. */
-typedef const double *(*cls_row_fn)(void *user, int64_t i, double *buf);
+ * of its cross_entropy). *den gets D. row(r, i, buf) returns lp's row i,
+ * from the input rows r. */
+typedef const double *(*cls_row_fn)(const cls_rows *r, int64_t i, double *buf);
 
-static inline double cls_loss(cls_row_fn row, void *user, double *buf, const float *t,
-                              const float *w, int64_t N, int64_t C, double ignore, double eps,
-                              int reduction, double *den)
+static inline double cls_loss(cls_row_fn row, const cls_rows *r, double *buf,
+                              const float *t, const float *w, int64_t N, int64_t C,
+                              double ignore, double eps, int reduction, double *den)
 {
     double num = 0, d = 0;
     for (int64_t i = 0; i < N; i++) {
         if ((double)t[i] == ignore) continue;
         int64_t k = (int64_t)t[i];
-        const double *lp = row(user, i, buf);
+        const double *lp = row(r, i, buf);
         double wk = w ? w[k] : 1.0;
         num -= (1 - eps) * wk * lp[k];
         if (eps != 0) {
@@ -147,6 +175,23 @@ static inline double cls_loss(cls_row_fn row, void *user, double *buf, const flo
     }
     *den = reduction == CLS_SUM ? 1.0 : d;
     return num / *den;
+}
+
+/* A forward kernel: the targets checked (messages name who), then
+ * cls_loss of the rows that row() makes of the op's input. */
+static inline nn_status cls_cpu_forward(const nn_kernel_call *c, const char *who,
+                                        cls_row_fn row, double ignore, double eps, int reduction)
+{
+    const nn_shape *s = c->in[CLS_IN_X].shape;
+    int64_t N = s->dim[0], C = s->dim[1];
+    const float *t = c->in[CLS_IN_T].data, *w = c->in[CLS_IN_W].data;
+    nn_status st = cls_check_targets(c->ctx, who, t, N, C, ignore);
+    if (st) return st;
+    double *buf = nn_kernel_scratch(c, (size_t)C * sizeof(double)), den;
+    if (!buf) return nn_ctx_set_error(c->ctx, NN_NO_MEMORY, "%s: out of memory", who);
+    cls_rows r = {c->in[CLS_IN_X].data, C};
+    c->out[0].data[0] = (float)cls_loss(row, &r, buf, t, w, N, C, ignore, eps, reduction, &den);
+    return NN_OK;
 }
 
 /* D of cls_loss alone, for a backward. */
@@ -171,6 +216,36 @@ static inline void cls_grad_row(const float *t, const float *w, int64_t i, int64
     int64_t k = (int64_t)t[i];
     for (int64_t c = 0; c < C; c++) gl[c] = -g_over_den * eps / (double)C * (w ? w[c] : 1.0);
     gl[k] -= g_over_den * (1 - eps) * (w ? w[k] : 1.0);
+}
+
+/* Row i of the input's gradient from gl, the loss's gradient with respect
+ * to the row's log-probabilities, written to d or added (acc); buf has C
+ * doubles of scratch when the kernel asked for them. */
+typedef void (*cls_back_fn)(const cls_rows *r, int64_t i, const double *gl, double *buf,
+                            float *d, int acc);
+
+/* A backward kernel: gl row by row, turned into the input's gradient by
+ * back(); scratch is the number of C-double buffers back() needs (0 or 1). */
+static inline nn_status cls_cpu_backward(const nn_kernel_call *c, const char *who,
+                                         cls_back_fn back, int scratch, double ignore,
+                                         double eps, int reduction)
+{
+    float *dx = c->gin[CLS_IN_X].data;
+    if (!dx) return NN_OK;
+    const nn_shape *s = c->in[CLS_IN_X].shape;
+    int64_t N = s->dim[0], C = s->dim[1];
+    const float *t = c->in[CLS_IN_T].data, *w = c->in[CLS_IN_W].data;
+    double g = c->gout[0].data[0] / cls_den(t, w, N, ignore, reduction);
+    double *buf = nn_kernel_scratch(c, (size_t)C * (size_t)(scratch + 1) * sizeof(double));
+    if (!buf) return nn_ctx_set_error(c->ctx, NN_NO_MEMORY, "%s: out of memory", who);
+    double *gl = buf + (int64_t)scratch * C;
+    cls_rows r = {c->in[CLS_IN_X].data, C};
+    int acc = c->acc[CLS_IN_X];
+    for (int64_t i = 0; i < N; i++) {
+        cls_grad_row(t, w, i, C, ignore, eps, g, gl);
+        back(&r, i, gl, buf, dx + i * C, acc);
+    }
+    return NN_OK;
 }
 
 /* Accuracy: the first largest score of each row against its target; rows
@@ -200,6 +275,73 @@ static inline nn_status cls_correct(nn_tensor *pred, nn_tensor *target, double i
     *correct = good;
     *total = n;
     return st;
+}
+
+/* ---- the loss object of cross_entropy, nll and bce_with_logits ---- */
+
+/* What differs between those losses: the name in messages, the op, and
+ * where the shared properties and the op's shared attributes are. */
+typedef struct {
+    const char *who;        /* "nll" */
+    const char *op;         /* "nll_loss" */
+    const char *weight_key; /* the weight list's property: "weight" */
+    int p_reduction, p_weight;
+    int p_ignore;           /* -1: no ignore_index */
+    int a_reduction, a_ignore;
+} cls_loss_def;
+
+/* The loss's private data (priv_size = sizeof(cls_loss_state)). */
+#define CLS_MAX_ATTRS 4
+typedef struct {
+    const cls_loss_def *def;
+    nn_op *op;
+    nn_tensor *weight; /* NULL: none */
+    double attr[CLS_MAX_ATTRS]; /* the op's attributes, by the plugin's A_ values */
+} cls_loss_state;
+
+/* Sets ignore_index and reduction in attr, the weight tensor from its
+ * list, and finds the op; the plugin sets its other attributes. */
+static inline nn_status cls_loss_init(nn_loss *l, const nn_props *p, const cls_loss_def *d,
+                                      char **err)
+{
+    cls_loss_state *s = nn_loss_priv(l);
+    s->def = d;
+    if (d->p_ignore >= 0) s->attr[d->a_ignore] = (double)nn_props_int(p, d->p_ignore);
+    s->attr[d->a_reduction] =
+        strcmp(nn_props_string(p, d->p_reduction), "sum") ? CLS_MEAN : CLS_SUM;
+    float *w;
+    int64_t n;
+    nn_status st = cls_parse_list(d->weight_key, nn_props_string(p, d->p_weight), &w, &n, err);
+    if (!st && w) st = cls_tensor(nn_loss_ctx(l), w, n, &s->weight, err);
+    free(w);
+    if (!st) st = nn_op_find(nn_loss_ctx(l), d->op, &s->op, err);
+    return st;
+}
+
+static inline void cls_loss_destroy(nn_loss *l)
+{
+    cls_loss_state *s = nn_loss_priv(l);
+    nn_tensor_free(s->weight);
+}
+
+/* The op on pred (N, C), target and the per-class weights, checked
+ * against C first. */
+static inline nn_tensor *cls_loss_forward(nn_loss *l, nn_tensor *pred, nn_tensor *target)
+{
+    cls_loss_state *s = nn_loss_priv(l);
+    const nn_shape *ps = nn_tensor_shape(pred);
+    if (ps->ndim == 2 &&
+        !cls_weight_fits(s->def->who, s->def->weight_key, s->weight, pred, ps->dim[1], "classes"))
+        return NULL;
+    nn_tensor *in[] = {pred, target, s->weight};
+    return nn_op_call(s->op, in, s->attr, NULL);
+}
+
+static inline nn_status cls_loss_correct(nn_loss *l, nn_tensor *pred, nn_tensor *target,
+                                         int64_t *correct, int64_t *total)
+{
+    cls_loss_state *s = nn_loss_priv(l);
+    return cls_correct(pred, target, s->attr[s->def->a_ignore], correct, total);
 }
 
 #endif

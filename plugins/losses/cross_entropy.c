@@ -5,36 +5,21 @@
  * ignored, as PyTorch) or sum. Accuracy: the row's argmax is its target.
  *
  * The math is one fused op, "cross_entropy", defined here with its cpu
- * kernels: log-softmax and NLL in one pass, stable for any logits. PyTorch
- * records two nodes (NllLossBackward0 after LogSoftmaxBackward0); the fused
- * op records one, NllLossBackward0. */
+ * kernels (their loops in class_loss.h): log-softmax and NLL in one pass,
+ * stable for any logits. PyTorch records two nodes (NllLossBackward0 after
+ * LogSoftmaxBackward0); the fused op records one, NllLossBackward0. */
 #include "class_loss.h"
-
-#include <string.h>
 
 /* ---- the op: logits x (N, C), target (N), weight (C) -> loss, a scalar ---- */
 
-enum { IN_X, IN_T, IN_W };
+enum { IN_X = CLS_IN_X, IN_T = CLS_IN_T, IN_W = CLS_IN_W };
 enum { A_IGNORE, A_SMOOTH, A_REDUCTION, A_COUNT };
 
-static const nn_op_arg ce_in[] = {
-    [IN_X] = {"input", 0, 0, 0},
-    [IN_T] = {"target", NN_ARG_NO_GRAD | NN_ARG_INDEX, 0, 0},
-    [IN_W] = {"weight", NN_ARG_NO_GRAD | NN_ARG_OPTIONAL | NN_ARG_PER_COL, 0.5f, 2.0f},
-};
-static const nn_op_arg ce_out[] = {{"loss", 0, 0, 0}};
 static const nn_op_attr ce_attr[] = {
     [A_IGNORE] = {"ignore_index", -100, "the target value that contributes nothing"},
     [A_SMOOTH] = {"label_smoothing", 0, "share of the target spread over all classes"},
     [A_REDUCTION] = {"reduction", CLS_MEAN, "0: mean over the weights, 1: sum"},
 };
-
-static nn_status ce_shape(const nn_shape *const *in, const double *attr, nn_shape *out,
-                          char **err)
-{
-    (void)attr;
-    return cls_shape(in[IN_X], in[IN_T], in[IN_W], out, err);
-}
 
 static const nn_op_def ce_op = {
     NN_VT_HEADER(nn_op_def),
@@ -42,22 +27,16 @@ static const nn_op_def ce_op = {
     .nin = 3,
     .nout = 1,
     .nattr = A_COUNT,
-    .in = ce_in,
-    .out = ce_out,
+    .in = cls_in,
+    .out = cls_out,
     .attr = ce_attr,
-    .shape = ce_shape,
+    .shape = cls_op_shape,
 };
 
 /* Row i of log_softmax(x), in double: x - max - log(sum(exp(x - max))). */
-typedef struct {
-    const float *x;
-    int64_t C;
-} ce_rows;
-
-static const double *ce_row(void *user, int64_t i, double *buf)
+static const double *ce_row(const cls_rows *r, int64_t i, double *buf)
 {
-    const ce_rows *r = user;
-    const float *x = r->x + i * r->C;
+    const float *x = r->v + i * r->C;
     double m = x[0], s = 0;
     for (int64_t c = 1; c < r->C; c++) m = fmax(m, x[c]);
     for (int64_t c = 0; c < r->C; c++) s += exp((double)x[c] - m);
@@ -68,46 +47,29 @@ static const double *ce_row(void *user, int64_t i, double *buf)
 
 static nn_status ce_cpu_forward(const nn_kernel_call *c)
 {
-    const nn_shape *s = c->in[IN_X].shape;
-    int64_t N = s->dim[0], C = s->dim[1];
-    const float *t = c->in[IN_T].data, *w = c->in[IN_W].data;
-    nn_status st = cls_check_targets(c->ctx, "cross_entropy", t, N, C, c->attr[A_IGNORE]);
-    if (st) return st;
-    double *buf = nn_kernel_scratch(c, (size_t)C * sizeof(double)), den;
-    if (!buf) return nn_ctx_set_error(c->ctx, NN_NO_MEMORY, "cross_entropy: out of memory");
-    ce_rows r = {c->in[IN_X].data, C};
-    c->out[0].data[0] = (float)cls_loss(ce_row, &r, buf, t, w, N, C, c->attr[A_IGNORE],
-                                         c->attr[A_SMOOTH], (int)c->attr[A_REDUCTION], &den);
-    return NN_OK;
+    return cls_cpu_forward(c, "cross_entropy", ce_row, c->attr[A_IGNORE], c->attr[A_SMOOTH],
+                           (int)c->attr[A_REDUCTION]);
 }
 
 /* dx = gl - softmax(x) * sum(gl) per row, gl the gradient of the loss with
  * respect to the row's log-probabilities. */
+static void ce_back(const cls_rows *r, int64_t i, const double *gl, double *buf, float *d,
+                    int acc)
+{
+    int64_t C = r->C;
+    double sum = 0;
+    for (int64_t k = 0; k < C; k++) sum += gl[k];
+    const double *lp = ce_row(r, i, buf);
+    for (int64_t k = 0; k < C; k++) {
+        float v = (float)(gl[k] - exp(lp[k]) * sum);
+        d[k] = acc ? d[k] + v : v;
+    }
+}
+
 static nn_status ce_cpu_backward(const nn_kernel_call *c)
 {
-    float *dx = c->gin[IN_X].data;
-    if (!dx) return NN_OK;
-    const nn_shape *s = c->in[IN_X].shape;
-    int64_t N = s->dim[0], C = s->dim[1];
-    const float *t = c->in[IN_T].data, *w = c->in[IN_W].data;
-    double ignore = c->attr[A_IGNORE], eps = c->attr[A_SMOOTH];
-    double g = c->gout[0].data[0] / cls_den(t, w, N, ignore, (int)c->attr[A_REDUCTION]);
-    double *buf = nn_kernel_scratch(c, (size_t)C * 2 * sizeof(double)), *gl = buf + C;
-    if (!buf) return nn_ctx_set_error(c->ctx, NN_NO_MEMORY, "cross_entropy: out of memory");
-    ce_rows r = {c->in[IN_X].data, C};
-    int acc = c->acc[IN_X];
-    for (int64_t i = 0; i < N; i++) {
-        float *d = dx + i * C;
-        cls_grad_row(t, w, i, C, ignore, eps, g, gl);
-        double sum = 0;
-        for (int64_t k = 0; k < C; k++) sum += gl[k];
-        const double *lp = ce_row(&r, i, buf);
-        for (int64_t k = 0; k < C; k++) {
-            float v = (float)(gl[k] - exp(lp[k]) * sum);
-            d[k] = acc ? d[k] + v : v;
-        }
-    }
-    return NN_OK;
+    return cls_cpu_backward(c, "cross_entropy", ce_back, 1, c->attr[A_IGNORE],
+                            c->attr[A_SMOOTH], (int)c->attr[A_REDUCTION]);
 }
 
 static const nn_kernel_def ce_cpu = {
@@ -132,60 +94,34 @@ static const nn_prop_def ce_props[] = {
                   "samples with this target count for nothing"},
 };
 
-typedef struct {
-    nn_op *op;
-    nn_tensor *weight; /* NULL: none */
-    double attr[A_COUNT];
-} ce_loss;
+_Static_assert(A_COUNT <= CLS_MAX_ATTRS, "cls_loss_state holds the attributes");
+
+static const cls_loss_def ce_def = {
+    .who = "cross_entropy",
+    .op = "cross_entropy",
+    .weight_key = "weight",
+    .p_reduction = P_REDUCTION,
+    .p_weight = P_WEIGHT,
+    .p_ignore = P_IGNORE,
+    .a_reduction = A_REDUCTION,
+    .a_ignore = A_IGNORE,
+};
 
 static nn_status ce_init(nn_loss *l, const nn_props *p, char **err)
 {
-    ce_loss *s = nn_loss_priv(l);
-    s->attr[A_IGNORE] = (double)nn_props_int(p, P_IGNORE);
+    cls_loss_state *s = nn_loss_priv(l);
     s->attr[A_SMOOTH] = nn_props_float(p, P_SMOOTH);
-    s->attr[A_REDUCTION] = strcmp(nn_props_string(p, P_REDUCTION), "sum") ? CLS_MEAN : CLS_SUM;
-    float *w;
-    int64_t n;
-    nn_status st = cls_parse_list("weight", nn_props_string(p, P_WEIGHT), &w,
-                                  &n, err);
-    if (!st && w) st = cls_tensor(nn_loss_ctx(l), w, n, &s->weight, err);
-    free(w);
-    if (!st) st = nn_op_find(nn_loss_ctx(l), "cross_entropy", &s->op, err);
-    return st;
-}
-
-static void ce_destroy(nn_loss *l)
-{
-    ce_loss *s = nn_loss_priv(l);
-    nn_tensor_free(s->weight);
-}
-
-static nn_tensor *ce_forward(nn_loss *l, nn_tensor *pred, nn_tensor *target)
-{
-    ce_loss *s = nn_loss_priv(l);
-    const nn_shape *ps = nn_tensor_shape(pred);
-    if (ps->ndim == 2 && !cls_weight_fits("cross_entropy", "weight", s->weight, pred, ps->dim[1],
-                                                 "classes"))
-        return NULL;
-    nn_tensor *in[] = {pred, target, s->weight};
-    return nn_op_call(s->op, in, s->attr, NULL);
-}
-
-static nn_status ce_correct(nn_loss *l, nn_tensor *pred, nn_tensor *target, int64_t *correct,
-                            int64_t *total)
-{
-    ce_loss *s = nn_loss_priv(l);
-    return cls_correct(pred, target, s->attr[A_IGNORE], correct, total);
+    return cls_loss_init(l, p, &ce_def, err);
 }
 
 static const nn_loss_vt ce_vt = {
     NN_VT_HEADER(nn_loss_vt),
     .type_name = "CrossEntropyLoss",
     .init = ce_init,
-    .forward = ce_forward,
-    .correct = ce_correct,
-    .priv_size = sizeof(ce_loss),
-    .destroy = ce_destroy,
+    .forward = cls_loss_forward,
+    .correct = cls_loss_correct,
+    .priv_size = sizeof(cls_loss_state),
+    .destroy = cls_loss_destroy,
     .target = NN_TARGET_CLASS_INDEX,
 };
 

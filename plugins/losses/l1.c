@@ -1,60 +1,23 @@
 /* l1.c - PyTorch's L1Loss: mean (or sum) of |pred - target|, pred and
  * target of the same shape. Composed of core ops (sub, abs, mean or sum),
  * so it runs on every device; no accuracy (a regression loss). */
-#include <nn/plugin.h>
+#include "regression_loss.h"
 
-#include <string.h>
-
-enum { P_REDUCTION };
-
-static const nn_prop_def l1_props[] = {
-    [P_REDUCTION] = {"reduction", NN_PROP_ENUM, "mean", 1, 0, "mean|sum", "mean or sum"},
-};
-
-typedef struct {
-    int sum;
-} l1_loss;
-
-static nn_status l1_init(nn_loss *l, const nn_props *p, char **err)
-{
-    (void)err;
-    l1_loss *s = nn_loss_priv(l);
-    s->sum = !strcmp(nn_props_string(p, P_REDUCTION), "sum");
-    return NN_OK;
-}
-
-/* pred - target, with the shapes checked: PyTorch only warns when they
- * differ and then broadcasts, which is rarely what was meant. */
-static nn_tensor *l1_diff(const char *who, nn_tensor *pred, nn_tensor *target)
-{
-    const nn_shape *a = nn_tensor_shape(pred), *b = nn_tensor_shape(target);
-    int same = a->ndim == b->ndim;
-    for (int i = 0; same && i < a->ndim; i++) same = a->dim[i] == b->dim[i];
-    if (!same) {
-        char s1[64], s2[64];
-        nn_shape_format(b, 0, s1, sizeof s1);
-        nn_shape_format(a, 0, s2, sizeof s2);
-        nn_ctx_set_error(nn_tensor_ctx(pred), NN_SHAPE, "%s: target size %s differs from input size %s",
-                         who, s1, s2);
-        return NULL;
-    }
-    return nn_sub(pred, target);
-}
+static const nn_prop_def l1_props[] = {REG_REDUCTION_PROP};
 
 static nn_tensor *l1_forward(nn_loss *l, nn_tensor *pred, nn_tensor *target)
 {
-    l1_loss *s = nn_loss_priv(l);
-    nn_tensor *d = l1_diff("l1", pred, target);
-    nn_tensor *e = nn_abs(d);
-    return s->sum ? nn_sum(e) : nn_mean(e);
+    reg_loss *s = nn_loss_priv(l);
+    nn_tensor *d = reg_diff("l1", pred, target);
+    return reg_reduce(s->sum, nn_abs(d));
 }
 
 static const nn_loss_vt l1_vt = {
     NN_VT_HEADER(nn_loss_vt),
     .type_name = "L1Loss",
-    .init = l1_init,
+    .init = reg_init,
     .forward = l1_forward,
-    .priv_size = sizeof(l1_loss),
+    .priv_size = sizeof(reg_loss),
 };
 
 static const nn_component_def l1_components[] = {

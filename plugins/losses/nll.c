@@ -4,33 +4,19 @@
  * mean (over the weights of the samples not ignored, as PyTorch) or sum.
  * Accuracy: the row's argmax is its target.
  *
- * The math is the op "nll_loss", defined here with its cpu kernels. */
+ * The math is the op "nll_loss", defined here with its cpu kernels (their
+ * loops in class_loss.h). */
 #include "class_loss.h"
-
-#include <string.h>
 
 /* ---- the op: log-probabilities (N, C), target (N), weight (C) -> a scalar ---- */
 
-enum { IN_LP, IN_T, IN_W };
+enum { IN_LP = CLS_IN_X, IN_T = CLS_IN_T, IN_W = CLS_IN_W };
 enum { A_IGNORE, A_REDUCTION, A_COUNT };
 
-static const nn_op_arg nll_in[] = {
-    [IN_LP] = {"input", 0, 0, 0},
-    [IN_T] = {"target", NN_ARG_NO_GRAD | NN_ARG_INDEX, 0, 0},
-    [IN_W] = {"weight", NN_ARG_NO_GRAD | NN_ARG_OPTIONAL | NN_ARG_PER_COL, 0.5f, 2.0f},
-};
-static const nn_op_arg nll_out[] = {{"loss", 0, 0, 0}};
 static const nn_op_attr nll_attr[] = {
     [A_IGNORE] = {"ignore_index", -100, "the target value that contributes nothing"},
     [A_REDUCTION] = {"reduction", CLS_MEAN, "0: mean over the weights, 1: sum"},
 };
-
-static nn_status nll_shape(const nn_shape *const *in, const double *attr, nn_shape *out,
-                           char **err)
-{
-    (void)attr;
-    return cls_shape(in[IN_LP], in[IN_T], in[IN_W], out, err);
-}
 
 static const nn_op_def nll_op = {
     NN_VT_HEADER(nn_op_def),
@@ -38,58 +24,35 @@ static const nn_op_def nll_op = {
     .nin = 3,
     .nout = 1,
     .nattr = A_COUNT,
-    .in = nll_in,
-    .out = nll_out,
+    .in = cls_in,
+    .out = cls_out,
     .attr = nll_attr,
-    .shape = nll_shape,
+    .shape = cls_op_shape,
 };
 
-typedef struct {
-    const float *lp;
-    int64_t C;
-} nll_rows;
-
-static const double *nll_row(void *user, int64_t i, double *buf)
+static const double *nll_row(const cls_rows *r, int64_t i, double *buf)
 {
-    const nll_rows *r = user;
-    for (int64_t c = 0; c < r->C; c++) buf[c] = r->lp[i * r->C + c];
+    for (int64_t c = 0; c < r->C; c++) buf[c] = r->v[i * r->C + c];
     return buf;
 }
 
 static nn_status nll_cpu_forward(const nn_kernel_call *c)
 {
-    const nn_shape *s = c->in[IN_LP].shape;
-    int64_t N = s->dim[0], C = s->dim[1];
-    const float *t = c->in[IN_T].data, *w = c->in[IN_W].data;
-    nn_status st = cls_check_targets(c->ctx, "nll", t, N, C, c->attr[A_IGNORE]);
-    if (st) return st;
-    double *buf = nn_kernel_scratch(c, (size_t)C * sizeof(double)), den;
-    if (!buf) return nn_ctx_set_error(c->ctx, NN_NO_MEMORY, "nll: out of memory");
-    nll_rows r = {c->in[IN_LP].data, C};
-    c->out[0].data[0] = (float)cls_loss(nll_row, &r, buf, t, w, N, C, c->attr[A_IGNORE], 0,
-                                         (int)c->attr[A_REDUCTION], &den);
-    return NN_OK;
+    return cls_cpu_forward(c, "nll", nll_row, c->attr[A_IGNORE], 0, (int)c->attr[A_REDUCTION]);
 }
 
-/* d lp[i, t_i] (+)= -dy w[t_i] / D, zero elsewhere. */
+/* d lp[i, t_i] (+)= -dy w[t_i] / D, zero elsewhere: gl itself. */
+static void nll_back(const cls_rows *r, int64_t i, const double *gl, double *buf, float *d,
+                     int acc)
+{
+    (void)i, (void)buf;
+    for (int64_t k = 0; k < r->C; k++) d[k] = acc ? d[k] + (float)gl[k] : (float)gl[k];
+}
+
 static nn_status nll_cpu_backward(const nn_kernel_call *c)
 {
-    float *dlp = c->gin[IN_LP].data;
-    if (!dlp) return NN_OK;
-    const nn_shape *s = c->in[IN_LP].shape;
-    int64_t N = s->dim[0], C = s->dim[1];
-    const float *t = c->in[IN_T].data, *w = c->in[IN_W].data;
-    double ignore = c->attr[A_IGNORE];
-    double g = c->gout[0].data[0] / cls_den(t, w, N, ignore, (int)c->attr[A_REDUCTION]);
-    double *gl = nn_kernel_scratch(c, (size_t)C * sizeof(double));
-    if (!gl) return nn_ctx_set_error(c->ctx, NN_NO_MEMORY, "nll: out of memory");
-    int acc = c->acc[IN_LP];
-    for (int64_t i = 0; i < N; i++) {
-        float *d = dlp + i * C;
-        cls_grad_row(t, w, i, C, ignore, 0, g, gl);
-        for (int64_t k = 0; k < C; k++) d[k] = acc ? d[k] + (float)gl[k] : (float)gl[k];
-    }
-    return NN_OK;
+    return cls_cpu_backward(c, "nll", nll_back, 0, c->attr[A_IGNORE], 0,
+                            (int)c->attr[A_REDUCTION]);
 }
 
 static const nn_kernel_def nll_cpu = {
@@ -112,58 +75,32 @@ static const nn_prop_def nll_props[] = {
                   "samples with this target count for nothing"},
 };
 
-typedef struct {
-    nn_op *op;
-    nn_tensor *weight; /* NULL: none */
-    double attr[A_COUNT];
-} nll_loss;
+_Static_assert(A_COUNT <= CLS_MAX_ATTRS, "cls_loss_state holds the attributes");
+
+static const cls_loss_def nll_def = {
+    .who = "nll",
+    .op = "nll_loss",
+    .weight_key = "weight",
+    .p_reduction = P_REDUCTION,
+    .p_weight = P_WEIGHT,
+    .p_ignore = P_IGNORE,
+    .a_reduction = A_REDUCTION,
+    .a_ignore = A_IGNORE,
+};
 
 static nn_status nll_init(nn_loss *l, const nn_props *p, char **err)
 {
-    nll_loss *s = nn_loss_priv(l);
-    s->attr[A_IGNORE] = (double)nn_props_int(p, P_IGNORE);
-    s->attr[A_REDUCTION] = strcmp(nn_props_string(p, P_REDUCTION), "sum") ? CLS_MEAN : CLS_SUM;
-    float *w;
-    int64_t n;
-    nn_status st = cls_parse_list("weight", nn_props_string(p, P_WEIGHT), &w, &n, err);
-    if (!st && w) st = cls_tensor(nn_loss_ctx(l), w, n, &s->weight, err);
-    free(w);
-    if (!st) st = nn_op_find(nn_loss_ctx(l), "nll_loss", &s->op, err);
-    return st;
-}
-
-static void nll_destroy(nn_loss *l)
-{
-    nll_loss *s = nn_loss_priv(l);
-    nn_tensor_free(s->weight);
-}
-
-static nn_tensor *nll_forward(nn_loss *l, nn_tensor *pred, nn_tensor *target)
-{
-    nll_loss *s = nn_loss_priv(l);
-    const nn_shape *ps = nn_tensor_shape(pred);
-    if (ps->ndim == 2 && !cls_weight_fits("nll", "weight", s->weight, pred, ps->dim[1],
-                                                 "classes"))
-        return NULL;
-    nn_tensor *in[] = {pred, target, s->weight};
-    return nn_op_call(s->op, in, s->attr, NULL);
-}
-
-static nn_status nll_correct(nn_loss *l, nn_tensor *pred, nn_tensor *target, int64_t *correct,
-                             int64_t *total)
-{
-    nll_loss *s = nn_loss_priv(l);
-    return cls_correct(pred, target, s->attr[A_IGNORE], correct, total);
+    return cls_loss_init(l, p, &nll_def, err);
 }
 
 static const nn_loss_vt nll_vt = {
     NN_VT_HEADER(nn_loss_vt),
     .type_name = "NLLLoss",
     .init = nll_init,
-    .forward = nll_forward,
-    .correct = nll_correct,
-    .priv_size = sizeof(nll_loss),
-    .destroy = nll_destroy,
+    .forward = cls_loss_forward,
+    .correct = cls_loss_correct,
+    .priv_size = sizeof(cls_loss_state),
+    .destroy = cls_loss_destroy,
     .target = NN_TARGET_CLASS_INDEX,
 };
 

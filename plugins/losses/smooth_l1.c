@@ -6,15 +6,14 @@
  * so it runs on every device: with z = |d| and m = min(z, beta), both
  * branches are m (z - 0.5 m) / beta, and so is the gradient (d / beta, then
  * sign(d)). No accuracy (a regression loss). */
-#include <nn/plugin.h>
+#include "regression_loss.h"
 
 #include <math.h>
-#include <string.h>
 
-enum { P_REDUCTION, P_BETA };
+enum { P_BETA = P_REDUCTION + 1 };
 
 static const nn_prop_def sl1_props[] = {
-    [P_REDUCTION] = {"reduction", NN_PROP_ENUM, "mean", 1, 0, "mean|sum", "mean or sum"},
+    REG_REDUCTION_PROP,
     [P_BETA] = {"beta", NN_PROP_FLOAT, "1", 0, INFINITY, NULL,
                 "where the square turns into the absolute value"},
 };
@@ -28,7 +27,7 @@ static nn_status sl1_init(nn_loss *l, const nn_props *p, char **err)
 {
     (void)err;
     sl1_loss *s = nn_loss_priv(l);
-    s->sum = !strcmp(nn_props_string(p, P_REDUCTION), "sum");
+    s->sum = reg_is_sum(p);
     s->beta = (float)nn_props_float(p, P_BETA);
     return NN_OK;
 }
@@ -36,23 +35,14 @@ static nn_status sl1_init(nn_loss *l, const nn_props *p, char **err)
 static nn_tensor *sl1_forward(nn_loss *l, nn_tensor *pred, nn_tensor *target)
 {
     sl1_loss *s = nn_loss_priv(l);
-    const nn_shape *a = nn_tensor_shape(pred), *b = nn_tensor_shape(target);
-    int same = a->ndim == b->ndim;
-    for (int i = 0; same && i < a->ndim; i++) same = a->dim[i] == b->dim[i];
-    if (!same) {
-        char s1[64], s2[64];
-        nn_shape_format(b, 0, s1, sizeof s1);
-        nn_shape_format(a, 0, s2, sizeof s2);
-        nn_ctx_set_error(nn_tensor_ctx(pred), NN_SHAPE,
-                         "smooth_l1: target size %s differs from input size %s", s1, s2);
-        return NULL;
-    }
-    nn_tensor *z = nn_abs(nn_sub(pred, target)), *e = z;
+    nn_tensor *d = reg_diff("smooth_l1", pred, target);
+    if (!d) return NULL;
+    nn_tensor *z = nn_abs(d), *e = z;
     if (s->beta > 0) {
         nn_tensor *m = nn_clamp(z, -INFINITY, s->beta);
         e = nn_mul_scalar(nn_mul(m, nn_sub(z, nn_mul_scalar(m, 0.5f))), 1.0f / s->beta);
     }
-    return s->sum ? nn_sum(e) : nn_mean(e);
+    return reg_reduce(s->sum, e);
 }
 
 static const nn_loss_vt sl1_vt = {

@@ -16,6 +16,8 @@
 
 #include <math.h>
 
+#include "optim_state.h"
+
 /* ---- the op ---- */
 
 enum { IN_PARAM, IN_GRAD, IN_SUM, IN_COUNT };
@@ -133,13 +135,8 @@ static nn_status adagrad_step(nn_optim *o)
         if (!in[IN_GRAD]) continue;
         /* a loaded checkpoint may lack the state: create it as at the start */
         nn_status st = create_state(o, i);
-        nn_tensor *step = nn_optim_state(o, i, S_STEP);
-        float v = 0;
-        if (!st) st = nn_tensor_item(step, &v);
-        v += 1.0f; /* step_t += 1, in float32 */
-        if (!st) st = nn_tensor_from_host(step, &v, 1);
+        if (!st) st = next_step(o, i, S_STEP, &a[A_STEP]);
         if (st) return st;
-        a[A_STEP] = v;
         in[IN_SUM] = nn_optim_state(o, i, S_SUM);
         nn_op_call(s->update, in, a, NULL);
     }

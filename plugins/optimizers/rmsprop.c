@@ -16,6 +16,8 @@
 
 #include <math.h>
 
+#include "optim_state.h"
+
 /* ---- the op ---- */
 
 enum { IN_PARAM, IN_GRAD, IN_SQUARE_AVG, IN_MOMENTUM_BUFFER, IN_GRAD_AVG, IN_COUNT };
@@ -117,24 +119,6 @@ static nn_status rmsprop_init(nn_optim *o, char **err)
     return nn_op_find(nn_optim_ctx(o), "rmsprop_update", &s->update, err);
 }
 
-/* step += 1 on parameter i's count (created at 0). */
-static nn_status next_step(nn_optim *o, int i)
-{
-    nn_tensor *t = nn_optim_state(o, i, S_STEP);
-    if (!t && !(t = nn_optim_state_new(o, i, S_STEP))) return NN_NO_MEMORY;
-    float v = 0;
-    nn_status st = nn_tensor_item(t, &v);
-    v += 1.0f;
-    return st ? st : nn_tensor_from_host(t, &v, 1);
-}
-
-/* State slot j of parameter i, created (zeroed) on first use. */
-static nn_tensor *slot(nn_optim *o, int i, int j)
-{
-    nn_tensor *t = nn_optim_state(o, i, j);
-    return t ? t : nn_optim_state_new(o, i, j);
-}
-
 static nn_status rmsprop_step(nn_optim *o)
 {
     rmsprop_priv *s = nn_optim_priv(o);
@@ -152,7 +136,7 @@ static nn_status rmsprop_step(nn_optim *o)
         nn_tensor *param = nn_optim_param(o, i);
         nn_tensor *in[IN_COUNT] = {param, nn_tensor_grad(param), NULL, NULL, NULL};
         if (!in[IN_GRAD]) continue;
-        nn_status st = next_step(o, i);
+        nn_status st = next_step(o, i, S_STEP, NULL);
         if (st) return st;
         if (!(in[IN_SQUARE_AVG] = slot(o, i, S_SQUARE_AVG)) ||
             (a[A_MOMENTUM] > 0 && !(in[IN_MOMENTUM_BUFFER] = slot(o, i, S_MOMENTUM_BUFFER))) ||
