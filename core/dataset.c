@@ -47,6 +47,7 @@ void nn_dataset_free(nn_dataset *d)
     if (!d) return;
     if (d->vt && NN_VT_HAS(d->vt, nn_dataset_vt, close)) d->vt->close(d->priv);
     nn_props_free(d->props);
+    free(d->map);
     free(d->x);
     free(d->y);
     free(d);
@@ -68,6 +69,7 @@ static nn_status read_failed(nn_dataset *d, nn_status st, char *why, const char 
 nn_status nn_dataset_get(nn_dataset *d, int64_t i, float *x, float *y)
 {
     if (i < 0 || i >= d->len) return NN_INVALID;
+    if (d->parent) return nn_dataset_get(d->parent, d->map[i], x, y);
     char *why = NULL, *msg = NULL;
     nn_status st = d->vt->get(d->priv, i, x, y, &why);
     if (st == NN_OK) {
@@ -123,15 +125,16 @@ static nn_status fill_cache(nn_dataset *d, char **err)
 nn_status nn_dataset_gather(nn_dataset *d, const int64_t *idx, int64_t n, float *x, float *y,
                             char **err)
 {
-    if (!d->x) {
-        nn_status st = fill_cache(d, err);
+    nn_dataset *src = d->parent ? d->parent : d; /* a subset reads its parent's cache */
+    if (!src->x) {
+        nn_status st = fill_cache(src, err);
         if (st) return st;
     }
     int64_t xn = nn_shape_numel(&d->input), yn = nn_shape_numel(&d->target);
     for (int64_t k = 0; k < n; k++) {
-        int64_t i = idx[k];
-        memcpy(x + k * xn, d->x + i * xn, (size_t)xn * sizeof(float));
-        memcpy(y + k * yn, d->y + i * yn, (size_t)yn * sizeof(float));
+        int64_t i = d->map ? d->map[idx[k]] : idx[k];
+        memcpy(x + k * xn, src->x + i * xn, (size_t)xn * sizeof(float));
+        memcpy(y + k * yn, src->y + i * yn, (size_t)yn * sizeof(float));
     }
     return NN_OK;
 }

@@ -269,6 +269,8 @@ struct nn_dataset {
     int64_t len;
     nn_shape input, target;
     float *x, *y; /* host cache of every sample, filled on first batch */
+    nn_dataset *parent; /* a subset: parent's sample map[i] is sample i */
+    int64_t *map;
 };
 
 /* order = order[randperm(n)], the tutorial's X = X[idx]; tmp holds n entries.

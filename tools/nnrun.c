@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "ops.h"
+#include "predict.h"
 #include "schedule.h"
 
 #include <ctype.h>
@@ -46,13 +47,16 @@ typedef struct {
     char *owned[64]; /* strings read from a spec file */
     int nowned;
     schedule_opts sched; /* --schedule, --lr-schedule */
+    char *val;       /* --val SPEC */
+    double val_split; /* --val-split F (0: none) */
 } options;
 
 static const char *const with_value[] = {"data",        "model",     "loss",   "optim",
                                          "epochs",      "batch",     "shuffle", "seed",
                                          "log-every",   "device",    "plugin-path", "save",
                                          "save-every",  "info",      "resume",
-                                         "schedule",    "lr-schedule", "input-shape"};
+                                         "schedule",    "lr-schedule", "input-shape",
+                                         "val",         "val-split"};
 enum { OPT_DATA, OPT_MODEL, OPT_LOSS, OPT_OPTIM, OPT_EPOCHS, OPT_BATCH, OPT_SHUFFLE, OPT_SEED };
 #define GIVEN(o, i) (((o)->given >> (i)) & 1u)
 #define DEVICE(o) ((o)->device ? (o)->device : "cpu") /* nnrun's default, not the core's */
@@ -73,6 +77,9 @@ static const char usage[] =
     "  inspect FILE      show a checkpoint: info, date, model, optimizer, epoch,\n"
     "                    schedules\n"
     "  eval FILE         loss and accuracy of a checkpoint on its data (or --data)\n"
+    "  predict FILE [-o OUT.csv]  the network's outputs on its data (or --data), one\n"
+    "                    CSV row per sample, eval mode: out0,out1,... and the class\n"
+    "                    when the loss defines one (stdout without -o; --batch N)\n"
     "  print [FILE]      the network as PyTorch prints it\n"
     "  summary [FILE]    layer table with output shapes and parameter counts\n"
     "                    (--show-input: input shapes; --hierarchical: containers too)\n"
@@ -94,6 +101,9 @@ static const char usage[] =
     "  --device NAME     device backend                 (cpu)\n"
     "  --save FILE       save a checkpoint at the end (and every --save-every N epochs)\n"
     "  --info TEXT       description stored in the checkpoint\n"
+    "  --val SPEC        a validation dataset, evaluated on every logged epoch\n"
+    "  --val-split F     hold out a seeded random fraction F of the data for\n"
+    "                    validation (0 < F < 1; the same --seed, the same split)\n"
     "  --resume FILE     continue a saved run up to --epochs in total (with its\n"
     "                    schedules, unless --schedule or --lr-schedule replace them)\n"
     "  --schedule 'E: key=value ...'   set optimizer properties at the start of\n"
@@ -200,6 +210,15 @@ static int set_option(options *o, const char *name, const char *value)
     else if (!strcmp(name, "save")) o->save = (char *)value;
     else if (!strcmp(name, "info")) o->info = (char *)value;
     else if (!strcmp(name, "resume")) o->resume = (char *)value;
+    else if (!strcmp(name, "val")) o->val = (char *)value;
+    else if (!strcmp(name, "val-split")) {
+        char *end;
+        errno = 0;
+        o->val_split = strtod(value, &end);
+        if (!*value || *end || errno || !(o->val_split > 0 && o->val_split < 1))
+            return die("--val-split expects a fraction between 0 and 1 (exclusive), got '%s'",
+                       value);
+    }
     else if (!strcmp(name, "schedule") || !strcmp(name, "lr-schedule")) {
         const char *why;
         if (schedule_opt_add(&o->sched, name[0] == 'l', value, &why)) return die("%s", why);
@@ -367,6 +386,7 @@ typedef struct {
     nn_registry *reg;
     nn_ctx *ctx;
     nn_dataset *data;
+    nn_dataset *val, *whole; /* --val data; --val-split: data and val are views of whole */
     nn_module *model;
     nn_loss *loss;
     nn_optim *optim;
@@ -381,6 +401,8 @@ static void run_free(run_state *r)
     nn_loss_free(r->loss);
     nn_module_free(r->model);
     nn_dataset_free(r->data);
+    nn_dataset_free(r->val);
+    nn_dataset_free(r->whole);
     nn_ctx_free(r->ctx);
     nn_registry_free(r->reg);
     nn_checkpoint_free(r->ck);
@@ -395,12 +417,27 @@ typedef struct {
     char *err;
 } epoch_state;
 
-static void print_stats(const char *label, const nn_epoch_stats *s)
+static void print_stats(const char *label, const nn_epoch_stats *s, const nn_epoch_stats *val)
 {
     /* A loss without an accuracy (mse, l1) has NaN there: the loss alone. */
     printf("%s%sloss: %.4f", label, *label ? " " : "", s->loss);
-    if (isnan(s->accuracy)) printf("\n");
-    else printf(" accuracy: %.4f\n", s->accuracy);
+    if (!isnan(s->accuracy)) printf(" accuracy: %.4f", s->accuracy);
+    if (val) printf(" val_loss: %.4f", val->loss);
+    if (val && !isnan(val->accuracy)) printf(" val_accuracy: %.4f", val->accuracy);
+    printf("\n");
+}
+
+/* The validation figures of the model as it stands (eval mode, no grad). */
+static nn_status eval_val(const options *o, run_state *r, nn_epoch_stats *out, char **err)
+{
+    nn_status st = nn_fit_epoch(r->model, r->loss, NULL, r->val, o->batch, NULL, out, err);
+    if (st && err && *err) {
+        char *why = *err;
+        *err = NULL;
+        nn_fail(err, st, "validation data: %s", why);
+        nn_free(why);
+    }
+    return st;
 }
 
 static nn_status save_run(const options *o, run_state *r, int64_t epochs_done, char **err)
@@ -420,11 +457,16 @@ static nn_status save_run(const options *o, run_state *r, int64_t epochs_done, c
     };
     nn_save_opts so = {.info = o->info, .model = r->model, .optim = r->optim, .train = &ts};
     char *sched = nn_schedule_count(r->sched) ? nn_schedule_text(r->sched) : NULL;
-    const char *meta[] = {SCHEDULE_KEY, sched};
-    if (sched) {
-        so.metadata = meta;
-        so.nmetadata = 1;
+    const char *meta[6];
+    char split[32];
+    int nm = 0;
+    if (sched) meta[nm++] = SCHEDULE_KEY, meta[nm++] = sched;
+    if (o->val) meta[nm++] = "val", meta[nm++] = o->val; /* --resume keeps validating */
+    if (o->val_split > 0) { /* and rebuilds the split from it and the seed */
+        snprintf(split, sizeof split, "%.17g", o->val_split);
+        meta[nm++] = "val-split", meta[nm++] = split;
     }
+    if (nm) so.metadata = meta, so.nmetadata = nm / 2;
     nn_status st = nn_checkpoint_save(o->save, &so, err);
     nn_free(sched);
     return st;
@@ -437,7 +479,9 @@ static int on_epoch(const nn_epoch_stats *s, void *user)
     if (s->epoch % o->log_every == 0 || s->epoch == o->epochs - 1) {
         char label[32];
         snprintf(label, sizeof label, "epoch: %5lld", (long long)s->epoch);
-        print_stats(label, s);
+        nn_epoch_stats vs;
+        if (es->r->val && (es->st = eval_val(o, es->r, &vs, &es->err))) return 1;
+        print_stats(label, s, es->r->val ? &vs : NULL);
         fflush(stdout);
     }
     if (o->save && o->save_every && (s->epoch + 1) % o->save_every == 0 &&
@@ -454,6 +498,43 @@ static int on_epoch(const nn_epoch_stats *s, void *user)
         st = fn(ctx, name_, w_, out, err);                                                   \
     } while (0)
 
+/* --data, and --val or the --val-split views of it: the split is a seeded
+ * permutation (--seed, a stream of its own), so a resumed run rebuilds it. */
+static nn_status open_data(const options *o, run_state *r, char **err)
+{
+    nn_status st;
+    OPEN_SPEC(nn_dataset_open, r->ctx, o->data, &r->data, err);
+    if (!st && o->val) OPEN_SPEC(nn_dataset_open, r->ctx, o->val, &r->val, err);
+    if (st || !(o->val_split > 0)) return st;
+    if (o->val) return nn_fail(err, NN_INVALID, "--val and --val-split exclude each other");
+    int64_t n = nn_dataset_len(r->data), nval = (int64_t)(o->val_split * (double)n + 0.5);
+    if (nval < 1 || nval >= n)
+        return nn_fail(err, NN_INVALID, "--val-split %g of %lld samples leaves %s", o->val_split,
+                       (long long)n, nval < 1 ? "no validation sample" : "no training sample");
+    int64_t *perm = malloc((size_t)n * sizeof *perm), *idx = malloc((size_t)n * sizeof *idx);
+    char *held = calloc((size_t)n, 1);
+    if (!perm || !idx || !held) st = nn_fail(err, NN_NO_MEMORY, "out of memory");
+    if (!st) {
+        nn_rng rng;
+        nn_rng_seed(&rng, o->seed, 0x76616c73706c6974ULL); /* "valsplit" */
+        nn_rng_permutation(&rng, perm, n);
+        for (int64_t k = 0; k < nval; k++) held[perm[k]] = 1;
+        int64_t ntrain = 0, nv = 0; /* each part in the data's own order */
+        for (int64_t i = 0; i < n; i++)
+            if (!held[i]) idx[ntrain++] = i;
+        for (int64_t i = 0; i < n; i++)
+            if (held[i]) idx[ntrain + nv++] = i;
+        r->whole = r->data;
+        r->data = NULL;
+        st = nn_dataset_subset(r->whole, idx, ntrain, &r->data, err);
+        if (!st) st = nn_dataset_subset(r->whole, idx + ntrain, nval, &r->val, err);
+    }
+    free(perm);
+    free(idx);
+    free(held);
+    return st;
+}
+
 /* --resume: the run's own data, model, loss, optimizer, RNG and data order. */
 static nn_status resume_run(options *o, run_state *r, int64_t *first_epoch, char **err)
 {
@@ -467,6 +548,12 @@ static nn_status resume_run(options *o, run_state *r, int64_t *first_epoch, char
         if (GIVEN(o, fixed[i]))
             return nn_fail(err, NN_INVALID, "--%s cannot change a resumed run; it comes from '%s'",
                            with_value[fixed[i]], o->resume);
+    const char *split = nn_checkpoint_metadata(r->ck, "val-split");
+    if (o->val_split > 0)
+        return nn_fail(err, NN_INVALID, "--val-split cannot change a resumed run; it comes from "
+                       "'%s'", o->resume);
+    o->val_split = split ? strtod(split, NULL) : 0;
+    if (!o->val && !split) o->val = (char *)nn_checkpoint_metadata(r->ck, "val");
     o->data = (char *)ts.data;
     o->loss = (char *)ts.loss;
     o->batch = ts.batch;
@@ -474,8 +561,7 @@ static nn_status resume_run(options *o, run_state *r, int64_t *first_epoch, char
     o->seed = ts.seed;
     if (!o->device && ts.device && *ts.device) o->device = (char *)ts.device;
     if ((st = nn_ctx_open(r->reg, DEVICE(o), o->seed, &r->ctx, err))) return st;
-    OPEN_SPEC(nn_dataset_open, r->ctx, o->data, &r->data, err);
-    if (st) return st;
+    if ((st = open_data(o, r, err))) return st;
     if ((st = nn_checkpoint_build_model(r->ck, r->ctx, &r->model, err))) return st;
     OPEN_SPEC(nn_loss_create, r->ctx, o->loss, &r->loss, err);
     if (st) return st;
@@ -496,8 +582,7 @@ static nn_status new_run(options *o, run_state *r, char **err)
 {
     nn_status st;
     if ((st = nn_ctx_open(r->reg, DEVICE(o), o->seed, &r->ctx, err))) return st;
-    OPEN_SPEC(nn_dataset_open, r->ctx, o->data, &r->data, err);
-    if (st) return st;
+    if ((st = open_data(o, r, err))) return st;
     if ((st = nn_module_from_chain(r->ctx, o->model, nn_dataset_input_shape(r->data), &r->model,
                                    err)))
         return st;
@@ -543,10 +628,14 @@ static int cmd_train(options *o, int argc, char **argv)
     nn_status st = open_registry(o, &r.reg, &err);
     if (!st) st = o->resume ? resume_run(o, &r, &first, &err) : new_run(o, &r, &err);
     if (!st) st = schedule_build(&o->sched, r.ck, r.optim, first, o->epochs, &r.sched, &err);
-    nn_epoch_stats before;
+    nn_epoch_stats before, vbefore;
     if (!st) st = nn_fit_epoch(r.model, r.loss, NULL, r.data, o->batch, NULL, &before, &err);
+    if (!st && r.val) st = eval_val(o, &r, &vbefore, &err);
     if (st) goto out;
-    print_stats("before:     ", &before);
+    if (r.val)
+        printf("samples:     %lld train, %lld validation\n", (long long)nn_dataset_len(r.data),
+               (long long)nn_dataset_len(r.val));
+    print_stats("before:     ", &before, r.val ? &vbefore : NULL);
     epoch_state es = {o, &r, NN_OK, NULL};
     nn_fit_opts fo = {o->epochs, o->batch,
                       !strcmp(o->shuffle, "epoch") ? NN_SHUFFLE_EPOCH : NN_SHUFFLE_NONE,
@@ -572,13 +661,14 @@ out:
     return st ? die_err(err, st) : 0;
 }
 
-/* The checkpoint's own data, loss and batch unless the options give others. */
-static int cmd_eval(options *o, int argc, char **argv)
+/* The checkpoint's own data, loss and batch unless the options give others;
+ * predict writes the outputs (tools/predict.c) where eval prints the figures. */
+static int cmd_eval(options *o, int argc, char **argv, bool predict)
 {
     const char *pos[1];
     int npos;
     if (parse_args(o, argc, argv, pos, 1, &npos)) return 1;
-    if (npos != 1) return die("eval expects a checkpoint file");
+    if (npos != 1) return die("%s expects a checkpoint file", predict ? "predict" : "eval");
     if (o->input_shape.ndim) return die("--input-shape is for print, summary, params, graph and "
                                         "check; eval takes the shape from the data");
     run_state r = {0};
@@ -602,11 +692,18 @@ static int cmd_eval(options *o, int argc, char **argv)
     OPEN_SPEC(nn_dataset_open, r.ctx, o->data, &r.data, &err);
     if (st) goto out;
     if ((st = nn_checkpoint_build_model(r.ck, r.ctx, &r.model, &err))) goto out;
-    OPEN_SPEC(nn_loss_create, r.ctx, o->loss, &r.loss, &err);
+    if (!predict || has_ts || GIVEN(o, OPT_LOSS)) /* predict: a class rule only from a loss */
+        OPEN_SPEC(nn_loss_create, r.ctx, o->loss, &r.loss, &err);
     if (st) goto out;
     nn_epoch_stats s;
-    if ((st = nn_fit_epoch(r.model, r.loss, NULL, r.data, o->batch, NULL, &s, &err))) goto out;
-    print_stats("", &s);
+    if (predict) {
+        int64_t rows;
+        if ((st = predict_write(r.model, r.loss, r.data, o->batch, o->out, &rows, &err))) goto out;
+        if (o->out) printf("wrote %lld rows to %s\n", (long long)rows, o->out);
+    } else {
+        if ((st = nn_fit_epoch(r.model, r.loss, NULL, r.data, o->batch, NULL, &s, &err))) goto out;
+        print_stats("", &s, NULL);
+    }
 out:
     run_free(&r);
     return st ? die_err(err, st) : 0;
@@ -1011,7 +1108,9 @@ int main(int argc, char **argv)
     else if (!strcmp(cmd, "inspect"))
         rc = cmd_inspect(&o, argc - 2, argv + 2);
     else if (!strcmp(cmd, "eval"))
-        rc = cmd_eval(&o, argc - 2, argv + 2);
+        rc = cmd_eval(&o, argc - 2, argv + 2, false);
+    else if (!strcmp(cmd, "predict"))
+        rc = cmd_eval(&o, argc - 2, argv + 2, true);
     else if (!strcmp(cmd, "check"))
         rc = cmd_check(&o, argc - 2, argv + 2);
     else if (!strcmp(cmd, "print") || !strcmp(cmd, "summary") || !strcmp(cmd, "params") ||

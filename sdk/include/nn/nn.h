@@ -538,6 +538,12 @@ NN_API nn_tensor *nn_loss_forward(nn_loss *l, nn_tensor *pred, nn_tensor *target
  * (NN_UNSUPPORTED otherwise). */
 NN_API nn_status nn_loss_correct(nn_loss *l, nn_tensor *pred, nn_tensor *target,
                                  int64_t *correct, int64_t *total);
+/* The class of each of the N rows of pred, by the loss's own rule: the
+ * highest score for a loss over class indices (cross_entropy, nll); for one
+ * output per sample, 1 when the accuracy rule counts target 1 correct (bce:
+ * p > 0.5, bce_with_logits: logit > 0), else 0. NN_UNSUPPORTED when the loss
+ * defines no classes. cls holds N entries. */
+NN_API nn_status nn_loss_predict_class(nn_loss *l, nn_tensor *pred, int64_t *cls, char **err);
 
 /* ---- optimizers --------------------------------------------------------- */
 
@@ -579,6 +585,10 @@ NN_API const nn_shape *nn_dataset_target_shape(const nn_dataset *d);
  * as the context's sticky error (nn_ctx_error); an index outside 0..len-1 is
  * NN_INVALID and records nothing. */
 NN_API nn_status nn_dataset_get(nn_dataset *d, int64_t i, float *x, float *y);
+/* A view of d by index (PyTorch's Subset): sample k is d's sample idx[k].
+ * It shares d's samples and cache, so d must outlive it; idx is copied. */
+NN_API nn_status nn_dataset_subset(nn_dataset *d, const int64_t *idx, int64_t n,
+                                   nn_dataset **out, char **err);
 
 typedef enum { NN_SHUFFLE_NONE, NN_SHUFFLE_EPOCH } nn_shuffle;
 
