@@ -40,7 +40,7 @@ typedef struct {
     char *save, *info, *resume;
     int64_t epochs, batch, log_every, save_every;
     uint64_t seed;
-    int verbose, show_input, hierarchical, values;
+    int verbose, show_input, hierarchical, values, targets;
     const char *out; /* -o FILE */
     nn_shape input_shape; /* --input-shape: one sample's shape (ndim 0: not given) */
     unsigned given; /* bit i: with_value[i] was set explicitly */
@@ -79,7 +79,8 @@ static const char usage[] =
     "  eval FILE         loss and accuracy of a checkpoint on its data (or --data)\n"
     "  predict FILE [-o OUT.csv]  the network's outputs on its data (or --data), one\n"
     "                    CSV row per sample, eval mode: out0,out1,... and the class\n"
-    "                    when the loss defines one (stdout without -o; --batch N)\n"
+    "                    when the loss defines one (stdout without -o; --batch N;\n"
+    "                    --targets: the data's targets too, before the class)\n"
     "  print [FILE]      the network as PyTorch prints it\n"
     "  summary [FILE]    layer table with output shapes and parameter counts\n"
     "                    (--show-input: input shapes; --hierarchical: containers too)\n"
@@ -307,6 +308,8 @@ static int parse_args(options *o, int argc, char **argv, const char **pos, int m
             o->hierarchical = 1;
         } else if (!strcmp(a, "--values")) {
             o->values = 1;
+        } else if (!strcmp(a, "--targets")) {
+            o->targets = 1;
         } else if (!strcmp(a, "-o")) {
             if (i + 1 == argc) return die("-o needs a file name");
             o->out = argv[++i];
@@ -698,7 +701,7 @@ static int cmd_eval(options *o, int argc, char **argv, bool predict)
     nn_epoch_stats s;
     if (predict) {
         int64_t rows;
-        if ((st = predict_write(r.model, r.loss, r.data, o->batch, o->out, &rows, &err))) goto out;
+        if ((st = predict_write(r.model, r.loss, r.data, o->batch, o->targets, o->out, &rows, &err))) goto out;
         if (o->out) printf("wrote %lld rows to %s\n", (long long)rows, o->out);
     } else {
         if ((st = nn_fit_epoch(r.model, r.loss, NULL, r.data, o->batch, NULL, &s, &err))) goto out;

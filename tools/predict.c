@@ -23,7 +23,7 @@ static nn_status ctx_failed(nn_ctx *ctx, const char *what, char **err)
 
 /* One pass over the batches into f. */
 static nn_status write_rows(FILE *f, nn_module *m, nn_loss *l, nn_dataset *d, int64_t batch,
-                            int64_t *rows, char **err)
+                            bool targets, int64_t *rows, char **err)
 {
     nn_ctx *ctx = nn_module_ctx(m);
     nn_loader *ld;
@@ -31,9 +31,11 @@ static nn_status write_rows(FILE *f, nn_module *m, nn_loss *l, nn_dataset *d, in
     if (st) return st;
     int64_t per = nn_shape_numel(nn_module_out_shape(m));
     int64_t b = batch < nn_dataset_len(d) ? batch : nn_dataset_len(d);
+    int64_t tper = targets ? nn_shape_numel(nn_dataset_target_shape(d)) : 0;
     float *h = malloc((size_t)(b * per) * sizeof *h);
+    float *t = malloc((size_t)(b * (tper ? tper : 1)) * sizeof *t);
     int64_t *cls = malloc((size_t)b * sizeof *cls);
-    if (!h || !cls) st = nn_fail(err, NN_NO_MEMORY, "out of memory");
+    if (!h || !t || !cls) st = nn_fail(err, NN_NO_MEMORY, "out of memory");
     bool classes = false;
     if (!st && l) { /* does the loss define classes? ask it about one row of zeros */
         nn_shape one = *nn_module_out_shape(m), s1 = {one.ndim + 1, {1}};
@@ -46,6 +48,7 @@ static nn_status write_rows(FILE *f, nn_module *m, nn_loss *l, nn_dataset *d, in
         nn_ctx_scratch_reset(ctx);
     }
     for (int64_t k = 0; !st && k < per; k++) fprintf(f, "%sout%lld", k ? "," : "", (long long)k);
+    for (int64_t k = 0; !st && k < tper; k++) fprintf(f, ",target%lld", (long long)k);
     if (!st) fputs(classes ? ",class\n" : "\n", f);
     *rows = 0;
     nn_tensor *x, *y;
@@ -64,10 +67,12 @@ static nn_status write_rows(FILE *f, nn_module *m, nn_loss *l, nn_dataset *d, in
         if (n * per != nn_tensor_numel(out) || n > b)
             st = nn_fail(err, NN_SHAPE, "the model's output does not match its output shape");
         if (!st) st = nn_tensor_to_host(out, h, n * per);
+        if (!st && tper) st = nn_tensor_to_host(y, t, n * tper);
         if (!st && classes) st = nn_loss_predict_class(l, out, cls, err);
         for (int64_t i = 0; !st && i < n; i++) {
             for (int64_t k = 0; k < per; k++)
                 fprintf(f, "%s%.9g", k ? "," : "", (double)h[i * per + k]);
+            for (int64_t k = 0; k < tper; k++) fprintf(f, ",%.9g", (double)t[i * tper + k]);
             if (classes) fprintf(f, ",%lld", (long long)cls[i]);
             fputc('\n', f);
         }
@@ -75,13 +80,14 @@ static nn_status write_rows(FILE *f, nn_module *m, nn_loss *l, nn_dataset *d, in
         nn_ctx_scratch_reset(ctx);
     }
     free(h);
+    free(t);
     free(cls);
     nn_loader_free(ld);
     return st;
 }
 
-nn_status predict_write(nn_module *m, nn_loss *l, nn_dataset *d, int64_t batch, const char *path,
-                        int64_t *rows, char **err)
+nn_status predict_write(nn_module *m, nn_loss *l, nn_dataset *d, int64_t batch, bool targets,
+                        const char *path, int64_t *rows, char **err)
 {
     char *tmp = NULL;
     FILE *f = stdout;
@@ -107,7 +113,7 @@ nn_status predict_write(nn_module *m, nn_loss *l, nn_dataset *d, int64_t batch, 
     nn_ctx *ctx = nn_module_ctx(m);
     int prev_grad = nn_grad_set_enabled(ctx, 0);
     nn_module_train(m, 0); /* model.eval(), torch.no_grad() */
-    nn_status st = write_rows(f, m, l, d, batch, rows, err);
+    nn_status st = write_rows(f, m, l, d, batch, targets, rows, err);
     nn_grad_set_enabled(ctx, prev_grad);
     if (path) {
         bool ok = !ferror(f) && fflush(f) == 0 && fsync(fileno(f)) == 0;
