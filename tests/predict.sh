@@ -147,6 +147,8 @@ user_error "train --val-split leaving no validation sample is refused" \
 user_error "train --val with a batch larger than its data is refused" \
     train --val 'circle n=50' --epochs 1
 user_error "train --resume with --val-split is refused" train --resume "$tmp/h.pb" --val-split 0.3
+user_error "train --resume with --val of a run that holds out a split is refused" \
+    train --resume "$tmp/h.pb" --val "$VAL"
 user_error "predict without a checkpoint is refused" predict
 user_error "predict -o into a missing folder is refused" predict "$tmp/v.pb" -o "$tmp/missing/p.csv"
 check "predict -o into a missing folder leaves nothing behind" [ ! -e "$tmp/missing" ]

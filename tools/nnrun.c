@@ -555,6 +555,9 @@ static nn_status resume_run(options *o, run_state *r, int64_t *first_epoch, char
     if (o->val_split > 0)
         return nn_fail(err, NN_INVALID, "--val-split cannot change a resumed run; it comes from "
                        "'%s'", o->resume);
+    if (split && o->val)
+        return nn_fail(err, NN_INVALID, "--val cannot change a resumed run; '%s' validates on "
+                       "its --val-split %s", o->resume, split);
     o->val_split = split ? strtod(split, NULL) : 0;
     if (!o->val && !split) o->val = (char *)nn_checkpoint_metadata(r->ck, "val");
     o->data = (char *)ts.data;
