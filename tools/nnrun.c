@@ -559,6 +559,9 @@ static nn_status resume_run(options *o, run_state *r, int64_t *first_epoch, char
         return nn_fail(err, NN_INVALID, "--val cannot change a resumed run; '%s' validates on "
                        "its --val-split %s", o->resume, split);
     o->val_split = split ? strtod(split, NULL) : 0;
+    if (split && !(o->val_split > 0 && o->val_split < 1))
+        return nn_fail(err, NN_FORMAT, "'%s': its val-split '%s' is not a fraction between 0 and 1",
+                       o->resume, split);
     if (!o->val && !split) o->val = (char *)nn_checkpoint_metadata(r->ck, "val");
     o->data = (char *)ts.data;
     o->loss = (char *)ts.loss;
@@ -676,7 +679,8 @@ static int cmd_eval(options *o, int argc, char **argv, bool predict)
     if (parse_args(o, argc, argv, pos, 1, &npos)) return 1;
     if (npos != 1) return die("%s expects a checkpoint file", predict ? "predict" : "eval");
     if (o->input_shape.ndim) return die("--input-shape is for print, summary, params, graph and "
-                                        "check; eval takes the shape from the data");
+                                        "check; %s takes the shape from the data",
+                                        predict ? "predict" : "eval");
     run_state r = {0};
     char *err = NULL;
     nn_train_state ts = {0};
@@ -704,7 +708,8 @@ static int cmd_eval(options *o, int argc, char **argv, bool predict)
     nn_epoch_stats s;
     if (predict) {
         int64_t rows;
-        if ((st = predict_write(r.model, r.loss, r.data, o->batch, o->targets, o->out, &rows, &err))) goto out;
+        st = predict_write(r.model, r.loss, r.data, o->batch, o->targets, o->out, &rows, &err);
+        if (st) goto out;
         if (o->out) printf("wrote %lld rows to %s\n", (long long)rows, o->out);
     } else {
         if ((st = nn_fit_epoch(r.model, r.loss, NULL, r.data, o->batch, NULL, &s, &err))) goto out;
