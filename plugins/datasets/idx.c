@@ -71,6 +71,13 @@ static int64_t read_bytes(gzFile f, void *buf, int64_t len, const char **why)
     return got;
 }
 
+/* zlib's messages start with the file's name: drop it, the caller adds it. */
+static const char *bare(const char *path, const char *why)
+{
+    size_t n = strlen(path);
+    return strncmp(why, path, n) == 0 && strncmp(why + n, ": ", 2) == 0 ? why + n + 2 : why;
+}
+
 /* Reads an IDX file: its header (magic and dims) and a body of `body`
  * bytes, which it allocates as the data arrives, so a header that lies
  * about the size of a short file never makes a large allocation. */
@@ -89,7 +96,7 @@ static nn_status read_idx(const char *path, uint32_t magic, int ndim, int64_t *d
     int64_t got = read_bytes(f, head, hlen, &why);
     nn_status st = NN_OK;
     if (got < 0) {
-        st = nn_fail(err, NN_IO, "%s: %s", path, why);
+        st = nn_fail(err, NN_IO, "%s: %s", path, bare(path, why));
         goto done;
     }
     if (got < 4) {
@@ -148,7 +155,7 @@ static nn_status read_idx(const char *path, uint32_t magic, int ndim, int64_t *d
         int64_t r = read_bytes(f, buf + have, cap - have, &why);
         if (r < 0) {
             free(buf);
-            st = nn_fail(err, NN_IO, "%s: %s", path, why);
+            st = nn_fail(err, NN_IO, "%s: %s", path, bare(path, why));
             goto done;
         }
         have += r;
@@ -160,11 +167,15 @@ static nn_status read_idx(const char *path, uint32_t magic, int ndim, int64_t *d
                      path, (long long)have, (long long)body);
         goto done;
     }
+    /* Past the body: the end of the file, where a gzip stream's checksum
+     * is verified. */
     unsigned char extra;
-    if (read_bytes(f, &extra, 1, &why) != 0) {
+    int64_t r = read_bytes(f, &extra, 1, &why);
+    if (r != 0) {
         free(buf);
-        st = nn_fail(err, NN_FORMAT, "%s: more data than the header's %lld bytes", path,
-                     (long long)body);
+        st = r < 0 ? nn_fail(err, NN_IO, "%s: %s", path, bare(path, why))
+                   : nn_fail(err, NN_FORMAT, "%s: more data than the header's %lld bytes", path,
+                             (long long)body);
         goto done;
     }
     *out = buf;
