@@ -18,6 +18,7 @@ bench() { # NAME EPOCHS MODEL OPTIM
         --optim "$4" --epochs "$2" --batch 64 --shuffle epoch --save "$tmp/$1.pb" >"$tmp/$1.out"
     end=$(date +%s.%N)
     grep '^epoch:' "$tmp/$1.out" | tail -n 1 | sed "s/^/$1 train /"
+    grep '^time:' "$tmp/$1.out" | sed "s/^/$1 loop  /"
     "$nnrun" eval "$tmp/$1.pb" --data 'fashion_mnist split=test' | sed "s/^/$1 test  /"
     echo "$start $end" | awk -v n="$1" '{ printf "%s wall: %.1f s (training, with loading)\n", n, $2 - $1 }'
 }
