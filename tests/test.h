@@ -139,5 +139,6 @@ void register_buffer_tests(void);
 void register_golden_optim_tests(void);
 void register_optim_tests(void);
 void register_subset_tests(void);
+void register_idx_tests(void);
 
 #endif

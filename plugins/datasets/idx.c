@@ -1,0 +1,344 @@
+/* idx.c - MNIST-format (IDX) image classification data, and the Fashion-MNIST
+ * files of the Debian package dataset-fashion-mnist as a shortcut.
+ *
+ *   idx images=FILE labels=FILE [classes=N]
+ *   fashion_mnist split=train|test [root=DIR]
+ *
+ * IDX files (yann.lecun.com/exdb/mnist): a big-endian magic 0x00000803 with
+ * image count, rows and cols, then count*rows*cols unsigned bytes; labels:
+ * magic 0x00000801 with a count, then one byte per image. Either file may be
+ * gzip-compressed or raw (zlib reads both). Both are read and checked once,
+ * when the dataset opens; get and get_batch only copy.
+ *
+ * input: [1, rows, cols], pixels scaled to [0, 1] (byte / 255)
+ * target: [1], the class index as a float, in 0..classes-1 */
+#include <nn/plugin.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#define IDX_MAGIC_IMAGES 0x00000803u
+#define IDX_MAGIC_LABELS 0x00000801u
+/* Sizes no IDX file of images for this loader has: refused before anything
+ * is allocated for them. */
+#define IDX_MAX_COUNT 100000000LL /* images */
+#define IDX_MAX_SIDE 4096LL       /* rows or cols */
+#define IDX_MAX_BYTES (1LL << 32) /* pixels in all */
+#define IDX_CHUNK (1u << 20)
+
+#define FASHION_ROOT "/usr/share/datasets/fashion-mnist"
+#define FASHION_PACKAGE "dataset-fashion-mnist"
+
+typedef struct {
+    int64_t n, rows, cols;
+    int classes;
+    uint8_t *pixels; /* n * rows * cols */
+    uint8_t *labels; /* n */
+    float scale[256];
+} idx_data;
+
+static uint32_t be32(const unsigned char *b)
+{
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/* Reads up to len bytes; returns how many, or -1 with a reason in *why. */
+static int64_t read_bytes(gzFile f, void *buf, int64_t len, const char **why)
+{
+    int64_t got = 0;
+    while (got < len) {
+        int64_t want = len - got < IDX_CHUNK ? len - got : IDX_CHUNK;
+        int r = gzread(f, (char *)buf + got, (unsigned)want);
+        if (r < 0) {
+            int code;
+            *why = gzerror(f, &code);
+            if (code == Z_ERRNO) *why = strerror(errno);
+            return -1;
+        }
+        if (r == 0) break;
+        got += r;
+    }
+    /* A gzip stream cut short ends in an error, not at end of file. */
+    int code;
+    const char *msg = gzerror(f, &code);
+    if (got < len && code != Z_OK && code != Z_BUF_ERROR) {
+        *why = code == Z_ERRNO ? strerror(errno) : msg;
+        return -1;
+    }
+    return got;
+}
+
+/* zlib's messages start with the file's name: drop it, the caller adds it. */
+static const char *bare(const char *path, const char *why)
+{
+    size_t n = strlen(path);
+    return strncmp(why, path, n) == 0 && strncmp(why + n, ": ", 2) == 0 ? why + n + 2 : why;
+}
+
+/* Reads an IDX file: its header (magic and dims) and a body of `body`
+ * bytes, which it allocates as the data arrives, so a header that lies
+ * about the size of a short file never makes a large allocation. */
+static nn_status read_idx(const char *path, uint32_t magic, int ndim, int64_t *dims,
+                          uint8_t **out, char **err)
+{
+    *out = NULL;
+    errno = 0;
+    gzFile f = gzopen(path, "rb");
+    if (!f)
+        return nn_fail(err, NN_IO, "%s: %s", path, errno ? strerror(errno) : "cannot open");
+    gzbuffer(f, 1 << 17);
+    unsigned char head[4 + 4 * 3];
+    const char *why = NULL;
+    int64_t hlen = 4 + 4 * (int64_t)ndim;
+    int64_t got = read_bytes(f, head, hlen, &why);
+    nn_status st = NN_OK;
+    if (got < 0) {
+        st = nn_fail(err, NN_IO, "%s: %s", path, bare(path, why));
+        goto done;
+    }
+    if (got < 4) {
+        st = nn_fail(err, NN_FORMAT, "%s: not an IDX file (shorter than its magic number)", path);
+        goto done;
+    }
+    if (be32(head) != magic) {
+        st = nn_fail(err, NN_FORMAT,
+                     "%s: wrong magic number 0x%08x (IDX %s have 0x%08x)", path, be32(head),
+                     magic == IDX_MAGIC_IMAGES ? "images" : "labels", magic);
+        goto done;
+    }
+    if (got < hlen) {
+        st = nn_fail(err, NN_FORMAT, "%s: truncated header (%lld of %lld bytes)", path,
+                     (long long)got, (long long)hlen);
+        goto done;
+    }
+    int64_t body = 1;
+    for (int i = 0; i < ndim; i++) {
+        dims[i] = be32(head + 4 + 4 * i);
+        int64_t max = i == 0 ? IDX_MAX_COUNT : IDX_MAX_SIDE;
+        if (dims[i] > max) {
+            st = nn_fail(err, NN_FORMAT, "%s: absurd size in the header: %s %lld (at most %lld)",
+                         path, i == 0 ? "count" : i == 1 ? "rows" : "cols", (long long)dims[i],
+                         (long long)max);
+            goto done;
+        }
+        if (dims[i] == 0) {
+            st = nn_fail(err, NN_FORMAT, "%s: empty: the header says %s 0", path,
+                         i == 0 ? "count" : i == 1 ? "rows" : "cols");
+            goto done;
+        }
+        body *= dims[i];
+    }
+    if (body > IDX_MAX_BYTES) {
+        st = nn_fail(err, NN_FORMAT, "%s: absurd size in the header: %lld bytes of data", path,
+                     (long long)body);
+        goto done;
+    }
+    uint8_t *buf = NULL;
+    int64_t have = 0, cap = 0;
+    while (have < body) {
+        if (have == cap) {
+            int64_t ncap = cap ? cap * 2 : IDX_CHUNK;
+            if (ncap > body) ncap = body;
+            uint8_t *nb = realloc(buf, (size_t)ncap);
+            if (!nb) {
+                free(buf);
+                st = nn_fail(err, NN_NO_MEMORY, "%s: out of memory for %lld bytes", path,
+                             (long long)body);
+                goto done;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        int64_t r = read_bytes(f, buf + have, cap - have, &why);
+        if (r < 0) {
+            free(buf);
+            st = nn_fail(err, NN_IO, "%s: %s", path, bare(path, why));
+            goto done;
+        }
+        have += r;
+        if (have < cap) break;
+    }
+    if (have < body) {
+        free(buf);
+        st = nn_fail(err, NN_FORMAT, "%s: truncated: %lld of the %lld bytes the header promises",
+                     path, (long long)have, (long long)body);
+        goto done;
+    }
+    /* Past the body: the end of the file, where a gzip stream's checksum
+     * is verified. */
+    unsigned char extra;
+    int64_t r = read_bytes(f, &extra, 1, &why);
+    if (r != 0) {
+        free(buf);
+        st = r < 0 ? nn_fail(err, NN_IO, "%s: %s", path, bare(path, why))
+                   : nn_fail(err, NN_FORMAT, "%s: more data than the header's %lld bytes", path,
+                             (long long)body);
+        goto done;
+    }
+    *out = buf;
+done:
+    gzclose(f);
+    return st;
+}
+
+static void idx_free(idx_data *d)
+{
+    if (!d) return;
+    free(d->pixels);
+    free(d->labels);
+    free(d);
+}
+
+static nn_status idx_load(const char *images, const char *labels, int classes, void **priv,
+                          int64_t *len, nn_shape *input, nn_shape *target, char **err)
+{
+    idx_data *d = calloc(1, sizeof *d);
+    if (!d) return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    int64_t idims[3], ldims[1];
+    nn_status st = read_idx(images, IDX_MAGIC_IMAGES, 3, idims, &d->pixels, err);
+    if (!st) st = read_idx(labels, IDX_MAGIC_LABELS, 1, ldims, &d->labels, err);
+    if (st) {
+        idx_free(d);
+        return st;
+    }
+    if (idims[0] != ldims[0]) {
+        idx_free(d);
+        return nn_fail(err, NN_FORMAT, "%s has %lld images but %s has %lld labels", images,
+                       (long long)idims[0], labels, (long long)ldims[0]);
+    }
+    d->n = idims[0];
+    d->rows = idims[1];
+    d->cols = idims[2];
+    int top = 0;
+    for (int64_t i = 0; i < d->n; i++)
+        if (d->labels[i] > top) top = d->labels[i];
+    d->classes = classes ? classes : top + 1;
+    for (int64_t i = 0; i < d->n; i++)
+        if (d->labels[i] >= d->classes) {
+            int c = d->classes;
+            long long bad = d->labels[i];
+            idx_free(d);
+            return nn_fail(err, NN_FORMAT, "%s: row %lld: label %lld outside the classes 0..%d",
+                           labels, (long long)i, bad, c - 1);
+        }
+    for (int v = 0; v < 256; v++) d->scale[v] = (float)v / 255.0f;
+    *priv = d;
+    *len = d->n;
+    *input = (nn_shape){3, {1, d->rows, d->cols}};
+    *target = (nn_shape){1, {1}};
+    return NN_OK;
+}
+
+static void idx_close(void *priv) { idx_free(priv); }
+
+static void idx_copy(const idx_data *d, int64_t i, float *x, float *y)
+{
+    int64_t px = d->rows * d->cols;
+    const uint8_t *src = d->pixels + i * px;
+    for (int64_t k = 0; k < px; k++) x[k] = d->scale[src[k]];
+    y[0] = (float)d->labels[i];
+}
+
+static nn_status idx_get(void *priv, int64_t i, float *x, float *y, char **err)
+{
+    (void)err; /* everything is in memory: reading one cannot fail */
+    idx_copy(priv, i, x, y);
+    return NN_OK;
+}
+
+static nn_status idx_get_batch(void *priv, const int64_t *idx, int64_t n, float *x, float *y,
+                               char **err)
+{
+    (void)err;
+    const idx_data *d = priv;
+    int64_t px = d->rows * d->cols;
+    for (int64_t k = 0; k < n; k++) idx_copy(d, idx[k], x + k * px, y + k);
+    return NN_OK;
+}
+
+/* ---- idx ------------------------------------------------------------------ */
+
+enum { P_IMAGES, P_LABELS, P_CLASSES };
+
+static const nn_prop_def idx_props[] = {
+    [P_IMAGES] = {"images", NN_PROP_STRING, NULL, 1, 0, NULL,
+                  "IDX file of images (magic 0x00000803), raw or gzip"},
+    [P_LABELS] = {"labels", NN_PROP_STRING, NULL, 1, 0, NULL,
+                  "IDX file of labels (magic 0x00000801), raw or gzip"},
+    [P_CLASSES] = {"classes", NN_PROP_INT, "10", 0, 256, NULL,
+                   "number of classes; labels must be below it (0: the largest label + 1)"},
+};
+
+static nn_status idx_open(const nn_props *p, void **priv, int64_t *len, nn_shape *input,
+                          nn_shape *target, char **err)
+{
+    return idx_load(nn_props_string(p, P_IMAGES), nn_props_string(p, P_LABELS),
+                    (int)nn_props_int(p, P_CLASSES), priv, len, input, target, err);
+}
+
+/* ---- fashion_mnist ---------------------------------------------------------- */
+
+enum { F_SPLIT, F_ROOT };
+
+static const nn_prop_def fashion_props[] = {
+    [F_SPLIT] = {"split", NN_PROP_ENUM, "train", 1, 0, "train|test",
+                 "train: 60000 images, test: 10000"},
+    [F_ROOT] = {"root", NN_PROP_STRING, FASHION_ROOT, 1, 0, NULL,
+                "folder of the four *-idx?-ubyte.gz files"},
+};
+
+static nn_status fashion_open(const nn_props *p, void **priv, int64_t *len, nn_shape *input,
+                              nn_shape *target, char **err)
+{
+    const char *root = nn_props_string(p, F_ROOT);
+    const char *pre = strcmp(nn_props_string(p, F_SPLIT), "test") == 0 ? "t10k" : "train";
+    size_t n = strlen(root) + 40;
+    char *images = malloc(n), *labels = malloc(n);
+    if (!images || !labels) {
+        free(images);
+        free(labels);
+        return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    }
+    snprintf(images, n, "%s/%s-images-idx3-ubyte.gz", root, pre);
+    snprintf(labels, n, "%s/%s-labels-idx1-ubyte.gz", root, pre);
+    nn_status st;
+    FILE *probe = fopen(images, "rb");
+    if (!probe && errno == ENOENT) {
+        st = nn_fail(err, NN_NOT_FOUND, "%s: not found (on Debian: apt-get install %s)", images,
+                     FASHION_PACKAGE);
+    } else {
+        if (probe) fclose(probe);
+        st = idx_load(images, labels, 10, priv, len, input, target, err);
+    }
+    free(images);
+    free(labels);
+    return st;
+}
+
+static const nn_dataset_vt idx_vt = {
+    NN_VT_HEADER(nn_dataset_vt),
+    .open = idx_open,
+    .close = idx_close,
+    .get = idx_get,
+    .get_batch = idx_get_batch,
+};
+
+static const nn_dataset_vt fashion_vt = {
+    NN_VT_HEADER(nn_dataset_vt),
+    .open = fashion_open,
+    .close = idx_close,
+    .get = idx_get,
+    .get_batch = idx_get_batch,
+};
+
+static const nn_component_def idx_components[] = {
+    {NN_KIND_DATASET, "idx", "MNIST-format (IDX) images and labels, raw or gzip", &idx_vt,
+     idx_props, NN_COUNT_OF(idx_props)},
+    {NN_KIND_DATASET, "fashion_mnist", "Fashion-MNIST from the Debian package " FASHION_PACKAGE,
+     &fashion_vt, fashion_props, NN_COUNT_OF(fashion_props)},
+};
+
+NN_PLUGIN_DEFINE("idx", "1.0", idx_components)
