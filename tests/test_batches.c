@@ -9,7 +9,10 @@
 #include "test.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void register_batches_tests(void);
 
@@ -253,6 +256,74 @@ static void test_class_index_targets(void)
     run_close(&r);
 }
 
+/* A checkpoint keeps each shuffle mode, sample included; an exact resume in
+ * sample mode: 2 epochs, save, load into a fresh run, 3 more equal 5 straight. */
+static void test_checkpoint_sample(void)
+{
+    char dir[] = "/tmp/nn-batches-XXXXXX", path[64];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/s.pb", dir);
+    nn_ctx *ctx = fx_ctx();
+    char *err = NULL;
+    static const nn_shuffle modes[] = {NN_SHUFFLE_NONE, NN_SHUFFLE_EPOCH, NN_SHUFFLE_SAMPLE};
+    for (size_t k = 0; k < 3; k++) {
+        run r;
+        run_open(&r, CHAIN, "bce");
+        nn_rng_seed(nn_ctx_rng(ctx), 9, 1);
+        int64_t order[N];
+        for (int64_t i = 0; i < N; i++) order[i] = i;
+        nn_fit_opts o = {.epochs = 2, .batch = 100, .shuffle = modes[k], .order = order};
+        CHECK_OK(nn_fit(r.net, r.loss, r.opt, r.data, &o, &err), err);
+        nn_train_state ts = {.epoch = 2, .step = nn_optim_steps(r.opt), .batch = 100,
+                             .shuffle = modes[k], .seed = 9, .rng = *nn_ctx_rng(ctx),
+                             .data = "circle n=143", .loss = "bce", .device = "cpu",
+                             .order = order, .norder = N};
+        nn_save_opts so = {.model = r.net, .optim = r.opt, .train = &ts};
+        CHECK_OK(nn_checkpoint_save(path, &so, &err), err);
+        /* the straight run goes on to 5 epochs */
+        nn_epoch_stats want = {0}, got = {0};
+        o.epochs = 5;
+        o.first_epoch = 2;
+        CHECK_OK(nn_fit(r.net, r.loss, r.opt, r.data, &o, &err), err);
+        CHECK_OK(nn_fit_epoch(r.net, r.loss, NULL, r.data, N, NULL, &want, &err), err);
+        run_close(&r);
+
+        nn_checkpoint *c = NULL;
+        CHECK_OK(nn_checkpoint_load(path, &c, &err), err);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+        nn_train_state back;
+        CHECK_OK(nn_checkpoint_train_state(c, &back), NULL);
+        CU_ASSERT_EQUAL(back.shuffle, modes[k]);
+        nn_module *net = NULL;
+        nn_optim *opt = NULL;
+        nn_loss *loss = NULL;
+        nn_dataset *data = NULL;
+        CHECK_OK(nn_checkpoint_build_model(c, ctx, &net, &err), err);
+        CHECK_OK(nn_checkpoint_build_optim(c, net, &opt, &err), err);
+        CHECK_OK(nn_loss_create(ctx, "bce", "", &loss, &err), err);
+        CHECK_OK(nn_dataset_open(ctx, "circle", "n=143", &data, &err), err);
+        CU_ASSERT_FATAL(net && opt && loss && data && back.norder == N);
+        int64_t order2[N];
+        memcpy(order2, back.order, sizeof order2);
+        *nn_ctx_rng(ctx) = back.rng;
+        nn_fit_opts o2 = {.epochs = 5, .batch = 100, .shuffle = back.shuffle, .order = order2,
+                          .first_epoch = back.epoch};
+        CHECK_OK(nn_fit(net, loss, opt, data, &o2, &err), err);
+        CHECK_OK(nn_fit_epoch(net, loss, NULL, data, N, NULL, &got, &err), err);
+        CU_ASSERT_EQUAL(got.loss, want.loss);
+        CU_ASSERT_EQUAL(got.accuracy, want.accuracy);
+        CU_ASSERT_EQUAL(nn_optim_steps(opt), 10);
+        nn_dataset_free(data);
+        nn_loss_free(loss);
+        nn_optim_free(opt);
+        nn_module_free(net);
+        nn_checkpoint_free(c);
+    }
+    unlink(path);
+    rmdir(dir);
+    nn_free(err);
+}
+
 void register_batches_tests(void)
 {
     CU_pSuite s = fx_add_suite("batches");
@@ -262,4 +333,5 @@ void register_batches_tests(void)
     FX_ADD(s, test_fit_sample);
     FX_ADD(s, test_loader_batches);
     FX_ADD(s, test_class_index_targets);
+    FX_ADD(s, test_checkpoint_sample);
 }
