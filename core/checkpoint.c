@@ -205,7 +205,9 @@ static Nn__TrainState *make_train(pool *pl, const nn_train_state *ts)
     t->loss = pool_str(pl, ts->loss);
     t->device = pool_str(pl, ts->device);
     t->batch = ts->batch;
-    t->shuffle = pool_str(pl, ts->shuffle == NN_SHUFFLE_EPOCH ? "epoch" : "none");
+    t->shuffle = pool_str(pl, ts->shuffle == NN_SHUFFLE_EPOCH    ? "epoch"
+                              : ts->shuffle == NN_SHUFFLE_SAMPLE ? "sample"
+                                                                 : "none");
     t->seed = ts->seed;
     if (ts->order && ts->norder > 0) {
         t->n_order = (size_t)ts->norder;
@@ -528,7 +530,8 @@ static nn_status validate(nn_checkpoint *c, char **err)
     if (m->train) {
         const Nn__TrainState *t = m->train;
         if (t->epoch < 0 || t->step < 0 || t->batch < 0 || (t->rng_inc & 1) == 0 ||
-            (t->shuffle && strcmp(t->shuffle, "none") && strcmp(t->shuffle, "epoch")))
+            (t->shuffle && strcmp(t->shuffle, "none") && strcmp(t->shuffle, "epoch") &&
+             strcmp(t->shuffle, "sample")))
             return nn_fail(err, NN_FORMAT, "the training state is malformed");
     }
     return NN_OK;
@@ -624,7 +627,10 @@ nn_status nn_checkpoint_train_state(const nn_checkpoint *c, nn_train_state *ts)
         .epoch = t->epoch,
         .step = t->step,
         .batch = t->batch,
-        .shuffle = t->shuffle && !strcmp(t->shuffle, "epoch") ? NN_SHUFFLE_EPOCH : NN_SHUFFLE_NONE,
+        .shuffle = !t->shuffle                 ? NN_SHUFFLE_NONE
+                   : !strcmp(t->shuffle, "epoch")  ? NN_SHUFFLE_EPOCH
+                   : !strcmp(t->shuffle, "sample") ? NN_SHUFFLE_SAMPLE
+                                                   : NN_SHUFFLE_NONE,
         .seed = t->seed,
         .rng = {t->rng_state, t->rng_inc},
         .data = t->data,

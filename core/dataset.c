@@ -156,6 +156,9 @@ nn_status nn_loader_open(nn_dataset *d, int64_t batch, nn_shuffle shuffle, int d
     *out = NULL;
     if (batch <= 0) return nn_fail(err, NN_INVALID, "batch size must be positive, got %lld",
                                    (long long)batch);
+    if (shuffle == NN_SHUFFLE_SAMPLE && d->len > (int64_t)UINT32_MAX)
+        return nn_fail(err, NN_INVALID, "shuffle sample takes at most %lu samples",
+                       (unsigned long)UINT32_MAX);
     if (drop_last && batch > d->len)
         return nn_fail(err, NN_INVALID, "batch size %lld with drop_last leaves no batch of %lld samples",
                        (long long)batch, (long long)d->len);
@@ -206,6 +209,9 @@ int nn_loader_next(nn_loader *l, nn_tensor **x, nn_tensor **y)
     *x = *y = NULL;
     if (l->pos < 0) {
         if (l->shuffle == NN_SHUFFLE_EPOCH) nn_order_shuffle(&d->ctx->rng, l->order, l->tmp, d->len);
+        if (l->shuffle == NN_SHUFFLE_SAMPLE) /* n draws with replacement, batch by batch */
+            for (int64_t i = 0; i < d->len; i++)
+                l->order[i] = nn_rng_below(&d->ctx->rng, (uint32_t)d->len);
         l->pos = 0;
     }
     int64_t n = d->len - l->pos < l->batch ? d->len - l->pos : l->batch;

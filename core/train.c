@@ -1,5 +1,6 @@
-/* train.c - the training loop of the tutorial's fit(): batches in order or
- * shuffled, train or eval mode, mean loss and accuracy per epoch. */
+/* train.c - the training loop of the tutorial's fit(): batches in order,
+ * shuffled or drawn with replacement, train or eval mode, loss and accuracy
+ * per epoch weighted by samples. */
 #include "nn-impl.h"
 
 #include <math.h>
@@ -33,7 +34,7 @@ static nn_shape batched(const nn_shape *s, int64_t n)
 
 /* One batch: forward, loss, and in training the step. */
 static nn_status run_batch(nn_module *m, nn_loss *l, nn_optim *o, nn_tensor *xb, nn_tensor *yb,
-                           float *loss, double *acc, char **err)
+                           float *loss, double *acc, int64_t *correct, int64_t *total, char **err)
 {
     nn_ctx *ctx = m->ctx;
     nn_tensor *y = nn_module_forward(m, xb);
@@ -51,12 +52,12 @@ static nn_status run_batch(nn_module *m, nn_loss *l, nn_optim *o, nn_tensor *xb,
         if (st) return nn_fail(err, st, "optimizer step: %s", nn_strerror(st));
     }
     nn_status st = nn_tensor_item(L, loss);
-    int64_t correct = 0, total = 0;
+    *correct = *total = 0;
     if (!st) {
-        st = nn_loss_correct(l, y, yb, &correct, &total);
+        st = nn_loss_correct(l, y, yb, correct, total);
         if (st == NN_UNSUPPORTED) st = NN_OK;
     }
-    *acc = total > 0 ? (double)correct / (double)total : NAN;
+    *acc = *total > 0 ? (double)*correct / (double)*total : NAN;
     if (st) return nn_fail(err, st, "reading the loss: %s", nn_strerror(st));
     return ctx_status(ctx, err);
 }
@@ -92,12 +93,20 @@ static int restore_mode(nn_module *m, const char *path, int depth, void *user)
     return 0;
 }
 
-nn_status nn_fit_epoch(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, int64_t batch,
-                       const int64_t *order, nn_epoch_stats *out, char **err)
+/* One pass: batches of `batch` samples in `order` (NULL: 0..n-1), the last
+ * one smaller unless drop_last. Each batch is gathered into host memory and
+ * copied to the model's device on its own. */
+static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, int64_t batch,
+                          const int64_t *order, bool drop_last, nn_epoch_stats *out, char **err)
 {
     nn_ctx *ctx = m->ctx;
     if (batch <= 0) return nn_fail(err, NN_INVALID, "batch size must be positive");
-    int64_t nb = d->len / batch;
+    int64_t n = d->len;
+    if (drop_last && batch > n)
+        return nn_fail(err, NN_INVALID, "batch size %lld with drop_last leaves no batch of the %lld samples",
+                       (long long)batch, (long long)n);
+    if (batch > n) batch = n; /* one batch of everything, as PyTorch's DataLoader */
+    int64_t nb = n / batch, rest = drop_last ? 0 : n % batch;
     if (nb == 0)
         return nn_fail(err, NN_INVALID, "batch size %lld is larger than the dataset (%lld samples)",
                        (long long)batch, (long long)d->len);
@@ -114,33 +123,44 @@ nn_status nn_fit_epoch(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, int
                        classes ? " (the loss takes one score per class and one class index)" : "");
     }
     nn_shape xs = batched(&d->input, batch), ys = batched(&d->target, batch);
+    nn_shape xr = batched(&d->input, rest), yr = batched(&d->target, rest);
     nn_tensor *xb = nn_tensor_new(ctx, &xs, 0), *yb = nn_tensor_new(ctx, &ys, 0);
+    nn_tensor *xl = rest ? nn_tensor_new(ctx, &xr, 0) : NULL;
+    nn_tensor *yl = rest ? nn_tensor_new(ctx, &yr, 0) : NULL;
     int64_t *idx = malloc((size_t)batch * sizeof *idx);
     float *hx = malloc((size_t)nn_shape_numel(&xs) * sizeof(float));
     float *hy = malloc((size_t)nn_shape_numel(&ys) * sizeof(float));
     nn_status st = NN_OK;
-    if (!xb || !yb || !idx || !hx || !hy) st = nn_fail(err, NN_NO_MEMORY, "out of memory");
+    if (!xb || !yb || !idx || !hx || !hy || (rest && (!xl || !yl)))
+        st = nn_fail(err, NN_NO_MEMORY, "out of memory");
 
     modes prev_modes = {0};
     if (!st && nn_module_visit(m, save_mode, &prev_modes))
         st = nn_fail(err, NN_NO_MEMORY, "out of memory");
     int prev_grad = nn_grad_set_enabled(ctx, o != NULL);
     nn_module_train(m, o != NULL); /* model.train(train), as the tutorial's fit() */
-    double sum_loss = 0, sum_acc = 0;
+    double sum_loss = 0, sum_acc = 0, wsum_loss = 0;
+    int64_t sum_correct = 0, sum_total = 0;
     bool has_acc = true;
-    for (int64_t b = 0; b < nb && !st; b++) {
-        for (int64_t k = 0; k < batch; k++) idx[k] = order ? order[b * batch + k] : b * batch + k;
-        if ((st = nn_dataset_gather(d, idx, batch, hx, hy, err))) break;
-        nn_tensor_from_host(xb, hx, xb->numel);
-        nn_tensor_from_host(yb, hy, yb->numel);
+    for (int64_t b = 0; b < nb + (rest > 0) && !st; b++) {
+        int64_t bs = b < nb ? batch : rest;
+        nn_tensor *x = b < nb ? xb : xl, *y = b < nb ? yb : yl;
+        for (int64_t k = 0; k < bs; k++) idx[k] = order ? order[b * batch + k] : b * batch + k;
+        if ((st = nn_dataset_gather(d, idx, bs, hx, hy, err))) break;
+        nn_tensor_from_host(x, hx, x->numel);
+        nn_tensor_from_host(y, hy, y->numel);
         float loss;
         double acc = NAN;
-        st = run_batch(m, l, o, xb, yb, &loss, &acc, err);
+        int64_t correct = 0, total = 0;
+        st = run_batch(m, l, o, x, y, &loss, &acc, &correct, &total, err);
         nn_ctx_scratch_reset(ctx);
         if (st) break;
         sum_loss += loss;
+        wsum_loss += (double)loss * (double)bs;
         if (isnan(acc)) has_acc = false;
         sum_acc += acc;
+        sum_correct += correct;
+        sum_total += total;
     }
     nn_grad_set_enabled(ctx, prev_grad);
     prev_modes.cap = prev_modes.n; /* put every module's mode back */
@@ -148,23 +168,42 @@ nn_status nn_fit_epoch(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, int
     if (prev_modes.flag) nn_module_visit(m, restore_mode, &prev_modes);
     free(prev_modes.flag);
     if (!st && out) {
-        out->loss = sum_loss / (double)nb;
-        out->accuracy = has_acc ? sum_acc / (double)nb : NAN;
-        out->batches = nb;
+        /* Weighted by samples; with equal batches the plain mean, summed as
+         * it always was so that the figures stay the same to the last digit. */
+        if (!rest) {
+            out->loss = sum_loss / (double)nb;
+            out->accuracy = has_acc ? sum_acc / (double)nb : NAN;
+        } else {
+            out->loss = wsum_loss / (double)(nb * batch + rest);
+            out->accuracy = has_acc && sum_total > 0 ? (double)sum_correct / (double)sum_total
+                                                     : NAN;
+        }
+        out->batches = nb + (rest > 0);
     }
     if (ctx->err) nn_ctx_clear_error(ctx);
     nn_tensor_free(xb);
     nn_tensor_free(yb);
+    nn_tensor_free(xl);
+    nn_tensor_free(yl);
     free(idx);
     free(hx);
     free(hy);
     return st;
 }
 
+nn_status nn_fit_epoch(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, int64_t batch,
+                       const int64_t *order, nn_epoch_stats *out, char **err)
+{
+    return fit_pass(m, l, o, d, batch, order, false, out, err);
+}
+
 nn_status nn_fit(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, const nn_fit_opts *opts,
                  char **err)
 {
     int64_t n = d->len;
+    if (opts->shuffle == NN_SHUFFLE_SAMPLE && n > (int64_t)UINT32_MAX)
+        return nn_fail(err, NN_INVALID, "shuffle sample takes at most %lu samples",
+                       (unsigned long)UINT32_MAX);
     int64_t *order = opts->order, *own = NULL, *tmp = NULL;
     if (!order && !(order = own = malloc((size_t)n * sizeof *order)))
         return nn_fail(err, NN_NO_MEMORY, "out of memory");
@@ -175,16 +214,23 @@ nn_status nn_fit(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, const nn_
             return nn_fail(err, NN_INVALID, "data order entry %lld is %lld, outside 0..%lld",
                            (long long)i, (long long)order[i], (long long)(n - 1));
     }
-    if (opts->shuffle == NN_SHUFFLE_EPOCH && !(tmp = malloc((size_t)n * sizeof *tmp))) {
+    if (opts->shuffle != NN_SHUFFLE_NONE && !(tmp = malloc((size_t)n * sizeof *tmp))) {
         free(own);
         return nn_fail(err, NN_NO_MEMORY, "out of memory");
     }
     nn_status st = NN_OK;
     for (int64_t e = opts->first_epoch; e < opts->epochs && !st; e++) {
         if (o && opts->schedule && (st = nn_schedule_apply(opts->schedule, o, e, err))) break;
-        if (tmp) nn_order_shuffle(&m->ctx->rng, order, tmp, n);
+        const int64_t *ord = order;
+        if (opts->shuffle == NN_SHUFFLE_EPOCH) {
+            nn_order_shuffle(&m->ctx->rng, order, tmp, n);
+        } else if (opts->shuffle == NN_SHUFFLE_SAMPLE) {
+            /* idx = np.random.randint(0, n, batch) per batch; order stays */
+            for (int64_t i = 0; i < n; i++) tmp[i] = nn_rng_below(&m->ctx->rng, (uint32_t)n);
+            ord = tmp;
+        }
         nn_epoch_stats s = {.epoch = e};
-        st = nn_fit_epoch(m, l, o, d, opts->batch, order, &s, err);
+        st = fit_pass(m, l, o, d, opts->batch, ord, opts->drop_last, &s, err);
         if (!st && opts->on_epoch && opts->on_epoch(&s, opts->user)) break;
     }
     free(own);

@@ -213,7 +213,7 @@ user_error "an unknown option" train --frobnicate 3
 user_error "--epochs x" train --epochs x
 user_error "--epochs -1" train --epochs -1
 user_error "--batch 0" train --batch 0
-user_error "--batch 5000 (bigger than the dataset)" train --batch 5000
+user_error "--batch 5000 (bigger than the dataset) with --drop-last" train --batch 5000 --drop-last
 user_error "--shuffle sometimes" train --shuffle sometimes
 user_error "--model 'linear out=0'" train --model 'linear out=0'
 user_error "--model 'linear in=3 out=5' (the input has 2 features)" train --model 'linear in=3 out=5'

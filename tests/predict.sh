@@ -144,8 +144,12 @@ user_error "train --val-split abc is refused" train --val-split abc
 user_error "train --val with --val-split is refused" train --val "$VAL" --val-split 0.2
 user_error "train --val-split leaving no validation sample is refused" \
     train --data 'circle n=3' --batch 1 --val-split 0.1
-user_error "train --val with a batch larger than its data is refused" \
-    train --val 'circle n=50' --epochs 1
+# A validation set smaller than the batch is scored whole, in one partial batch.
+run train --val 'circle n=50' --epochs 1 --save "$tmp/small.pb"
+vl=$(sed -n 's/^epoch: *0 .*val_loss: \([0-9.]*\) val_accuracy: \([0-9.]*\)$/loss: \1 accuracy: \2/p' "$tmp/out")
+run eval "$tmp/small.pb" --data 'circle n=50'
+check "train --val with a batch larger than its data scores all of it, as eval does" \
+    eval 'status_is 0 && test -n "$vl" && out_has "^$vl\$"'
 user_error "train --resume with --val-split is refused" train --resume "$tmp/h.pb" --val-split 0.3
 user_error "train --resume with --val of a run that holds out a split is refused" \
     train --resume "$tmp/h.pb" --val "$VAL"

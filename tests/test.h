@@ -122,6 +122,7 @@ void register_tensor_tests(void);
 void register_grad_tests(void);
 void register_sgd_tests(void);
 void register_loader_tests(void);
+void register_batches_tests(void);
 void register_props_tests(void);
 void register_train_tests(void);
 void register_checkpoint_tests(void);

@@ -245,9 +245,17 @@ static void test_train_refusals(void)
     run_open(&r, ctx, CHAIN, "lr=0.5");
     recorder rec;
     char *err = NULL;
-    CHECK_STATUS(fit(&r, &rec, 5, 2000, &err), NN_INVALID, err);
-    CHECK_CONTAINS(err, "batch size 2000 is larger than the dataset (1200 samples)");
+    /* a batch larger than the data is one batch of all, unless drop_last */
+    nn_fit_opts o = {.epochs = 5, .batch = 2000, .on_epoch = on_epoch, .user = &rec,
+                     .drop_last = 1};
+    memset(&rec, 0, sizeof rec);
+    rec.ctx = ctx;
+    CHECK_STATUS(nn_fit(r.net, r.loss, r.opt, r.data, &o, &err), NN_INVALID, err);
+    CHECK_CONTAINS(err, "batch size 2000 with drop_last leaves no batch of the 1200 samples");
     CU_ASSERT_EQUAL(rec.calls, 0);
+    CHECK_OK(fit(&r, &rec, 5, 2000, &err), err);
+    CU_ASSERT_EQUAL(rec.calls, 5);
+    CU_ASSERT_EQUAL(rec.last.batches, 1);
     CHECK_STATUS(fit(&r, &rec, 5, 0, &err), NN_INVALID, err);
     CHECK_CONTAINS(err, "batch size must be positive");
     /* the largest batch that fits is the whole set */

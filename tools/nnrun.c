@@ -41,6 +41,7 @@ typedef struct {
     int64_t epochs, batch, log_every, save_every;
     uint64_t seed;
     int verbose, show_input, hierarchical, values, targets;
+    int drop_last; /* --drop-last */
     const char *out; /* -o FILE */
     nn_shape input_shape; /* --input-shape: one sample's shape (ndim 0: not given) */
     unsigned given; /* bit i: with_value[i] was set explicitly */
@@ -58,6 +59,7 @@ static const char *const with_value[] = {"data",        "model",     "loss",   "
                                          "schedule",    "lr-schedule", "input-shape",
                                          "val",         "val-split"};
 enum { OPT_DATA, OPT_MODEL, OPT_LOSS, OPT_OPTIM, OPT_EPOCHS, OPT_BATCH, OPT_SHUFFLE, OPT_SEED };
+#define DROP_LAST_KEY "drop-last" /* checkpoint metadata of a run trained with --drop-last */
 #define GIVEN(o, i) (((o)->given >> (i)) & 1u)
 #define DEVICE(o) ((o)->device ? (o)->device : "cpu") /* nnrun's default, not the core's */
 
@@ -96,7 +98,8 @@ static const char usage[] =
     "  --optim SPEC      optimizer                      (sgd lr=0.5 momentum=0.8)\n"
     "  --epochs N        epochs to train                (1000)\n"
     "  --batch N         samples per batch              (100)\n"
-    "  --shuffle MODE    none | epoch                   (epoch)\n"
+    "  --shuffle MODE    none | epoch | sample          (epoch)\n"
+    "  --drop-last       train without the last partial batch\n"
     "  --seed N          seed of initialisation and shuffling (1)\n"
     "  --log-every N     print every N epochs and the last (100)\n"
     "  --device NAME     device backend                 (cpu)\n"
@@ -228,8 +231,8 @@ static int set_option(options *o, const char *name, const char *value)
         if (parse_count("--save-every", value, 1, &o->save_every)) return 1;
     }
     else if (!strcmp(name, "shuffle")) {
-        if (strcmp(value, "none") && strcmp(value, "epoch"))
-            return die("--shuffle expects none or epoch, got '%s'", value);
+        if (strcmp(value, "none") && strcmp(value, "epoch") && strcmp(value, "sample"))
+            return die("--shuffle expects none, epoch or sample, got '%s'", value);
         o->shuffle = (char *)value;
     } else if (!strcmp(name, "epochs")) {
         if (parse_count("--epochs", value, 0, &o->epochs)) return 1;
@@ -302,6 +305,8 @@ static int parse_args(options *o, int argc, char **argv, const char **pos, int m
         const char *a = argv[i];
         if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             o->verbose = 1;
+        } else if (!strcmp(a, "--drop-last")) {
+            o->drop_last = 1;
         } else if (!strcmp(a, "--show-input")) {
             o->show_input = 1;
         } else if (!strcmp(a, "--hierarchical")) {
@@ -443,13 +448,19 @@ static nn_status eval_val(const options *o, run_state *r, nn_epoch_stats *out, c
     return st;
 }
 
+static nn_shuffle shuffle_mode(const char *s)
+{
+    return !strcmp(s, "epoch") ? NN_SHUFFLE_EPOCH : !strcmp(s, "sample") ? NN_SHUFFLE_SAMPLE
+                                                                        : NN_SHUFFLE_NONE;
+}
+
 static nn_status save_run(const options *o, run_state *r, int64_t epochs_done, char **err)
 {
     nn_train_state ts = {
         .epoch = epochs_done,
         .step = r->optim ? nn_optim_steps(r->optim) : 0,
         .batch = o->batch,
-        .shuffle = !strcmp(o->shuffle, "epoch") ? NN_SHUFFLE_EPOCH : NN_SHUFFLE_NONE,
+        .shuffle = shuffle_mode(o->shuffle),
         .seed = o->seed,
         .rng = *nn_ctx_rng(r->ctx),
         .data = o->data,
@@ -460,10 +471,11 @@ static nn_status save_run(const options *o, run_state *r, int64_t epochs_done, c
     };
     nn_save_opts so = {.info = o->info, .model = r->model, .optim = r->optim, .train = &ts};
     char *sched = nn_schedule_count(r->sched) ? nn_schedule_text(r->sched) : NULL;
-    const char *meta[6];
+    const char *meta[8];
     char split[32];
     int nm = 0;
     if (sched) meta[nm++] = SCHEDULE_KEY, meta[nm++] = sched;
+    if (o->drop_last) meta[nm++] = DROP_LAST_KEY, meta[nm++] = "1";
     if (o->val) meta[nm++] = "val", meta[nm++] = o->val; /* --resume keeps validating */
     if (o->val_split > 0) { /* and rebuilds the split from it and the seed */
         snprintf(split, sizeof split, "%.17g", o->val_split);
@@ -566,7 +578,13 @@ static nn_status resume_run(options *o, run_state *r, int64_t *first_epoch, char
     o->data = (char *)ts.data;
     o->loss = (char *)ts.loss;
     o->batch = ts.batch;
-    o->shuffle = ts.shuffle == NN_SHUFFLE_EPOCH ? "epoch" : "none";
+    o->shuffle = ts.shuffle == NN_SHUFFLE_EPOCH    ? "epoch"
+                 : ts.shuffle == NN_SHUFFLE_SAMPLE ? "sample"
+                                                   : "none";
+    if (o->drop_last && !nn_checkpoint_metadata(r->ck, DROP_LAST_KEY))
+        return nn_fail(err, NN_INVALID, "--drop-last cannot change a resumed run; it comes from '%s'",
+                       o->resume);
+    o->drop_last = nn_checkpoint_metadata(r->ck, DROP_LAST_KEY) != NULL;
     o->seed = ts.seed;
     if (!o->device && ts.device && *ts.device) o->device = (char *)ts.device;
     if ((st = nn_ctx_open(r->reg, DEVICE(o), o->seed, &r->ctx, err))) return st;
@@ -637,6 +655,9 @@ static int cmd_train(options *o, int argc, char **argv)
     nn_status st = open_registry(o, &r.reg, &err);
     if (!st) st = o->resume ? resume_run(o, &r, &first, &err) : new_run(o, &r, &err);
     if (!st) st = schedule_build(&o->sched, r.ck, r.optim, first, o->epochs, &r.sched, &err);
+    if (!st && o->drop_last && o->batch > nn_dataset_len(r.data))
+        st = nn_fail(&err, NN_INVALID, "--drop-last with --batch %lld leaves no batch of the %lld samples",
+                     (long long)o->batch, (long long)nn_dataset_len(r.data));
     nn_epoch_stats before, vbefore;
     if (!st) st = nn_fit_epoch(r.model, r.loss, NULL, r.data, o->batch, NULL, &before, &err);
     if (!st && r.val) st = eval_val(o, &r, &vbefore, &err);
@@ -646,9 +667,8 @@ static int cmd_train(options *o, int argc, char **argv)
                (long long)nn_dataset_len(r.val));
     print_stats("before:     ", &before, r.val ? &vbefore : NULL);
     epoch_state es = {o, &r, NN_OK, NULL};
-    nn_fit_opts fo = {o->epochs, o->batch,
-                      !strcmp(o->shuffle, "epoch") ? NN_SHUFFLE_EPOCH : NN_SHUFFLE_NONE,
-                      on_epoch, &es, first, r.order, r.sched};
+    nn_fit_opts fo = {o->epochs, o->batch, shuffle_mode(o->shuffle),
+                      on_epoch, &es, first, r.order, r.sched, o->drop_last};
     double t0 = now();
     st = nn_fit(r.model, r.loss, r.optim, r.data, &fo, &err);
     double dt = now() - t0;
@@ -660,7 +680,8 @@ static int cmd_train(options *o, int argc, char **argv)
     free(es.err);
     if (st) goto out;
     int64_t done = o->epochs > first ? o->epochs - first : 0;
-    int64_t samples = done * (nn_dataset_len(r.data) / o->batch) * o->batch;
+    int64_t n = nn_dataset_len(r.data);
+    int64_t samples = done * (o->drop_last ? n / o->batch * o->batch : n);
     printf("time: %.3f s for %lld epochs, %.0f samples/s on %s\n", dt, (long long)done,
            dt > 0 ? (double)samples / dt : 0.0, nn_ctx_device_name(r.ctx));
     if (o->save && (st = save_run(o, &r, first > o->epochs ? first : o->epochs, &err))) goto out;
@@ -752,7 +773,10 @@ static int inspect_checkpoint(const char *path)
         printf("epoch:     %lld\nstep:      %lld\ndata:      %s\nloss:      %s\nbatch:     %lld\n"
                "shuffle:   %s\nseed:      %llu\ndevice:    %s\n",
                (long long)ts.epoch, (long long)ts.step, ts.data, ts.loss, (long long)ts.batch,
-               ts.shuffle == NN_SHUFFLE_EPOCH ? "epoch" : "none", (unsigned long long)ts.seed,
+               ts.shuffle == NN_SHUFFLE_EPOCH    ? "epoch"
+               : ts.shuffle == NN_SHUFFLE_SAMPLE ? "sample"
+                                                 : "none",
+               (unsigned long long)ts.seed,
                ts.device);
     schedule_print(c);
     nn_free(chain);

@@ -590,11 +590,16 @@ NN_API nn_status nn_dataset_get(nn_dataset *d, int64_t i, float *x, float *y);
 NN_API nn_status nn_dataset_subset(nn_dataset *d, const int64_t *idx, int64_t n,
                                    nn_dataset **out, char **err);
 
-typedef enum { NN_SHUFFLE_NONE, NN_SHUFFLE_EPOCH } nn_shuffle;
+/* NONE: 0..n-1 in order; EPOCH: a fresh permutation each pass; SAMPLE: each
+ * batch drawn at random with replacement (the tutorial's
+ * idx = np.random.randint(0, n, batch)). Draws come from the context's RNG. */
+typedef enum { NN_SHUFFLE_NONE, NN_SHUFFLE_EPOCH, NN_SHUFFLE_SAMPLE } nn_shuffle;
 
-/* Batches as PyTorch's DataLoader gives them: batch samples each, the last
- * one smaller unless drop_last, in a fresh random order each pass when
- * shuffle is NN_SHUFFLE_EPOCH (from the context's RNG). Caller owns *out. */
+/* Batches as PyTorch's DataLoader gives them: batch samples each (a batch
+ * larger than the dataset gives one batch of all), the last one smaller
+ * unless drop_last, shuffled per nn_shuffle (n draws a pass for SAMPLE).
+ * Batches are assembled in host memory and copied to the context's device one
+ * at a time. Caller owns *out. */
 typedef struct nn_loader nn_loader;
 NN_API nn_status nn_loader_open(nn_dataset *d, int64_t batch, nn_shuffle shuffle, int drop_last,
                                 nn_loader **out, char **err);
@@ -644,8 +649,8 @@ NN_API nn_status nn_schedule_parse_text(nn_schedule *s, const char *text, char *
 
 typedef struct nn_epoch_stats {
     int64_t epoch;   /* -1 for the evaluation before training */
-    double loss;     /* mean of the batch losses */
-    double accuracy; /* mean of the batch accuracies; NaN without a metric */
+    double loss;     /* per sample: sum of batch loss * batch size / samples */
+    double accuracy; /* correct / total over the epoch; NaN without a metric */
     int64_t batches;
 } nn_epoch_stats;
 
@@ -663,17 +668,21 @@ typedef struct nn_fit_opts {
                             shuffled epoch permutes it, as the tutorial's X = X[idx].
                             NULL: start from 0..n-1 internally */
     nn_schedule *schedule; /* optional: applied to the optimizer before each epoch */
+    int drop_last;       /* training skips the last partial batch */
 } nn_fit_opts;
 
-/* One pass over d as the tutorial's fit(): batches of opts->batch (a final
- * partial batch is dropped), train mode with an optimizer step per batch when
- * o is not NULL, else evaluation (eval mode, no grad). Every module's mode is
- * restored afterwards. order may be NULL (0..n-1). */
+/* One pass over d as the tutorial's fit(): batches of `batch` samples, the
+ * last partial batch kept (a batch larger than d gives one batch), train mode
+ * with an optimizer step per batch when o is not NULL, else evaluation (eval
+ * mode, no grad). Each batch is gathered into host memory, then copied to the
+ * model's device on its own. Every module's mode is restored afterwards.
+ * order may be NULL (0..n-1). */
 NN_API nn_status nn_fit_epoch(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d,
                               int64_t batch, const int64_t *order, nn_epoch_stats *out,
                               char **err);
 /* The whole loop: epochs first_epoch .. epochs-1, shuffling per opts->shuffle
- * with the context's RNG, applying opts->schedule before each epoch and
+ * with the context's RNG (SAMPLE leaves opts->order as it is), dropping the
+ * last partial batch when opts->drop_last, applying opts->schedule before each epoch and
  * calling opts->on_epoch after each. */
 NN_API nn_status nn_fit(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d,
                         const nn_fit_opts *opts, char **err);
