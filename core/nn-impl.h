@@ -269,6 +269,7 @@ struct nn_dataset {
     int64_t len;
     nn_shape input, target;
     float *x, *y; /* host cache of every sample, filled on first batch */
+    char *learned; /* nn_dataset_vt.learned's words, or NULL */
 };
 
 /* order = order[randperm(n)], the tutorial's X = X[idx]; tmp holds n entries.

@@ -14,6 +14,7 @@
 #include "check.h"
 #include "ops.h"
 #include "schedule.h"
+#include "dataspec.h"
 
 #include <ctype.h>
 #include <signal.h>
@@ -373,6 +374,7 @@ typedef struct {
     nn_checkpoint *ck;
     int64_t *order;
     nn_schedule *sched;
+    char *data_spec; /* the data spec with what the data taught its dataset */
 } run_state;
 
 static void run_free(run_state *r)
@@ -386,6 +388,7 @@ static void run_free(run_state *r)
     nn_checkpoint_free(r->ck);
     free(r->order);
     nn_schedule_free(r->sched);
+    free(r->data_spec);
 }
 
 typedef struct {
@@ -420,10 +423,15 @@ static nn_status save_run(const options *o, run_state *r, int64_t epochs_done, c
     };
     nn_save_opts so = {.info = o->info, .model = r->model, .optim = r->optim, .train = &ts};
     char *sched = nn_schedule_count(r->sched) ? nn_schedule_text(r->sched) : NULL;
-    const char *meta[] = {SCHEDULE_KEY, sched};
+    const char *meta[4], *learned = nn_dataset_learned(r->data);
+    so.metadata = meta;
     if (sched) {
-        so.metadata = meta;
-        so.nmetadata = 1;
+        meta[2 * so.nmetadata] = SCHEDULE_KEY;
+        meta[2 * so.nmetadata++ + 1] = sched;
+    }
+    if (*learned) { /* for eval --data: other data treated as the training data */
+        meta[2 * so.nmetadata] = DATA_LEARNED_KEY;
+        meta[2 * so.nmetadata++ + 1] = learned;
     }
     nn_status st = nn_checkpoint_save(o->save, &so, err);
     nn_free(sched);
@@ -498,6 +506,11 @@ static nn_status new_run(options *o, run_state *r, char **err)
     if ((st = nn_ctx_open(r->reg, DEVICE(o), o->seed, &r->ctx, err))) return st;
     OPEN_SPEC(nn_dataset_open, r->ctx, o->data, &r->data, err);
     if (st) return st;
+    if (*nn_dataset_learned(r->data)) { /* saved with the spec: eval reopens it the same way */
+        if (!(r->data_spec = dataspec_with_learned(o->data, nn_dataset_learned(r->data))))
+            return nn_fail(err, NN_NO_MEMORY, "out of memory");
+        o->data = r->data_spec;
+    }
     if ((st = nn_module_from_chain(r->ctx, o->model, nn_dataset_input_shape(r->data), &r->model,
                                    err)))
         return st;
@@ -595,6 +608,15 @@ static int cmd_eval(options *o, int argc, char **argv)
     if (has_ts) {
         if (!GIVEN(o, OPT_DATA)) o->data = (char *)ts.data;
         if (!GIVEN(o, OPT_LOSS)) o->loss = (char *)ts.loss;
+        const char *learned = nn_checkpoint_metadata(r.ck, DATA_LEARNED_KEY);
+        if (GIVEN(o, OPT_DATA) && learned && dataspec_same_name(o->data, ts.data)) {
+            /* the training data's statistics, unless the spec gives its own */
+            if (!(r.data_spec = dataspec_with_learned(o->data, learned))) {
+                st = nn_fail(&err, NN_NO_MEMORY, "out of memory");
+                goto out;
+            }
+            o->data = r.data_spec;
+        }
         if (!GIVEN(o, OPT_BATCH) && ts.batch > 0) o->batch = ts.batch;
         if (!o->device && ts.device && *ts.device) o->device = (char *)ts.device;
     }
