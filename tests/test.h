@@ -138,5 +138,6 @@ void register_golden_batchnorm_tests(void);
 void register_buffer_tests(void);
 void register_golden_optim_tests(void);
 void register_optim_tests(void);
+void register_csv_tests(void);
 
 #endif

@@ -243,6 +243,7 @@ int main(int argc, char **argv)
     register_buffer_tests();
     register_golden_optim_tests();
     register_optim_tests();
+    register_csv_tests();
     if (CU_get_error() != CUE_SUCCESS) {
         fprintf(stderr, "test_nn: registering the tests: %s\n", CU_get_error_msg());
         CU_cleanup_registry();
