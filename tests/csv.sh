@@ -118,6 +118,13 @@ check "the file's own statistics (given) give another result" \
 run eval "$tmp/t.nn"
 check "eval FILE reopens the training data with the same statistics" \
     awk '{ exit !($NF >= 0.95) }' "$tmp/out"
+run inspect "$tmp/t.nn"
+spec1=$(grep '^data:' "$tmp/out")
+run train --resume "$tmp/t.nn" --epochs 102 --save "$tmp/t2.nn"
+check "--resume of a normalized csv run" status_is 0
+run inspect "$tmp/t2.nn"
+check "the resumed run saves the same data spec, statistics once" \
+    [ -n "$spec1" -a "$(grep '^data:' "$tmp/out")" = "$spec1" ]
 
 # ---- refusals: one line, exit status 1
 bad() { # bad DESC CONTENT SPEC-WORDS MESSAGE

@@ -386,7 +386,7 @@ static void add_list(char **s, size_t *left, const char *key, const double *v, i
 static nn_status csv_learned(void *priv, char **words)
 {
     const csv *c = priv;
-    size_t cap = 64 + (size_t)c->nf * 2 * 28, left = cap;
+    size_t cap = 128 + (size_t)c->nf * 2 * 32, left = cap;
     char *s = *words = malloc(cap);
     if (!s) return NN_NO_MEMORY;
     *s = 0;
