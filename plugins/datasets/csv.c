@@ -32,7 +32,7 @@ static const nn_prop_def csv_props[] = {
     [P_DELIM] = {"delimiter", NN_PROP_STRING, ",", 1, 0, NULL,
                  "the one character between cells, or 'tab'"},
     [P_CLASSES] = {"classes", NN_PROP_INT, "0", 0, 1e7, NULL,
-                   "number of classes of the target (0: inferred, see the docs)"},
+                   "class-index target in 0..N-1 (0: so when every target is a whole number >= 0)"},
     [P_NORM] = {"normalize", NN_PROP_ENUM, "none", 1, 0, "none|standard|minmax",
                 "feature scaling, with statistics of this file unless given"},
     [P_MEAN] = {"mean", NN_PROP_STRING, "", 1, 0, NULL, "normalize=standard: the features' means"},
@@ -137,7 +137,7 @@ static nn_status statistics(csv *c, const nn_props *p, char **err)
     if (c->norm == NORM_NONE) {
         for (int i = P_MEAN; i <= P_MAX; i++)
             if (*nn_props_string(p, i))
-                return nn_fail(err, NN_INVALID, "csv: %s= goes with normalize=%s",
+                return nn_fail(err, NN_INVALID, "csv: %s= is for normalize=%s, not normalize=none",
                                csv_props[i].name, i <= P_STD ? "standard" : "minmax");
         return NN_OK;
     }
