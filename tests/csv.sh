@@ -80,6 +80,10 @@ run eval "$tmp/d.nn" --data "csv path=$tmp/d2.csv delimiter=;"
 check "the same numbers written with spaces, CRLF and ';' decode the same" \
     [ "$rc" -eq 0 -a -n "$l1" -a "$(cat "$tmp/out")" = "$l1" ]
 
+printf '0.25\t10\t1\n-3\t0.25\t0\n' >"$tmp/d3.csv"
+run eval "$tmp/d.nn" --data "csv path=$tmp/d3.csv delimiter=tab"
+check "delimiter=tab decodes the same numbers" [ "$rc" -eq 0 -a "$(cat "$tmp/out")" = "$l1" ]
+
 # ---- statistics of a real file against awk, kept and reused by eval
 gen "$tmp/train.csv" 7 300
 gen "$tmp/test.csv" 11 200
@@ -151,6 +155,8 @@ bad "mean= with the wrong count" '1,2,0\n' "mean=1 std=1" "csv: mean= has 1 numb
 bad "std= of zero" '1,2,0\n' "mean=1,1 std=1,0" "csv: std=1,0: item 2 is not a positive finite number"
 bad "mean= without std=" '1,2,0\n' "normalize=standard std=" "csv: give both mean= and std=, or neither"
 bad "min= with normalize=standard" '1,2,0\n' "min=1,1" "csv: normalize=standard takes mean= and std=, not min= or max="
+bad "normalize=none against the checkpoint's statistics" '1,2,0\n' "normalize=none" \
+    "csv: mean= is for normalize=standard, not normalize=none"
 printf '1,2\0,0\n' >"$tmp/nul.csv"
 user_error "a file with a NUL byte" eval "$tmp/a.nn" --data "csv path=$tmp/nul.csv"
 check "  ... says so" err_is "$tmp/nul.csv: not a text file (it holds a NUL byte)"
