@@ -16,6 +16,7 @@
 #include <nn/plugin.h>
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -240,7 +241,7 @@ static nn_status parse_rows(csv *c, const char *path, char *buf, const nn_props 
                 errno = 0;
                 double v = strtod(t, &e);
                 e += strspn(e, " \t");
-                if (e == t || *e || errno == ERANGE || !isfinite(v) || fabs(v) > 3.4e38) {
+                if (e == t || *e || errno == ERANGE || !isfinite(v) || fabs(v) > FLT_MAX) {
                     st = nn_fail(err, NN_FORMAT, "%s:%lld:%d: '%.40s' is not a %snumber", path,
                                  (long long)line, n + 1, t,
                                  e != t && !*e ? "finite single-precision " : "");
