@@ -38,6 +38,15 @@ nn_status nn_dataset_open(nn_ctx *ctx, const char *name, const char *words, nn_d
         return nn_fail(err, NN_FORMAT, "dataset '%s' reported no samples or a bad sample shape",
                        name);
     }
+    if (NN_VT_HAS(vt, nn_dataset_vt, learned) && vt->learned) {
+        char *w = NULL;
+        if ((st = vt->learned(d->priv, &w))) {
+            free(w);
+            nn_dataset_free(d);
+            return nn_fail(err, st, "dataset '%s': what it learned: %s", name, nn_strerror(st));
+        }
+        d->learned = w;
+    }
     *out = d;
     return NN_OK;
 }
@@ -50,12 +59,14 @@ void nn_dataset_free(nn_dataset *d)
     free(d->map);
     free(d->x);
     free(d->y);
+    free(d->learned);
     free(d);
 }
 
 int64_t nn_dataset_len(const nn_dataset *d) { return d->len; }
 const nn_shape *nn_dataset_input_shape(const nn_dataset *d) { return &d->input; }
 const nn_shape *nn_dataset_target_shape(const nn_dataset *d) { return &d->target; }
+const char *nn_dataset_learned(const nn_dataset *d) { return d->learned ? d->learned : ""; }
 
 /* The plugin's reason (or the status's text), after the dataset's name. */
 static nn_status read_failed(nn_dataset *d, nn_status st, char *why, const char *what,

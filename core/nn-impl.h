@@ -271,6 +271,7 @@ struct nn_dataset {
     float *x, *y; /* host cache of every sample, filled on first batch */
     nn_dataset *parent; /* a subset: parent's sample map[i] is sample i */
     int64_t *map;
+    char *learned; /* nn_dataset_vt.learned's words, or NULL */
 };
 
 /* order = order[randperm(n)], the tutorial's X = X[idx]; tmp holds n entries.

@@ -141,5 +141,6 @@ void register_golden_optim_tests(void);
 void register_optim_tests(void);
 void register_subset_tests(void);
 void register_idx_tests(void);
+void register_csv_tests(void);
 
 #endif

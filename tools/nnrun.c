@@ -15,6 +15,7 @@
 #include "ops.h"
 #include "predict.h"
 #include "schedule.h"
+#include "dataspec.h"
 
 #include <ctype.h>
 #include <signal.h>
@@ -401,6 +402,7 @@ typedef struct {
     nn_checkpoint *ck;
     int64_t *order;
     nn_schedule *sched;
+    char *data_spec; /* the data spec with what the data taught its dataset */
 } run_state;
 
 static void run_free(run_state *r)
@@ -416,6 +418,7 @@ static void run_free(run_state *r)
     nn_checkpoint_free(r->ck);
     free(r->order);
     nn_schedule_free(r->sched);
+    free(r->data_spec);
 }
 
 typedef struct {
@@ -471,10 +474,12 @@ static nn_status save_run(const options *o, run_state *r, int64_t epochs_done, c
     };
     nn_save_opts so = {.info = o->info, .model = r->model, .optim = r->optim, .train = &ts};
     char *sched = nn_schedule_count(r->sched) ? nn_schedule_text(r->sched) : NULL;
-    const char *meta[8];
+    const char *meta[10], *learned = nn_dataset_learned(r->whole ? r->whole : r->data);
     char split[32];
     int nm = 0;
     if (sched) meta[nm++] = SCHEDULE_KEY, meta[nm++] = sched;
+    if (*learned) /* for eval --data: other data treated as the training data */
+        meta[nm++] = DATA_LEARNED_KEY, meta[nm++] = learned;
     if (o->drop_last) meta[nm++] = DROP_LAST_KEY, meta[nm++] = "1";
     if (o->val) meta[nm++] = "val", meta[nm++] = o->val; /* --resume keeps validating */
     if (o->val_split > 0) { /* and rebuilds the split from it and the seed */
@@ -610,6 +615,12 @@ static nn_status new_run(options *o, run_state *r, char **err)
     nn_status st;
     if ((st = nn_ctx_open(r->reg, DEVICE(o), o->seed, &r->ctx, err))) return st;
     if ((st = open_data(o, r, err))) return st;
+    const char *learned = nn_dataset_learned(r->whole ? r->whole : r->data);
+    if (*learned) { /* saved with the spec: eval reopens it the same way */
+        if (!(r->data_spec = dataspec_with_learned(o->data, learned)))
+            return nn_fail(err, NN_NO_MEMORY, "out of memory");
+        o->data = r->data_spec;
+    }
     if ((st = nn_module_from_chain(r->ctx, o->model, nn_dataset_input_shape(r->data), &r->model,
                                    err)))
         return st;
@@ -716,6 +727,15 @@ static int cmd_eval(options *o, int argc, char **argv, bool predict)
     if (has_ts) {
         if (!GIVEN(o, OPT_DATA)) o->data = (char *)ts.data;
         if (!GIVEN(o, OPT_LOSS)) o->loss = (char *)ts.loss;
+        const char *learned = nn_checkpoint_metadata(r.ck, DATA_LEARNED_KEY);
+        if (GIVEN(o, OPT_DATA) && learned && dataspec_same_name(o->data, ts.data)) {
+            /* the training data's statistics, unless the spec gives its own */
+            if (!(r.data_spec = dataspec_with_learned(o->data, learned))) {
+                st = nn_fail(&err, NN_NO_MEMORY, "out of memory");
+                goto out;
+            }
+            o->data = r.data_spec;
+        }
         if (!GIVEN(o, OPT_BATCH) && ts.batch > 0) o->batch = ts.batch;
         if (!o->device && ts.device && *ts.device) o->device = (char *)ts.device;
     }

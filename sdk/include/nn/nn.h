@@ -580,6 +580,10 @@ NN_API void nn_dataset_free(nn_dataset *d);
 NN_API int64_t nn_dataset_len(const nn_dataset *d);
 NN_API const nn_shape *nn_dataset_input_shape(const nn_dataset *d);
 NN_API const nn_shape *nn_dataset_target_shape(const nn_dataset *d);
+/* The property words the dataset learned from its data (nn_dataset_vt.learned),
+ * "" when none: append them to another spec of the same dataset to treat that
+ * data the same way. Borrowed from d. */
+NN_API const char *nn_dataset_learned(const nn_dataset *d);
 /* One sample into host memory (numel of the input / target shapes). When
  * the plugin fails, its message (after the dataset's name) is also recorded
  * as the context's sticky error (nn_ctx_error); an index outside 0..len-1 is

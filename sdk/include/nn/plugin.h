@@ -221,6 +221,12 @@ typedef struct nn_dataset_vt {
     /* Optional: n samples by index, rows packed, for speed; *err as for get. */
     nn_status (*get_batch)(void *priv, const int64_t *idx, int64_t n, float *x, float *y,
                            char **err);
+    /* ---- ABI 2.0 ---- */
+    /* Optional: what the data taught the plugin (normalization statistics,
+     * the number of classes), as property words that reopen other data the
+     * same way: "normalize=standard mean=1.5,2 std=0.5,1". *words is
+     * malloc'd ("" for nothing); the core calls it once, after open. */
+    nn_status (*learned)(void *priv, char **words);
 } nn_dataset_vt;
 
 /* ---- Device -------------------------------------------------------------- */
