@@ -47,12 +47,20 @@ static const nn_op_def bce_op = {
 };
 
 /* y[0] = -mean(t log p + (1 - t) log(1 - p)), each log clamped at -100 so
- * that p = 0 or 1 gives a finite loss, as PyTorch. */
+ * that p = 0 or 1 gives a finite loss, as PyTorch. An input outside [0, 1],
+ * NaN included, is refused as PyTorch refuses it: a diverged model must not
+ * pass for a finite loss. */
 static nn_status bce_cpu_forward(const nn_kernel_call *c)
 {
     const float *restrict p = c->in[IN_P].data, *restrict t = c->in[IN_T].data;
     int64_t n = c->in[IN_P].numel;
     double s = 0.0;
+    for (int64_t i = 0; i < n; i++) /* NaN fails too, as PyTorch's check */
+        if (!(p[i] >= 0.0f && p[i] <= 1.0f))
+            return nn_ctx_set_error(c->ctx, NN_INVALID,
+                                    "binary_cross_entropy: all elements of input should be "
+                                    "between 0 and 1 (element %lld is %g)",
+                                    (long long)i, (double)p[i]);
     for (int64_t i = 0; i < n; i++) {
         float lp = fmaxf(logf(p[i]), -100.0f), lq = fmaxf(logf(1.0f - p[i]), -100.0f);
         s -= t[i] * lp + (1.0f - t[i]) * lq;
