@@ -96,8 +96,31 @@ static int restore_mode(nn_module *m, const char *path, int depth, void *user)
 /* One pass: batches of `batch` samples in `order` (NULL: 0..n-1), the last
  * one smaller unless drop_last. Each batch is gathered into host memory and
  * copied to the model's device on its own. */
+/* Training stops at a non-finite loss or parameter, so that no save ever
+ * holds the weights of a diverged run. The loss is read on the host each
+ * step anyway; the parameters are read when a step fails (a NaN weight is
+ * the likelier cause than what the failing op says) and at the end of each
+ * epoch, before anything can save them. epoch < 0: not known. */
+static nn_status nonfinite(nn_module *m, nn_status st, float loss, int64_t epoch, int64_t step,
+                           char **err)
+{
+    char where[64];
+    if (epoch >= 0)
+        snprintf(where, sizeof where, "at epoch %lld step %lld", (long long)epoch, (long long)step);
+    else
+        snprintf(where, sizeof where, "at step %lld", (long long)step);
+    const char *name;
+    nn_status pst = nn_module_check_finite(m, &name, NULL);
+    if (pst == NN_INVALID && name)
+        return nn_fail(err, NN_INVALID, "non-finite parameter %s %s", name, where);
+    if (st) return st;
+    if (!isfinite(loss)) return nn_fail(err, NN_INVALID, "non-finite loss %s", where);
+    return pst ? nn_fail(err, pst, "reading the parameters: %s", nn_strerror(pst)) : NN_OK;
+}
+
 static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, int64_t batch,
-                          const int64_t *order, bool drop_last, nn_epoch_stats *out, char **err)
+                          const int64_t *order, bool drop_last, int64_t epoch,
+                          nn_epoch_stats *out, char **err)
 {
     nn_ctx *ctx = m->ctx;
     if (batch <= 0) return nn_fail(err, NN_INVALID, "batch size must be positive");
@@ -154,6 +177,8 @@ static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, 
         int64_t correct = 0, total = 0;
         st = run_batch(m, l, o, x, y, &loss, &acc, &correct, &total, err);
         nn_ctx_scratch_reset(ctx);
+        if (o && (st || !isfinite(loss) || b == nb + (rest > 0) - 1))
+            st = nonfinite(m, st, st ? 0.0f : loss, epoch, b, err);
         if (st) break;
         sum_loss += loss;
         wsum_loss += (double)loss * (double)bs;
@@ -194,7 +219,7 @@ static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, 
 nn_status nn_fit_epoch(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, int64_t batch,
                        const int64_t *order, nn_epoch_stats *out, char **err)
 {
-    return fit_pass(m, l, o, d, batch, order, false, out, err);
+    return fit_pass(m, l, o, d, batch, order, false, -1, out, err);
 }
 
 nn_status nn_fit(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, const nn_fit_opts *opts,
@@ -230,7 +255,7 @@ nn_status nn_fit(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, const nn_
             ord = tmp;
         }
         nn_epoch_stats s = {.epoch = e};
-        st = fit_pass(m, l, o, d, opts->batch, ord, opts->drop_last, &s, err);
+        st = fit_pass(m, l, o, d, opts->batch, ord, opts->drop_last, e, &s, err);
         if (!st && opts->on_epoch && opts->on_epoch(&s, opts->user)) break;
     }
     free(own);

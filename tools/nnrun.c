@@ -702,6 +702,18 @@ out:
     return st ? die_err(err, st) : 0;
 }
 
+/* Weights of a diverged run give no figures: NaN or Inf is refused by name. */
+static nn_status refuse_nonfinite(const char *file, nn_module *m, char **err)
+{
+    const char *name;
+    float v;
+    nn_status st = nn_module_check_finite(m, &name, &v);
+    if (st == NN_INVALID && name)
+        return nn_fail(err, NN_FORMAT, "checkpoint %s: parameter %s holds %s", file, name,
+                       isnan(v) ? "NaN" : v > 0 ? "Inf" : "-Inf");
+    return st ? nn_fail(err, st, "checkpoint %s: %s", file, nn_strerror(st)) : NN_OK;
+}
+
 /* The checkpoint's own data, loss and batch unless the options give others;
  * predict writes the outputs (tools/predict.c) where eval prints the figures. */
 static int cmd_eval(options *o, int argc, char **argv, bool predict)
@@ -743,6 +755,7 @@ static int cmd_eval(options *o, int argc, char **argv, bool predict)
     OPEN_SPEC(nn_dataset_open, r.ctx, o->data, &r.data, &err);
     if (st) goto out;
     if ((st = nn_checkpoint_build_model(r.ck, r.ctx, &r.model, &err))) goto out;
+    if ((st = refuse_nonfinite(pos[0], r.model, &err))) goto out;
     if (!predict || has_ts || GIVEN(o, OPT_LOSS)) /* predict: a class rule only from a loss */
         OPEN_SPEC(nn_loss_create, r.ctx, o->loss, &r.loss, &err);
     if (st) goto out;

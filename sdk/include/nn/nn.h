@@ -491,6 +491,10 @@ NN_API int nn_module_state_count(nn_module *m);
 NN_API nn_tensor *nn_module_state(nn_module *m, int i, const char **name, int *is_buffer);
 /* zero_grad on every parameter. */
 NN_API void nn_module_zero_grad(nn_module *m);
+/* NN_OK when every parameter and buffer of m is finite; NN_INVALID at the
+ * first that holds NaN or Inf, with its name and the element in *name and
+ * *value (either may be NULL); another status when one cannot be read. */
+NN_API nn_status nn_module_check_finite(nn_module *m, const char **name, float *value);
 
 /* ---- seeing a network ----------------------------------------------------
  * print(model), modelsummary's table and the state_dict listing are views of
