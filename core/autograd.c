@@ -107,6 +107,7 @@ nn_status nn_backward(nn_tensor *loss)
             break;
         }
         n->backward(n);
+        if (ctx->detect_anomaly && !ctx->err) nn_anomaly_check(ctx, n);
         n->backward = NULL; /* consumed, as retain_graph=False */
         for (int k = 0; k < n->nout; k++) /* a later pass starts afresh */
             n->outs[k]->flags &= ~(uint32_t)NN_T_GRAD_VALID;

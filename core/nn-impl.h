@@ -86,6 +86,7 @@ struct nn_ctx {
     nn_arena meta;    /* host memory: scratch tensor structs, tape nodes */
     nn_node *tape;    /* newest node first */
     bool grad_enabled;
+    bool detect_anomaly; /* nn_backward checks each node's input gradients */
     nn_status err;
     char *err_msg;
 };
@@ -169,6 +170,8 @@ nn_node *nn_node_record(nn_ctx *ctx, const char *name, nn_backward_fn fn, nn_ten
 /* Where to write the gradient of t: allocates it on first use; *acc tells
  * whether to add (1) or overwrite (0). NULL if t does not need a gradient. */
 float *nn_grad_dst(nn_tensor *t, int *acc);
+/* With detect_anomaly on: a NaN or Inf in a gradient n wrote fails the context. */
+void nn_anomaly_check(nn_ctx *ctx, const nn_node *n);
 
 /* ---- shared by the op files ----------------------------------------------- */
 

@@ -54,6 +54,18 @@ check "the last good checkpoint (2 epochs done) stays" eval \
 run eval "$tmp/every.pb"
 check "and it evaluates to a finite loss" eval 'status_is 0 && out_has "^loss: [0-9.]* "'
 
+# ---- --detect-anomaly: off by default, no change to a healthy run ----------------
+# (the detection itself: test_numerics.c, LogBackward0 giving Inf)
+
+run train --epochs 5 --log-every 1
+grep -v '^time:' "$tmp/out" >"$tmp/plain.txt"
+run train --epochs 5 --log-every 1 --detect-anomaly
+grep -v '^time:' "$tmp/out" >"$tmp/anomaly.txt"
+check "train --detect-anomaly on a healthy run prints the same lines" eval \
+    'status_is 0 && [ -s "$tmp/plain.txt" ] && cmp -s "$tmp/plain.txt" "$tmp/anomaly.txt"'
+run --help
+check "nnrun --help lists --detect-anomaly" out_has "--detect-anomaly"
+
 # ---- eval of a checkpoint holding NaN ------------------------------------------
 
 have_py=0

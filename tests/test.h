@@ -142,5 +142,6 @@ void register_optim_tests(void);
 void register_subset_tests(void);
 void register_idx_tests(void);
 void register_csv_tests(void);
+void register_numerics_tests(void);
 
 #endif

@@ -43,6 +43,7 @@ typedef struct {
     uint64_t seed;
     int verbose, show_input, hierarchical, values, targets;
     int drop_last; /* --drop-last */
+    int detect_anomaly; /* --detect-anomaly */
     const char *out; /* -o FILE */
     nn_shape input_shape; /* --input-shape: one sample's shape (ndim 0: not given) */
     unsigned given; /* bit i: with_value[i] was set explicitly */
@@ -101,6 +102,7 @@ static const char usage[] =
     "  --batch N         samples per batch              (100)\n"
     "  --shuffle MODE    none | epoch | sample          (epoch)\n"
     "  --drop-last       train without the last partial batch\n"
+    "  --detect-anomaly  stop at the first op whose backward gives NaN or Inf\n"
     "  --seed N          seed of initialisation and shuffling (1)\n"
     "  --log-every N     print every N epochs and the last (100)\n"
     "  --device NAME     device backend                 (cpu)\n"
@@ -308,6 +310,8 @@ static int parse_args(options *o, int argc, char **argv, const char **pos, int m
             o->verbose = 1;
         } else if (!strcmp(a, "--drop-last")) {
             o->drop_last = 1;
+        } else if (!strcmp(a, "--detect-anomaly")) {
+            o->detect_anomaly = 1;
         } else if (!strcmp(a, "--show-input")) {
             o->show_input = 1;
         } else if (!strcmp(a, "--hierarchical")) {
@@ -677,6 +681,7 @@ static int cmd_train(options *o, int argc, char **argv)
         printf("samples:     %lld train, %lld validation\n", (long long)nn_dataset_len(r.data),
                (long long)nn_dataset_len(r.val));
     print_stats("before:     ", &before, r.val ? &vbefore : NULL);
+    if (o->detect_anomaly) nn_ctx_set_detect_anomaly(r.ctx, 1);
     epoch_state es = {o, &r, NN_OK, NULL};
     nn_fit_opts fo = {o->epochs, o->batch, shuffle_mode(o->shuffle),
                       on_epoch, &es, first, r.order, r.sched, o->drop_last};

@@ -277,6 +277,12 @@ NN_API nn_status nn_ctx_set_error(nn_ctx *ctx, nn_status code, const char *fmt, 
 /* Autograd recording switch, as torch.no_grad(). Returns the previous value. */
 NN_API int nn_grad_set_enabled(nn_ctx *ctx, int enabled);
 NN_API int nn_grad_enabled(const nn_ctx *ctx);
+/* torch.autograd.set_detect_anomaly: when on, nn_backward reads back the
+ * gradients each node wrote and stops at the first NaN or Inf with a sticky
+ * error naming the op ("op 'SigmoidBackward0' produced NaN in its
+ * backward"). Off by default (no cost then). Returns the previous value. */
+NN_API int nn_ctx_set_detect_anomaly(nn_ctx *ctx, int on);
+NN_API int nn_ctx_detect_anomaly(const nn_ctx *ctx);
 
 /* ---- tensors ------------------------------------------------------------ */
 
