@@ -33,8 +33,8 @@ static nn_shape batched(const nn_shape *s, int64_t n)
 }
 
 /* One batch: forward, loss, and in training the step. */
-static nn_status run_batch(nn_module *m, nn_loss *l, nn_optim *o, nn_tensor *xb, nn_tensor *yb,
-                           float *loss, double *acc, int64_t *correct, int64_t *total, char **err)
+static nn_status run_batch(nn_module *m, nn_loss *l, nn_optim *o, double clip, nn_tensor *xb,
+                           nn_tensor *yb, float *loss, double *acc, int64_t *correct, int64_t *total, char **err)
 {
     nn_ctx *ctx = m->ctx;
     nn_tensor *y = nn_module_forward(m, xb);
@@ -47,7 +47,9 @@ static nn_status run_batch(nn_module *m, nn_loss *l, nn_optim *o, nn_tensor *xb,
     if (o) {
         nn_optim_zero_grad(o);
         nn_backward(L);
-        nn_status st = ctx->err ? ctx->err : nn_optim_step(o);
+        nn_status st = ctx->err || !(clip > 0) ? NN_OK : nn_clip_grad_norm(m, clip, NULL);
+        if (st && !ctx->err) return nn_fail(err, st, "clip_grad_norm: %s", nn_strerror(st));
+        st = ctx->err ? ctx->err : nn_optim_step(o);
         if (ctx->err) return ctx_status(ctx, err);
         if (st) return nn_fail(err, st, "optimizer step: %s", nn_strerror(st));
     }
@@ -119,7 +121,7 @@ static nn_status nonfinite(nn_module *m, nn_status st, float loss, int64_t epoch
 }
 
 static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, int64_t batch,
-                          const int64_t *order, bool drop_last, int64_t epoch,
+                          const int64_t *order, bool drop_last, int64_t epoch, double clip,
                           nn_epoch_stats *out, char **err)
 {
     nn_ctx *ctx = m->ctx;
@@ -175,7 +177,7 @@ static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, 
         float loss;
         double acc = NAN;
         int64_t correct = 0, total = 0;
-        st = run_batch(m, l, o, x, y, &loss, &acc, &correct, &total, err);
+        st = run_batch(m, l, o, clip, x, y, &loss, &acc, &correct, &total, err);
         nn_ctx_scratch_reset(ctx);
         if (o && (st || !isfinite(loss) || b == nb + (rest > 0) - 1))
             st = nonfinite(m, st, st ? 0.0f : loss, epoch, b, err);
@@ -219,7 +221,7 @@ static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, 
 nn_status nn_fit_epoch(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, int64_t batch,
                        const int64_t *order, nn_epoch_stats *out, char **err)
 {
-    return fit_pass(m, l, o, d, batch, order, false, -1, out, err);
+    return fit_pass(m, l, o, d, batch, order, false, -1, 0.0, out, err);
 }
 
 nn_status nn_fit(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, const nn_fit_opts *opts,
@@ -255,7 +257,8 @@ nn_status nn_fit(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, const nn_
             ord = tmp;
         }
         nn_epoch_stats s = {.epoch = e};
-        st = fit_pass(m, l, o, d, opts->batch, ord, opts->drop_last, e, &s, err);
+        st = fit_pass(m, l, o, d, opts->batch, ord, opts->drop_last, e, opts->clip_grad_norm, &s,
+                      err);
         if (!st && opts->on_epoch && opts->on_epoch(&s, opts->user)) break;
     }
     free(own);

@@ -66,6 +66,29 @@ check "train --detect-anomaly on a healthy run prints the same lines" eval \
 run --help
 check "nnrun --help lists --detect-anomaly" out_has "--detect-anomaly"
 
+# ---- --clip-grad-norm ----------------------------------------------------------
+# (the arithmetic against PyTorch: test_numerics.c and tests/golden/clip.txt)
+
+for bad in 0 -1 abc inf; do
+    user_error "--clip-grad-norm $bad is refused" train --epochs 1 --clip-grad-norm "$bad"
+done
+check "the message says what it expects" err_has "expects a number above 0, got 'inf'"
+run train --epochs 1 --log-every 1
+cp "$tmp/out" "$tmp/noclip.out"
+run train --epochs 1 --log-every 1 --clip-grad-norm 0.01
+check "--clip-grad-norm 0.01 changes the training (epoch 0 differs from a run without)" eval \
+    'status_is 0 && out_has "^epoch:     0 loss: " &&
+     [ "$(grep "^epoch:" "$tmp/out")" != "$(grep "^epoch:" "$tmp/noclip.out")" ]'
+run train --epochs 4 --clip-grad-norm=0.01 --save "$tmp/clip4.pb"
+run params "$tmp/clip4.pb" --values
+cp "$tmp/out" "$tmp/clip4.values"
+run train --epochs 2 --clip-grad-norm 0.01 --save "$tmp/clip2.pb"
+run train --resume "$tmp/clip2.pb" --epochs 4 --save "$tmp/clip2to4.pb"
+check "a run resumed from a clipped checkpoint trains on" eval 'status_is 0'
+run params "$tmp/clip2to4.pb" --values
+check "and keeps clipping: 2 + 2 epochs give the weights of 4 epochs in one run" eval \
+    'status_is 0 && [ -s "$tmp/out" ] && cmp -s "$tmp/out" "$tmp/clip4.values"'
+
 # ---- eval of a checkpoint holding NaN ------------------------------------------
 
 have_py=0

@@ -143,5 +143,6 @@ void register_subset_tests(void);
 void register_idx_tests(void);
 void register_csv_tests(void);
 void register_numerics_tests(void);
+void register_clip_tests(void);
 
 #endif

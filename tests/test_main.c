@@ -248,6 +248,7 @@ int main(int argc, char **argv)
     register_idx_tests();
     register_csv_tests();
     register_numerics_tests();
+    register_clip_tests();
     if (CU_get_error() != CUE_SUCCESS) {
         fprintf(stderr, "test_nn: registering the tests: %s\n", CU_get_error_msg());
         CU_cleanup_registry();

@@ -1,9 +1,13 @@
 /* test_numerics.c - numerical faults: binary_cross_entropy refuses inputs
  * outside [0, 1] and NaN, nn_module_check_finite names a NaN parameter,
- * detect_anomaly names the op whose backward produced NaN or Inf. */
+ * detect_anomaly names the op whose backward produced NaN or Inf, and
+ * nn_clip_grad_norm matches PyTorch's clip_grad_norm_. */
+#include "golden.h"
 #include "test.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 static void test_bce_refuses_nan_and_out_of_range(void)
 {
@@ -78,4 +82,62 @@ void register_numerics_tests(void)
     FX_ADD(s, test_bce_refuses_nan_and_out_of_range);
     FX_ADD(s, test_check_finite_names_the_parameter);
     FX_ADD(s, test_detect_anomaly_names_the_op);
+}
+
+/* ---- clip_grad_norm against PyTorch (tests/golden/clip.txt) ---- */
+
+/* Leaves p0..p2 whose gradients are the golden g0..g2: the backward of
+ * sum(p_i * g_i) summed over i. */
+static void clip_case(const char *c)
+{
+    nn_ctx *ctx = fx_ctx();
+    golden *g = golden_open("clip.txt");
+    nn_tensor *p[3];
+    nn_tensor *L = NULL;
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "g%d", i);
+        nn_tensor *w = golden_tensor(g, name, 0);
+        nn_shape s;
+        golden_get(g, name, &s);
+        p[i] = tensor_from(&s, NULL, 1);
+        nn_tensor *term = nn_sum(nn_mul(p[i], w));
+        L = L ? nn_add(L, term) : term;
+    }
+    CHECK_OK(nn_backward(L), NULL);
+    char key[32];
+    snprintf(key, sizeof key, "%s_max_norm", c);
+    double max_norm = golden_scalar(g, key), total = -1;
+    CHECK_OK(nn_clip_grad_norm_params(p, 3, max_norm, &total), NULL);
+    snprintf(key, sizeof key, "%s_total", c);
+    CHECK_CLOSE(total, golden_scalar(g, key), 1e-6, 1e-6);
+    for (int i = 0; i < 3; i++) {
+        snprintf(key, sizeof key, "%s_g%d", c, i);
+        GOLDEN_CHECK(g, nn_tensor_grad(p[i]), key, 1e-7, 1e-6);
+    }
+    CHECK_CTX_OK(ctx);
+    nn_ctx_scratch_reset(ctx);
+    golden_close(g);
+}
+
+static void test_clip_grad_norm_scales_as_pytorch(void) { clip_case("small"); }
+static void test_clip_grad_norm_leaves_small_norms(void) { clip_case("large"); }
+
+static void test_clip_grad_norm_refuses_bad_max_norm(void)
+{
+    const float v[2] = {3, 4};
+    nn_tensor *p = t1d(2, v, 1);
+    double total = -1;
+    CHECK_STATUS(nn_clip_grad_norm_params(&p, 1, -1.0, &total), NN_INVALID, NULL);
+    CHECK_STATUS(nn_clip_grad_norm_params(&p, 1, NAN, &total), NN_INVALID, NULL);
+    CHECK_OK(nn_clip_grad_norm_params(&p, 1, 1.0, &total), NULL); /* no gradient yet */
+    CHECK_CLOSE(total, 0.0, 0, 0);
+}
+
+void register_clip_tests(void)
+{
+    CU_pSuite s = fx_add_suite("clip");
+    FX_ADD(s, test_clip_grad_norm_scales_as_pytorch);
+    FX_ADD(s, test_clip_grad_norm_leaves_small_norms);
+    FX_ADD(s, test_clip_grad_norm_refuses_bad_max_norm);
 }

@@ -44,6 +44,7 @@ typedef struct {
     int verbose, show_input, hierarchical, values, targets;
     int drop_last; /* --drop-last */
     int detect_anomaly; /* --detect-anomaly */
+    double clip; /* --clip-grad-norm X (0: none) */
     const char *out; /* -o FILE */
     nn_shape input_shape; /* --input-shape: one sample's shape (ndim 0: not given) */
     unsigned given; /* bit i: with_value[i] was set explicitly */
@@ -62,6 +63,7 @@ static const char *const with_value[] = {"data",        "model",     "loss",   "
                                          "val",         "val-split"};
 enum { OPT_DATA, OPT_MODEL, OPT_LOSS, OPT_OPTIM, OPT_EPOCHS, OPT_BATCH, OPT_SHUFFLE, OPT_SEED };
 #define DROP_LAST_KEY "drop-last" /* checkpoint metadata of a run trained with --drop-last */
+#define CLIP_KEY "clip-grad-norm"  /* and of one trained with --clip-grad-norm */
 #define GIVEN(o, i) (((o)->given >> (i)) & 1u)
 #define DEVICE(o) ((o)->device ? (o)->device : "cpu") /* nnrun's default, not the core's */
 
@@ -103,6 +105,7 @@ static const char usage[] =
     "  --shuffle MODE    none | epoch | sample          (epoch)\n"
     "  --drop-last       train without the last partial batch\n"
     "  --detect-anomaly  stop at the first op whose backward gives NaN or Inf\n"
+    "  --clip-grad-norm X  scale the gradients to a total 2-norm of at most X each step\n"
     "  --seed N          seed of initialisation and shuffling (1)\n"
     "  --log-every N     print every N epochs and the last (100)\n"
     "  --device NAME     device backend                 (cpu)\n"
@@ -299,6 +302,18 @@ static int read_spec(options *o, const char *path)
     return rc;
 }
 
+/* --clip-grad-norm X: a finite number above 0. */
+static int parse_clip(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !(v > 0) || isinf(v))
+        return die("--clip-grad-norm expects a number above 0, got '%s'", s);
+    *out = v;
+    return 0;
+}
+
 /* Parses argv after the command; positional arguments go to pos. */
 static int parse_args(options *o, int argc, char **argv, const char **pos, int max_pos,
                       int *npos)
@@ -312,6 +327,9 @@ static int parse_args(options *o, int argc, char **argv, const char **pos, int m
             o->drop_last = 1;
         } else if (!strcmp(a, "--detect-anomaly")) {
             o->detect_anomaly = 1;
+        } else if (!strncmp(a, "--clip-grad-norm", 16) && (!a[16] || a[16] == '=')) {
+            if (!a[16] && i + 1 == argc) return die("--clip-grad-norm needs a value");
+            if (parse_clip(a[16] ? a + 17 : argv[++i], &o->clip)) return 1;
         } else if (!strcmp(a, "--show-input")) {
             o->show_input = 1;
         } else if (!strcmp(a, "--hierarchical")) {
@@ -478,13 +496,18 @@ static nn_status save_run(const options *o, run_state *r, int64_t epochs_done, c
     };
     nn_save_opts so = {.info = o->info, .model = r->model, .optim = r->optim, .train = &ts};
     char *sched = nn_schedule_count(r->sched) ? nn_schedule_text(r->sched) : NULL;
-    const char *meta[10], *learned = nn_dataset_learned(r->whole ? r->whole : r->data);
+    const char *meta[12], *learned = nn_dataset_learned(r->whole ? r->whole : r->data);
     char split[32];
     int nm = 0;
     if (sched) meta[nm++] = SCHEDULE_KEY, meta[nm++] = sched;
     if (*learned) /* for eval --data: other data treated as the training data */
         meta[nm++] = DATA_LEARNED_KEY, meta[nm++] = learned;
     if (o->drop_last) meta[nm++] = DROP_LAST_KEY, meta[nm++] = "1";
+    char clip[32];
+    if (o->clip > 0) { /* --resume keeps clipping */
+        snprintf(clip, sizeof clip, "%.17g", o->clip);
+        meta[nm++] = CLIP_KEY, meta[nm++] = clip;
+    }
     if (o->val) meta[nm++] = "val", meta[nm++] = o->val; /* --resume keeps validating */
     if (o->val_split > 0) { /* and rebuilds the split from it and the seed */
         snprintf(split, sizeof split, "%.17g", o->val_split);
@@ -594,6 +617,14 @@ static nn_status resume_run(options *o, run_state *r, int64_t *first_epoch, char
         return nn_fail(err, NN_INVALID, "--drop-last cannot change a resumed run; it comes from '%s'",
                        o->resume);
     o->drop_last = nn_checkpoint_metadata(r->ck, DROP_LAST_KEY) != NULL;
+    const char *clip = nn_checkpoint_metadata(r->ck, CLIP_KEY);
+    if (clip && !(o->clip > 0)) {
+        char *end;
+        o->clip = strtod(clip, &end);
+        if (*end || !(o->clip > 0) || isinf(o->clip))
+            return nn_fail(err, NN_FORMAT, "'%s': its %s '%s' is no number above 0", o->resume,
+                           CLIP_KEY, clip);
+    }
     o->seed = ts.seed;
     if (!o->device && ts.device && *ts.device) o->device = (char *)ts.device;
     if ((st = nn_ctx_open(r->reg, DEVICE(o), o->seed, &r->ctx, err))) return st;
@@ -684,7 +715,7 @@ static int cmd_train(options *o, int argc, char **argv)
     if (o->detect_anomaly) nn_ctx_set_detect_anomaly(r.ctx, 1);
     epoch_state es = {o, &r, NN_OK, NULL};
     nn_fit_opts fo = {o->epochs, o->batch, shuffle_mode(o->shuffle),
-                      on_epoch, &es, first, r.order, r.sched, o->drop_last};
+                      on_epoch, &es, first, r.order, r.sched, o->drop_last, o->clip};
     double t0 = now();
     st = nn_fit(r.model, r.loss, r.optim, r.data, &fo, &err);
     double dt = now() - t0;

@@ -683,7 +683,17 @@ typedef struct nn_fit_opts {
                             NULL: start from 0..n-1 internally */
     nn_schedule *schedule; /* optional: applied to the optimizer before each epoch */
     int drop_last;       /* training skips the last partial batch */
+    double clip_grad_norm; /* > 0: nn_clip_grad_norm(m, it) between backward and step */
 } nn_fit_opts;
+
+/* torch.nn.utils.clip_grad_norm_: the 2-norm of every gradient together
+ * into *total_norm (may be NULL), and each gradient scaled in place by
+ * max_norm / (norm + 1e-6) when that is below 1. Parameters without a
+ * gradient are skipped. Its temporaries live in the scratch arena (released
+ * by nn_ctx_scratch_reset); NN_INVALID for a negative or infinite max_norm. */
+NN_API nn_status nn_clip_grad_norm(nn_module *m, double max_norm, double *total_norm);
+NN_API nn_status nn_clip_grad_norm_params(nn_tensor *const *params, int n, double max_norm,
+                                          double *total_norm);
 
 /* One pass over d as the tutorial's fit(): batches of `batch` samples, the
  * last partial batch kept (a batch larger than d gives one batch), train mode
