@@ -72,4 +72,72 @@ run inspect "$tmp/p.pb"
 check "... keeping the last good save" eval 'status_is 0 && [ "$(field epoch)" = 2 ]'
 check "... and no temporary file" no_tmp p.pb
 
+# ---- a save killed at each step, and the temporary files it leaves ------------------
+
+# A dead process's pid: a child that has exited and been waited for.
+sh -c : &
+dead=$!
+wait "$dead"
+
+for at in write:1 write:2 fsync close rename; do
+    cp "$tmp/old.pb" "$tmp/k.pb"
+    fault "$at:KILL" train --epochs 3 --save "$tmp/k.pb"
+    check "a save killed at $at dies of SIGKILL" status_is 137
+    check "... leaving the old checkpoint byte for byte" cmp -s "$tmp/k.pb" "$tmp/old.pb"
+    check "... and its temporary file, named with its pid" eval \
+        '[ "$(ls -A "$tmp" | grep -c "^k\.pb\.tmp\.[0-9][0-9]*\.......$")" = 1 ]'
+    run train --epochs 3 --save "$tmp/k.pb"
+    check "the next save to k.pb works" status_is 0
+    check "... and removes the killed save's temporary file" no_tmp k.pb
+done
+
+# Only nn's own names for that exact target, of processes that are gone.
+run train --epochs 2 --save "$tmp/m.pb"
+for f in "m.pb.tmp.$dead.AbC123" "m.pb.tmp.$$.AbC123" "m.pb.tmp.$dead.AbC12" \
+    "m.pb.tmp.x$dead.AbC123" "m.pb.tmp.AbC123" "n.pb.tmp.$dead.AbC123" \
+    "xm.pb.tmp.$dead.AbC123" "m.pb.tmp.$dead.AbC123.keep"; do
+    echo stale >"$tmp/$f"
+done
+run train --epochs 2 --save "$tmp/m.pb"
+check "a save removes a temporary file of its target left by a dead process" eval \
+    'status_is 0 && [ ! -e "$tmp/m.pb.tmp.$dead.AbC123" ]'
+check "... but not one of a live process" test -e "$tmp/m.pb.tmp.$$.AbC123"
+check "... nor names that only look like its own" eval \
+    'for f in "m.pb.tmp.$dead.AbC12" "m.pb.tmp.x$dead.AbC123" "m.pb.tmp.AbC123" \
+        "m.pb.tmp.$dead.AbC123.keep"; do [ -e "$tmp/$f" ] || exit 1; done'
+check "... nor those of another target" eval \
+    '[ -e "$tmp/n.pb.tmp.$dead.AbC123" ] && [ -e "$tmp/xm.pb.tmp.$dead.AbC123" ]'
+
+# ---- SIGKILL at varied moments of --save-every 1 training -------------------------------
+
+# 30 runs, each resumed from the last and killed after a delay drawn with a
+# fixed seed: the file always loads, and a run resumes from it.
+run train --epochs 1 --save "$tmp/r.pb"
+delays=$(awk 'BEGIN { srand(7); for (i = 0; i < 30; i++) printf "%.3f ", 0.02 + rand() * 0.4 }')
+bad=0
+last=1
+for d in $delays; do
+    "$NNRUN" train --resume "$tmp/r.pb" --epochs 100000000 --log-every 100000000 \
+        --save-every 1 --save "$tmp/r.pb" >/dev/null 2>"$tmp/kerr" &
+    pid=$!
+    sleep "$d"
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid"
+    run inspect "$tmp/r.pb"
+    e=$(field epoch)
+    if ! status_is 0 || [ -z "$e" ] || [ "$e" -lt "$last" ]; then
+        bad=$((bad + 1))
+        cp "$tmp/err" "$tmp/bad.err"
+    else
+        last=$e
+    fi
+done
+check "after 30 runs killed mid-training the checkpoint always loads, its epoch never going back" \
+    eval '[ "$bad" = 0 ] || { cat "$tmp/bad.err"; false; }'
+run train --resume "$tmp/r.pb" --epochs $((last + 2)) --save "$tmp/r.pb"
+check "... a run resumes from it" eval 'status_is 0 && grep -q "^saved:" "$tmp/out"'
+run inspect "$tmp/r.pb"
+check "... to the epoch asked for" eval '[ "$(field epoch)" = $((last + 2)) ]'
+check "... and its save leaves no temporary file of the killed runs" no_tmp r.pb
+
 finish
