@@ -140,4 +140,49 @@ run inspect "$tmp/r.pb"
 check "... to the epoch asked for" eval '[ "$(field epoch)" = $((last + 2)) ]'
 check "... and its save leaves no temporary file of the killed runs" no_tmp r.pb
 
+# ---- targets refused before training -------------------------------------------------
+
+# refused DESC ARGS...: train refuses the target with one message, before
+# its first line of output, and writes nothing.
+refused() {
+    desc=$1
+    shift
+    ls -A "$tmp" >"$tmp/before"
+    run train "$@"
+    user_error_result "$desc"
+    check "... before any training" eval '[ ! -s "$tmp/out" ]'
+    ls -A "$tmp" | grep -v '^out$\|^err$\|^before$\|^after$' >"$tmp/after"
+    check "... creating no file" eval 'grep -v "^out$\|^err$\|^before$\|^after$" "$tmp/before" | cmp -s - "$tmp/after"'
+}
+mkdir "$tmp/folder"
+refused "--save onto a folder is refused" --save "$tmp/folder"
+check "... saying so" err_has "is a folder"
+refused "--save onto a folder with a trailing slash is refused" --save "$tmp/folder/"
+mkfifo "$tmp/fifo.pb"
+refused "--save onto a fifo is refused" --save "$tmp/fifo.pb"
+check "... saying it is not a regular file" err_has "not a regular file"
+long=$(awk 'BEGIN { while (n++ < 300) printf "n" }')
+refused "--save with a name over NAME_MAX is refused" --save "$tmp/$long"
+check "... saying the name is too long" err_has "the name is 300 bytes"
+# Short enough alone, too long for the temporary file beside it.
+long=$(awk 'BEGIN { while (n++ < 250) printf "n" }')
+refused "--save with a name that leaves no room for its temporary name is refused" \
+    --save "$tmp/$long"
+deep=$(awk 'BEGIN { while (n++ < 500) printf "deepname/" }')
+refused "--save with a path over PATH_MAX is refused" --save "$tmp/$deep/x.pb"
+check "... saying the path is too long" err_has "the path is"
+mkdir "$tmp/ro"
+if [ "$(id -u)" != 0 ]; then
+    chmod 555 "$tmp/ro"
+    refused "--save into a read-only folder is refused" --save "$tmp/ro/x.pb"
+    check "... saying why" err_has "Permission denied"
+    chmod 755 "$tmp/ro"
+elif chattr +i "$tmp/ro" 2>/dev/null; then # root writes anywhere but here
+    refused "--save into a read-only (immutable) folder is refused" --save "$tmp/ro/x.pb"
+    check "... saying why" err_has "Operation not permitted"
+    chattr -i "$tmp/ro"
+else
+    skip "--save into a read-only folder is refused" "root, and chattr +i is not available"
+fi
+
 finish
