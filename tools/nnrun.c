@@ -14,6 +14,7 @@
 #include "check.h"
 #include "ops.h"
 #include "predict.h"
+#include "savepath.h"
 #include "schedule.h"
 #include "dataspec.h"
 
@@ -686,13 +687,13 @@ static int cmd_train(options *o, int argc, char **argv)
     if (o->save_every && !o->save) return die("--save-every needs --save FILE");
     if (o->input_shape.ndim) return die("--input-shape is for print, summary, params, graph and "
                                         "check; train takes the shape from --data");
-    if (o->save) { /* fail now, not after the training, when the folder cannot take it */
-        const char *slash = strrchr(o->save, '/');
-        char dir[4096];
-        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - o->save) + (slash == o->save) : 1,
-                 slash ? o->save : ".");
-        if (access(dir, W_OK | X_OK))
-            return die("cannot save '%s' into '%s': %s", o->save, dir, strerror(errno));
+    if (o->save) { /* fail now, not after the training, when the target cannot take it */
+        char *why = save_target_problem(o->save);
+        if (why) {
+            die("%s", why);
+            free(why);
+            return 1;
+        }
     }
 
     run_state r = {0};
