@@ -14,6 +14,7 @@
 #include "check.h"
 #include "ops.h"
 #include "predict.h"
+#include "shadow.h"
 #include "schedule.h"
 #include "dataspec.h"
 
@@ -665,6 +666,7 @@ static int cmd_train(options *o, int argc, char **argv)
     int64_t first = 0;
     nn_status st = open_registry(o, &r.reg, &err);
     if (!st) st = o->resume ? resume_run(o, &r, &first, &err) : new_run(o, &r, &err);
+    if (r.reg) note_shadows(r.reg);
     if (!st) st = schedule_build(&o->sched, r.ck, r.optim, first, o->epochs, &r.sched, &err);
     if (!st && o->drop_last && o->batch > nn_dataset_len(r.data))
         st = nn_fail(&err, NN_INVALID, "--drop-last with --batch %lld leaves no batch of the %lld samples",
