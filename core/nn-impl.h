@@ -46,6 +46,8 @@ struct nn_component {
     nn_kind kind;
     const nn_component_def *def;
     const struct nn_plugin *plugin;
+    const char *shadows; /* a later file's same component it hides, or NULL */
+    bool used;           /* looked up by name (nn_registry_find) */
 };
 
 /* Does vtable `vt` (of type T) reach slot `field`? Is that slot also set? */

@@ -9,8 +9,12 @@
 #include "nn-impl.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <dlfcn.h>
+#include <link.h>
 #include <ltdl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct nn_plugin {
     char *path;
@@ -174,7 +178,7 @@ static char *check_op(const nn_component_def *c)
 }
 
 /* Checks a descriptor before any component is registered; NULL if fine. */
-static char *check_desc(const nn_registry *r, const nn_plugin_desc *d)
+static char *check_desc(const nn_registry *r, const nn_plugin_desc *d, const nn_component **clash_out)
 {
     if (d->abi_major != NN_ABI_MAJOR || d->abi_minor > NN_ABI_MINOR)
         return nn_format("built for plugin ABI %u.%u, this libnn has %u.%u", d->abi_major,
@@ -195,6 +199,7 @@ static char *check_desc(const nn_registry *r, const nn_plugin_desc *d)
         if (bad) return bad;
         const char *dev = c->kind == NN_KIND_KERNEL ? ((const nn_kernel_def *)c->vt)->device : NULL;
         const nn_component *dup = find_clash(r, c);
+        if (dup && clash_out) *clash_out = dup;
         if (dup)
             return nn_format("%s '%s'%s%s is already provided by %s", kind_names[c->kind], c->name,
                              dev ? " for device " : "", dev ? dev : "", dup->plugin->path);
@@ -219,7 +224,7 @@ static int add_plugin(nn_registry *r, const char *path, lt_dlhandle h, const nn_
     p->desc = d;
     for (; added < d->ncomponents; added++) {
         if (!(cs[added] = malloc(sizeof **cs))) goto fail;
-        *cs[added] = (nn_component){d->components[added].kind, &d->components[added], p};
+        *cs[added] = (nn_component){d->components[added].kind, &d->components[added], p, NULL, false};
     }
     nn_component **nc = realloc(r->comps, sizeof *nc * (size_t)(r->ncomps + d->ncomponents));
     if (nc) r->comps = nc;
@@ -236,8 +241,46 @@ fail:
     return 1;
 }
 
+/* Why a plugin file or folder must not be trusted, or NULL: it is not what
+ * it should be (a regular file, a folder), someone other than root or this
+ * user owns it, or group or others may write it, as OpenPAM checks its
+ * modules. stat() follows a symbolic link and judges its target. Checked
+ * before dlopen, since a constructor in the file runs at load. What is left
+ * between this check and dlopen is a swap of the file, and the folder's own
+ * check leaves that to its owner or root, who could change the file anyway;
+ * the folders above the plugin folder are not checked. */
+static char *untrusted(const char *path, bool folder)
+{
+    struct stat st;
+    if (stat(path, &st)) return nn_format("cannot be read: %s", strerror(errno));
+    if (folder ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+        return nn_format("not a %s", folder ? "folder" : "regular file");
+    if (st.st_uid != 0 && st.st_uid != geteuid())
+        return nn_format("owned by another user (uid %u)", (unsigned)st.st_uid);
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return nn_format("writable by %s (mode 0%03o)", st.st_mode & S_IWOTH ? "others" : "group",
+                         (unsigned)(st.st_mode & 07777));
+    return NULL;
+}
+
+/* The size of the descriptor symbol at d as the plugin's ELF symbol table
+ * says, or (size_t)-1 when unknown. */
+static size_t symbol_size(const void *d)
+{
+    Dl_info info;
+    const ElfW(Sym) *sym = NULL;
+    if (!dladdr1(d, &info, (void **)&sym, RTLD_DL_SYMENT) || !sym) return (size_t)-1;
+    return (size_t)sym->st_size;
+}
+
 static void load_file(nn_registry *r, const char *path)
 {
+    char *bad = untrusted(path, false);
+    if (bad) {
+        refuse(r, path, "%s", bad);
+        free(bad);
+        return;
+    }
     /* Bind every symbol now: a plugin that lacks one is refused here with the
      * system loader's reason ("undefined symbol: sqrtf", "invalid ELF
      * header"), instead of stopping the process at its first call. libltdl
@@ -264,11 +307,26 @@ static void load_file(nn_registry *r, const char *path)
         lt_dlclose(h);
         return;
     }
-    char *why = check_desc(r, d);
+    /* Read no field past the symbol's end: the ABI numbers first, then the
+     * rest once the symbol is known to hold all of it. */
+    size_t size = symbol_size(d);
+    const nn_component *winner = NULL;
+    char *why = NULL;
+    if (size < offsetof(nn_plugin_desc, struct_size) ||
+        (d->abi_major == NN_ABI_MAJOR && d->abi_minor <= NN_ABI_MINOR &&
+         size < sizeof(nn_plugin_desc)))
+        why = nn_format("descriptor too small (%zu bytes, want %zu)", size, sizeof(nn_plugin_desc));
+    else
+        why = check_desc(r, d, &winner);
     if (why) {
         refuse(r, path, "%s", why);
         free(why);
         lt_dlclose(h);
+        /* An earlier folder's component of this name wins: remember what
+         * it hides, so that a program can say so when it is used. */
+        nn_component *w = (nn_component *)winner;
+        if (w && !w->shadows && r->nrefused && r->refused[r->nrefused - 1].path)
+            w->shadows = r->refused[r->nrefused - 1].path;
         return;
     }
     if (add_plugin(r, path, h, d)) {
@@ -284,6 +342,14 @@ static int cmp_str(const void *a, const void *b)
 
 static void scan_dir(nn_registry *r, const char *dir)
 {
+    struct stat st;
+    if (stat(dir, &st) && errno == ENOENT) return; /* a missing directory on the path is normal */
+    char *bad = untrusted(dir, true);
+    if (bad) {
+        refuse(r, dir, "folder %s; none of its plugins is loaded", bad);
+        free(bad);
+        return;
+    }
     DIR *dp = opendir(dir);
     if (!dp) return; /* a missing directory on the path is normal */
     char **names = NULL;
@@ -378,7 +444,10 @@ nn_status nn_registry_find(const nn_registry *r, nn_kind kind, const char *name,
                            const nn_component **out, char **err)
 {
     *out = find(r, kind, name);
-    if (*out) return NN_OK;
+    if (*out) {
+        ((nn_component *)*out)->used = true;
+        return NN_OK;
+    }
     nn_buf known = {0}, where = {0};
     for (int i = 0; i < r->ncomps; i++)
         if (r->comps[i]->kind == kind)
@@ -394,7 +463,7 @@ nn_status nn_registry_find(const nn_registry *r, nn_kind kind, const char *name,
 
 nn_status nn_registry_add(nn_registry *r, const nn_plugin_desc *desc, char **err)
 {
-    char *why = check_desc(r, desc);
+    char *why = check_desc(r, desc, NULL);
     if (why) {
         nn_fail(err, NN_INVALID, "plugin '%s' refused: %s", desc->name ? desc->name : "?", why);
         free(why);
@@ -411,6 +480,12 @@ const char *nn_component_doc(const nn_component *c) { return c->def->doc ? c->de
 const char *nn_component_version(const nn_component *c) { return c->plugin->desc->version; }
 const char *nn_component_file(const nn_component *c) { return c->plugin->path; }
 const char *nn_component_plugin(const nn_component *c) { return c->plugin->desc->name; }
+
+const char *nn_component_shadows(const nn_component *c, int *used)
+{
+    if (used) *used = c->used;
+    return c->shadows;
+}
 
 const void *nn_component_vt(const nn_component *c) { return c->def->vt; }
 

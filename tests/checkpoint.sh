@@ -246,8 +246,8 @@ else
 fi
 
 # a resumed run keeps its own model, data, optimizer...
-user_error "--resume with --model is refused" train --resume "$tmp/h.pb" --model "$SMALL"
-check "the message says the option cannot change a resumed run" err_has "cannot change"
+user_error "--resume with a different --model is refused" train --resume "$tmp/h.pb" --model "$SMALL"
+check "the message says --model is not the file's model" err_has "is not the model of"
 user_error "--resume with --seed is refused" train --resume "$tmp/h.pb" --seed 5
 
 # ---- --save-every -------------------------------------------------------------------

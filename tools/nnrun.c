@@ -15,6 +15,8 @@
 #include "ops.h"
 #include "predict.h"
 #include "savepath.h"
+#include "shadow.h"
+#include "resume_model.h"
 #include "schedule.h"
 #include "dataspec.h"
 
@@ -591,7 +593,7 @@ static nn_status resume_run(options *o, run_state *r, int64_t *first_epoch, char
     nn_train_state ts;
     if (nn_checkpoint_train_state(r->ck, &ts))
         return nn_fail(err, NN_INVALID, "'%s' holds no training state to resume", o->resume);
-    static const int fixed[] = {OPT_DATA, OPT_MODEL, OPT_LOSS, OPT_OPTIM, OPT_BATCH, OPT_SHUFFLE, OPT_SEED};
+    static const int fixed[] = {OPT_DATA, OPT_LOSS, OPT_OPTIM, OPT_BATCH, OPT_SHUFFLE, OPT_SEED};
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
         if (GIVEN(o, fixed[i]))
             return nn_fail(err, NN_INVALID, "--%s cannot change a resumed run; it comes from '%s'",
@@ -631,6 +633,9 @@ static nn_status resume_run(options *o, run_state *r, int64_t *first_epoch, char
     if ((st = nn_ctx_open(r->reg, DEVICE(o), o->seed, &r->ctx, err))) return st;
     if ((st = open_data(o, r, err))) return st;
     if ((st = nn_checkpoint_build_model(r->ck, r->ctx, &r->model, err))) return st;
+    if (GIVEN(o, OPT_MODEL) && (st = resume_model_check(r->reg, DEVICE(o), r->ck, o->resume, r->model,
+                                                        o->model, nn_dataset_input_shape(r->data), err)))
+        return st;
     OPEN_SPEC(nn_loss_create, r->ctx, o->loss, &r->loss, err);
     if (st) return st;
     if ((st = nn_checkpoint_build_optim(r->ck, r->model, &r->optim, err))) return st;
@@ -701,6 +706,7 @@ static int cmd_train(options *o, int argc, char **argv)
     int64_t first = 0;
     nn_status st = open_registry(o, &r.reg, &err);
     if (!st) st = o->resume ? resume_run(o, &r, &first, &err) : new_run(o, &r, &err);
+    if (r.reg) note_shadows(r.reg);
     if (!st) st = schedule_build(&o->sched, r.ck, r.optim, first, o->epochs, &r.sched, &err);
     if (!st && o->drop_last && o->batch > nn_dataset_len(r.data))
         st = nn_fail(&err, NN_INVALID, "--drop-last with --batch %lld leaves no batch of the %lld samples",

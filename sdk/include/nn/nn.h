@@ -209,6 +209,11 @@ NN_API const char *nn_component_doc(const nn_component *c);
 NN_API const char *nn_component_version(const nn_component *c);
 NN_API const char *nn_component_file(const nn_component *c);
 NN_API const char *nn_component_plugin(const nn_component *c);
+/* The file whose component of the same kind and name c hides (c's folder
+ * came first on the search path, so the other file was refused), or NULL;
+ * *used (if not NULL) is 1 when c was looked up by name since the
+ * registry opened, that is, whether the hiding mattered. */
+NN_API const char *nn_component_shadows(const nn_component *c, int *used);
 NN_API const struct nn_prop_def *nn_component_props(const nn_component *c, int *count);
 /* The component's interface table (nn_module_vt, nn_device_vt, ... by kind). */
 NN_API const void *nn_component_vt(const nn_component *c);
