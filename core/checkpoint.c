@@ -426,8 +426,8 @@ static nn_status check_frame(const char *path, const uint8_t *b, size_t n, char 
     if (n < sizeof head + sizeof MAGIC - 1 || memcmp(b, head, sizeof head) ||
         memcmp(b + 2, MAGIC, sizeof MAGIC - 1))
         return nn_fail(err, NN_FORMAT, "'%s' is not an nn checkpoint", path);
-    const uint8_t *t = b + n - TRAILER;
-    if (n < TRAILER + 2 + sizeof MAGIC - 1 || t[0] != 0x7a || t[1] != 0x0e || t[2] != 0x09 ||
+    const uint8_t *t = n < TRAILER + 2 + sizeof MAGIC - 1 ? NULL : b + n - TRAILER;
+    if (!t || t[0] != 0x7a || t[1] != 0x0e || t[2] != 0x09 ||
         t[11] != 0x15 || get_le(t + 3, 8) != n - TRAILER)
         return nn_fail(err, NN_FORMAT, "'%s' is truncated or damaged (length check failed)", path);
     if (get_le(t + 12, 4) != crc32_ieee(b, n - TRAILER))
@@ -537,6 +537,35 @@ static nn_status validate(nn_checkpoint *c, char **err)
     return NN_OK;
 }
 
+/* Verifies, unpacks and validates the bytes of a checkpoint; `name` only
+ * labels the messages. */
+static nn_status load_bytes(const char *name, const uint8_t *buf, size_t n, nn_checkpoint **out,
+                            char **err)
+{
+    nn_status st = check_frame(name, buf, n, err);
+    if (st) return st;
+    nn_checkpoint *c = calloc(1, sizeof *c);
+    if (c) c->msg = nn__checkpoint__unpack(NULL, n - TRAILER, buf);
+    if (!c || !c->msg) {
+        free(c);
+        return nn_fail(err, NN_FORMAT, "'%s' is not a valid nn.Checkpoint message", name);
+    }
+    if ((st = validate(c, err))) {
+        nn_fail_context(err, st, "'%s'", name);
+        nn_checkpoint_free(c);
+        return st;
+    }
+    *out = c;
+    return NN_OK;
+}
+
+nn_status nn_checkpoint_load_mem(const void *buf, size_t n, nn_checkpoint **out, char **err)
+{
+    *out = NULL;
+    if (n > MAX_FILE) return nn_fail(err, NN_FORMAT, "a buffer too large to be a checkpoint");
+    return load_bytes("buffer", buf ? buf : (const void *)"", buf ? n : 0, out, err);
+}
+
 nn_status nn_checkpoint_load(const char *path, nn_checkpoint **out, char **err)
 {
     *out = NULL;
@@ -544,24 +573,9 @@ nn_status nn_checkpoint_load(const char *path, nn_checkpoint **out, char **err)
     size_t n = 0;
     nn_status st = read_file(path, &buf, &n, err);
     if (st) return st;
-    if ((st = check_frame(path, buf, n, err))) {
-        free(buf);
-        return st;
-    }
-    nn_checkpoint *c = calloc(1, sizeof *c);
-    if (c) c->msg = nn__checkpoint__unpack(NULL, n - TRAILER, buf);
+    st = load_bytes(path, buf, n, out, err);
     free(buf);
-    if (!c || !c->msg) {
-        free(c);
-        return nn_fail(err, NN_FORMAT, "'%s' is not a valid nn.Checkpoint message", path);
-    }
-    if ((st = validate(c, err))) {
-        nn_fail_context(err, st, "'%s'", path);
-        nn_checkpoint_free(c);
-        return st;
-    }
-    *out = c;
-    return NN_OK;
+    return st;
 }
 
 void nn_checkpoint_free(nn_checkpoint *c)
