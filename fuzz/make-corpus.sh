@@ -52,3 +52,13 @@ printf '\201%s' 'linear out=5 ! sigmoid ! linear out=1 ! sigmoid' >$p/chain-1
 printf '\200%s' 'linear in=4 out=3 ! relu ! dropout p=0.5 ! linear out=2 ! log_softmax' >$p/chain-2
 printf '\202%s' 'conv2d out=2 kernel=3 ! max_pool2d kernel=2 ! flatten ! linear out=3' >$p/chain-3
 printf '\200%s' 'linear out=2 !! sigmoid' >$p/chain-bad
+
+# roundtrip: the bytes pick layers (count, then each), the optimizer and its
+# figures, epochs, batch, info (length, bytes), then the training state
+r=$c/roundtrip
+mkdir -p $r
+printf '\002\006\001\000\011\011\002\003\000\001\002\001\003\004' >$r/relu-sgd
+printf '\001\015\001\005\002\004\004abcd\002\007\000\001\001' >$r/batchnorm-adam
+printf '\003\004\003\002\003\007\001\005\002\316\251\000\001\001\002\002' >$r/tanh-rmsprop-utf8
+printf '\000\004\003\001\002\001\377' >$r/adagrad-info-not-utf8
+printf '\002\012\005\002\011\002\012\000\002\002\001\001\001' >$r/gelu-identity-adamw
