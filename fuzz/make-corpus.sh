@@ -62,3 +62,13 @@ printf '\001\015\001\005\002\004\004abcd\002\007\000\001\001' >$r/batchnorm-adam
 printf '\003\004\003\002\003\007\001\005\002\316\251\000\001\001\002\002' >$r/tanh-rmsprop-utf8
 printf '\000\004\003\001\002\001\377' >$r/adagrad-info-not-utf8
 printf '\002\012\005\002\011\002\012\000\002\002\001\001\001' >$r/gelu-identity-adamw
+
+# spec: nnrun spec files ("option value" per line)
+s=$c/spec
+mkdir -p $s
+printf '# the tutorial\ndata circle n=1200\nmodel linear out=5 ! sigmoid ! linear out=1 ! sigmoid\nloss bce\noptim sgd lr=0.5 momentum=0.8\nepochs 10\nbatch 100\nshuffle epoch\nseed 3\n' >$s/tutorial.nn
+printf 'epochs -1\n' >$s/bad-epochs.nn
+printf 'shuffle sometimes\n' >$s/bad-shuffle.nn
+printf 'model\n' >$s/no-value.nn
+printf 'schedule step_size=3 gamma=0.5\nlr-schedule warmup=2\nval-split 0.2\ninput-shape 1x28x28\nsave-every 2\nplugin-path /tmp\n' >$s/more.nn
+printf 'nosuch 1\n' >$s/unknown.nn
