@@ -253,6 +253,16 @@ static bool utf8_ok(const char *s)
     return true;
 }
 
+/* A name read from a file ends up in one-line messages: non-empty UTF-8
+ * without control characters. */
+static bool name_ok(const char *s)
+{
+    if (!s || !*s || !utf8_ok(s)) return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) return false;
+    return true;
+}
+
 /* ---- atomic write ---- */
 
 static nn_status write_all(int fd, const uint8_t *p, size_t n)
@@ -451,7 +461,8 @@ static nn_status check_shape(const char *what, size_t ndim, const int64_t *dim, 
 
 static nn_status check_tensor(const Nn__Tensor *t, nn_shape *shape, char **err)
 {
-    if (!t->name || !*t->name) return nn_fail(err, NN_FORMAT, "a tensor without a name");
+    if (!name_ok(t->name))
+        return nn_fail(err, NN_FORMAT, "a tensor without a name (or one not printable UTF-8)");
     nn_status st = check_shape(t->name, t->n_shape, t->shape, shape, err);
     if (st) return st;
     if (t->dtype != NN__TENSOR__DTYPE__F32)
@@ -485,8 +496,8 @@ static nn_status check_tensors(Nn__Tensor *const *ts, size_t n, const char *wher
 static bool props_ok(Nn__Property *const *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (!p[i]->key || !*p[i]->key || !p[i]->value || strpbrk(p[i]->key, " \t\n=!") ||
-            strpbrk(p[i]->value, " \t\n!"))
+        if (!name_ok(p[i]->key) || !p[i]->value || (*p[i]->value && !name_ok(p[i]->value)) ||
+            strpbrk(p[i]->key, " \t\n=!") || strpbrk(p[i]->value, " \t\n!"))
             return false;
     return true;
 }
@@ -502,7 +513,7 @@ static nn_status validate(nn_checkpoint *c, char **err)
     if (!m->model || m->model->n_chain == 0) return nn_fail(err, NN_FORMAT, "checkpoint without a model");
     for (size_t i = 0; i < m->model->n_chain; i++) {
         const Nn__ModuleRef *r = m->model->chain[i];
-        if (!r->name || !*r->name || strpbrk(r->name, " \t\n=!") ||
+        if (!name_ok(r->name) || strpbrk(r->name, " \t\n=!") ||
             !props_ok(r->properties, r->n_properties))
             return nn_fail(err, NN_FORMAT, "model element %zu is malformed", i);
     }
@@ -512,12 +523,13 @@ static nn_status validate(nn_checkpoint *c, char **err)
     if (st) return st;
     if (m->optimizer) {
         const Nn__Optimizer *o = m->optimizer;
-        if (!o->name || !*o->name || strpbrk(o->name, " \t\n=!") ||
+        if (!name_ok(o->name) || strpbrk(o->name, " \t\n=!") ||
             !props_ok(o->hyperparameters, o->n_hyperparameters))
             return nn_fail(err, NN_FORMAT, "the optimizer record is malformed");
         for (size_t i = 0; i < o->n_state; i++) {
-            if (!o->state[i]->param || !*o->state[i]->param)
-                return nn_fail(err, NN_FORMAT, "optimizer state without a parameter name");
+            if (!name_ok(o->state[i]->param))
+                return nn_fail(err, NN_FORMAT, "optimizer state without a parameter name "
+                                               "(or one not printable UTF-8)");
             for (size_t j = 0; j < i; j++)
                 if (!strcmp(o->state[i]->param, o->state[j]->param))
                     return nn_fail(err, NN_FORMAT, "optimizer state for '%s' appears twice",
@@ -530,6 +542,9 @@ static nn_status validate(nn_checkpoint *c, char **err)
     if (m->train) {
         const Nn__TrainState *t = m->train;
         if (t->epoch < 0 || t->step < 0 || t->batch < 0 || (t->rng_inc & 1) == 0 ||
+            (t->data && *t->data && !name_ok(t->data)) ||
+            (t->loss && *t->loss && !name_ok(t->loss)) ||
+            (t->device && *t->device && !name_ok(t->device)) ||
             (t->shuffle && strcmp(t->shuffle, "none") && strcmp(t->shuffle, "epoch") &&
              strcmp(t->shuffle, "sample")))
             return nn_fail(err, NN_FORMAT, "the training state is malformed");

@@ -7,10 +7,15 @@
 #define _POSIX_C_SOURCE 200809L
 #include "test.h"
 
+/* The generated protobuf-c code is compiled into the test program (libnn
+ * hides its copy): the crafted messages below need the packer. */
+#include "nn.pb-c.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 static uint8_t *saved_bytes(size_t *n, char *path, size_t len)
 {
@@ -117,9 +122,98 @@ static void test_ckmem_refusals(void)
     free(b);
 }
 
+/* ---- names with control characters (found by fuzz/checkpoint_load.c) ---- */
+
+enum { BAD_STATE, BAD_TENSOR, BAD_MODULE, BAD_PROP, BAD_DATA, BAD_NONE };
+
+/* A framed checkpoint: linear in=2 out=1 whose names are fine, except the
+ * one that `bad` picks, which holds a control character. */
+static uint8_t *crafted(int bad, size_t *n)
+{
+    Nn__Checkpoint ck = NN__CHECKPOINT__INIT;
+    Nn__Model model = NN__MODEL__INIT;
+    Nn__ModuleRef ref = NN__MODULE_REF__INIT;
+    Nn__Property prop = NN__PROPERTY__INIT, *props[] = {&prop};
+    Nn__ModuleRef *chain[] = {&ref};
+    int64_t in[] = {2}, wshape[] = {1, 2}, bshape[] = {1};
+    float w[2] = {0.5f, -0.5f}, bias = 0.25f, mom[2] = {0};
+    Nn__Tensor tw = NN__TENSOR__INIT, tb = NN__TENSOR__INIT, ts = NN__TENSOR__INIT;
+    Nn__Tensor *tensors[] = {&tw, &tb}, *slots[] = {&ts};
+    Nn__ParamState ps = NN__PARAM_STATE__INIT, *states[] = {&ps};
+    Nn__Optimizer opt = NN__OPTIMIZER__INIT;
+    Nn__TrainState tr = NN__TRAIN_STATE__INIT;
+    ck.magic = "nn.Checkpoint";
+    ck.format_version = 1;
+    ck.model = &model;
+    model.n_chain = 1;
+    model.chain = chain;
+    model.n_input_shape = 1;
+    model.input_shape = in;
+    ref.name = bad == BAD_MODULE ? "lin\rear" : "linear";
+    ref.n_properties = 1;
+    ref.properties = props;
+    prop.key = "out";
+    prop.value = bad == BAD_PROP ? "1\x1b" : "1";
+    tw.name = bad == BAD_TENSOR ? "weight\n" : "weight";
+    tw.n_shape = 2;
+    tw.shape = wshape;
+    tw.data = (ProtobufCBinaryData){sizeof w, (uint8_t *)w};
+    tb.name = "bias";
+    tb.n_shape = 1;
+    tb.shape = bshape;
+    tb.data = (ProtobufCBinaryData){sizeof bias, (uint8_t *)&bias};
+    ck.n_tensors = 2;
+    ck.tensors = tensors;
+    ck.optimizer = &opt;
+    opt.name = "sgd";
+    opt.n_state = 1;
+    opt.state = states;
+    ps.param = bad == BAD_STATE ? "s\nquare_avg" : "weight";
+    ps.n_slots = 1;
+    ps.slots = slots;
+    ts.name = "momentum_buffer";
+    ts.n_shape = 2;
+    ts.shape = wshape;
+    ts.data = (ProtobufCBinaryData){sizeof mom, (uint8_t *)mom};
+    ck.train = &tr;
+    tr.rng_inc = 1;
+    tr.data = bad == BAD_DATA ? "circle\nn=10" : "circle n=10";
+    tr.loss = "bce";
+    tr.shuffle = "epoch";
+    size_t m = nn__checkpoint__get_packed_size(&ck);
+    uint8_t *b = malloc(m + 16);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    nn__checkpoint__pack(&ck, b);
+    uint8_t *t = b + m;
+    uint32_t crc = (uint32_t)crc32(0L, b, (uInt)m);
+    t[0] = 0x7a, t[1] = 0x0e, t[2] = 0x09, t[11] = 0x15;
+    for (int i = 0; i < 8; i++) t[3 + i] = (uint8_t)((uint64_t)m >> (8 * i));
+    for (int i = 0; i < 4; i++) t[12 + i] = (uint8_t)(crc >> (8 * i));
+    *n = m + 16;
+    return b;
+}
+
+static void test_ckmem_control_chars(void)
+{
+    size_t n;
+    /* the names are fine: it loads (and its state is for a known parameter) */
+    uint8_t *b = crafted(BAD_NONE, &n);
+    nn_checkpoint *c = NULL;
+    char *err = NULL;
+    CHECK_OK(nn_checkpoint_load_mem(b, n, &c, &err), err);
+    nn_checkpoint_free(c);
+    free(b);
+    for (int bad = BAD_STATE; bad < BAD_NONE; bad++) {
+        b = crafted(bad, &n);
+        check_refused(b, n);
+        free(b);
+    }
+}
+
 void register_checkpoint_mem_tests(void)
 {
     CU_pSuite s = fx_add_suite("checkpoint_mem");
     FX_ADD(s, test_ckmem_same_as_file);
     FX_ADD(s, test_ckmem_refusals);
+    FX_ADD(s, test_ckmem_control_chars);
 }
