@@ -70,5 +70,6 @@ printf '# the tutorial\ndata circle n=1200\nmodel linear out=5 ! sigmoid ! linea
 printf 'epochs -1\n' >$s/bad-epochs.nn
 printf 'shuffle sometimes\n' >$s/bad-shuffle.nn
 printf 'model\n' >$s/no-value.nn
-printf 'schedule step_size=3 gamma=0.5\nlr-schedule warmup=2\nval-split 0.2\ninput-shape 1x28x28\nsave-every 2\nplugin-path /tmp\n' >$s/more.nn
+printf 'schedule step_size=3 gamma=0.5\nlr-schedule warmup=2\nval-split 0.2\ninput-shape 1,28,28\nsave-every 2\nplugin-path /tmp\n' >$s/more.nn
 printf 'nosuch 1\n' >$s/unknown.nn
+printf 'input-shape 1x28x28\n' >$s/bad-shape.nn
