@@ -255,6 +255,16 @@ static bool utf8_ok(const char *s)
     return true;
 }
 
+/* A name read from a file ends up in one-line messages: non-empty UTF-8
+ * without control characters. */
+static bool name_ok(const char *s)
+{
+    if (!s || !*s || !utf8_ok(s)) return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) return false;
+    return true;
+}
+
 /* ---- atomic write ---- */
 
 static nn_status write_all(int fd, const uint8_t *p, size_t n)
@@ -474,8 +484,8 @@ static nn_status check_frame(const char *path, const uint8_t *b, size_t n, char 
     if (n < sizeof head + sizeof MAGIC - 1 || memcmp(b, head, sizeof head) ||
         memcmp(b + 2, MAGIC, sizeof MAGIC - 1))
         return nn_fail(err, NN_FORMAT, "'%s' is not an nn checkpoint", path);
-    const uint8_t *t = b + n - TRAILER;
-    if (n < TRAILER + 2 + sizeof MAGIC - 1 || t[0] != 0x7a || t[1] != 0x0e || t[2] != 0x09 ||
+    const uint8_t *t = n < TRAILER + 2 + sizeof MAGIC - 1 ? NULL : b + n - TRAILER;
+    if (!t || t[0] != 0x7a || t[1] != 0x0e || t[2] != 0x09 ||
         t[11] != 0x15 || get_le(t + 3, 8) != n - TRAILER)
         return nn_fail(err, NN_FORMAT, "'%s' is truncated or damaged (length check failed)", path);
     if (get_le(t + 12, 4) != crc32_ieee(b, n - TRAILER))
@@ -499,7 +509,8 @@ static nn_status check_shape(const char *what, size_t ndim, const int64_t *dim, 
 
 static nn_status check_tensor(const Nn__Tensor *t, nn_shape *shape, char **err)
 {
-    if (!t->name || !*t->name) return nn_fail(err, NN_FORMAT, "a tensor without a name");
+    if (!name_ok(t->name))
+        return nn_fail(err, NN_FORMAT, "a tensor without a name (or one not printable UTF-8)");
     nn_status st = check_shape(t->name, t->n_shape, t->shape, shape, err);
     if (st) return st;
     if (t->dtype != NN__TENSOR__DTYPE__F32)
@@ -533,8 +544,8 @@ static nn_status check_tensors(Nn__Tensor *const *ts, size_t n, const char *wher
 static bool props_ok(Nn__Property *const *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (!p[i]->key || !*p[i]->key || !p[i]->value || strpbrk(p[i]->key, " \t\n=!") ||
-            strpbrk(p[i]->value, " \t\n!"))
+        if (!name_ok(p[i]->key) || !p[i]->value || (*p[i]->value && !name_ok(p[i]->value)) ||
+            strpbrk(p[i]->key, " \t\n=!") || strpbrk(p[i]->value, " \t\n!"))
             return false;
     return true;
 }
@@ -550,7 +561,7 @@ static nn_status validate(nn_checkpoint *c, char **err)
     if (!m->model || m->model->n_chain == 0) return nn_fail(err, NN_FORMAT, "checkpoint without a model");
     for (size_t i = 0; i < m->model->n_chain; i++) {
         const Nn__ModuleRef *r = m->model->chain[i];
-        if (!r->name || !*r->name || strpbrk(r->name, " \t\n=!") ||
+        if (!name_ok(r->name) || strpbrk(r->name, " \t\n=!") ||
             !props_ok(r->properties, r->n_properties))
             return nn_fail(err, NN_FORMAT, "model element %zu is malformed", i);
     }
@@ -560,12 +571,13 @@ static nn_status validate(nn_checkpoint *c, char **err)
     if (st) return st;
     if (m->optimizer) {
         const Nn__Optimizer *o = m->optimizer;
-        if (!o->name || !*o->name || strpbrk(o->name, " \t\n=!") ||
+        if (!name_ok(o->name) || strpbrk(o->name, " \t\n=!") ||
             !props_ok(o->hyperparameters, o->n_hyperparameters))
             return nn_fail(err, NN_FORMAT, "the optimizer record is malformed");
         for (size_t i = 0; i < o->n_state; i++) {
-            if (!o->state[i]->param || !*o->state[i]->param)
-                return nn_fail(err, NN_FORMAT, "optimizer state without a parameter name");
+            if (!name_ok(o->state[i]->param))
+                return nn_fail(err, NN_FORMAT, "optimizer state without a parameter name "
+                                               "(or one not printable UTF-8)");
             for (size_t j = 0; j < i; j++)
                 if (!strcmp(o->state[i]->param, o->state[j]->param))
                     return nn_fail(err, NN_FORMAT, "optimizer state for '%s' appears twice",
@@ -578,11 +590,43 @@ static nn_status validate(nn_checkpoint *c, char **err)
     if (m->train) {
         const Nn__TrainState *t = m->train;
         if (t->epoch < 0 || t->step < 0 || t->batch < 0 || (t->rng_inc & 1) == 0 ||
+            (t->data && *t->data && !name_ok(t->data)) ||
+            (t->loss && *t->loss && !name_ok(t->loss)) ||
+            (t->device && *t->device && !name_ok(t->device)) ||
             (t->shuffle && strcmp(t->shuffle, "none") && strcmp(t->shuffle, "epoch") &&
              strcmp(t->shuffle, "sample")))
             return nn_fail(err, NN_FORMAT, "the training state is malformed");
     }
     return NN_OK;
+}
+
+/* Verifies, unpacks and validates the bytes of a checkpoint; `name` only
+ * labels the messages. */
+static nn_status load_bytes(const char *name, const uint8_t *buf, size_t n, nn_checkpoint **out,
+                            char **err)
+{
+    nn_status st = check_frame(name, buf, n, err);
+    if (st) return st;
+    nn_checkpoint *c = calloc(1, sizeof *c);
+    if (c) c->msg = nn__checkpoint__unpack(NULL, n - TRAILER, buf);
+    if (!c || !c->msg) {
+        free(c);
+        return nn_fail(err, NN_FORMAT, "'%s' is not a valid nn.Checkpoint message", name);
+    }
+    if ((st = validate(c, err))) {
+        nn_fail_context(err, st, "'%s'", name);
+        nn_checkpoint_free(c);
+        return st;
+    }
+    *out = c;
+    return NN_OK;
+}
+
+nn_status nn_checkpoint_load_mem(const void *buf, size_t n, nn_checkpoint **out, char **err)
+{
+    *out = NULL;
+    if (n > MAX_FILE) return nn_fail(err, NN_FORMAT, "a buffer too large to be a checkpoint");
+    return load_bytes("buffer", buf ? buf : (const void *)"", buf ? n : 0, out, err);
 }
 
 nn_status nn_checkpoint_load(const char *path, nn_checkpoint **out, char **err)
@@ -592,24 +636,9 @@ nn_status nn_checkpoint_load(const char *path, nn_checkpoint **out, char **err)
     size_t n = 0;
     nn_status st = read_file(path, &buf, &n, err);
     if (st) return st;
-    if ((st = check_frame(path, buf, n, err))) {
-        free(buf);
-        return st;
-    }
-    nn_checkpoint *c = calloc(1, sizeof *c);
-    if (c) c->msg = nn__checkpoint__unpack(NULL, n - TRAILER, buf);
+    st = load_bytes(path, buf, n, out, err);
     free(buf);
-    if (!c || !c->msg) {
-        free(c);
-        return nn_fail(err, NN_FORMAT, "'%s' is not a valid nn.Checkpoint message", path);
-    }
-    if ((st = validate(c, err))) {
-        nn_fail_context(err, st, "'%s'", path);
-        nn_checkpoint_free(c);
-        return st;
-    }
-    *out = c;
-    return NN_OK;
+    return st;
 }
 
 void nn_checkpoint_free(nn_checkpoint *c)

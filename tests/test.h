@@ -119,6 +119,7 @@ int64_t gc_run(gc *g, const char *what, int report);
 /* ---- the suites ------------------------------------------------------------- */
 
 void register_tensor_tests(void);
+void register_checkpoint_mem_tests(void);
 void register_grad_tests(void);
 void register_sgd_tests(void);
 void register_loader_tests(void);

@@ -249,6 +249,7 @@ int main(int argc, char **argv)
     register_csv_tests();
     register_numerics_tests();
     register_clip_tests();
+    register_checkpoint_mem_tests();
     if (CU_get_error() != CUE_SUCCESS) {
         fprintf(stderr, "test_nn: registering the tests: %s\n", CU_get_error_msg());
         CU_cleanup_registry();

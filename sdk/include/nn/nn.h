@@ -757,6 +757,9 @@ NN_API nn_status nn_checkpoint_save(const char *path, const nn_save_opts *opts, 
 /* Reads, verifies and validates a file. Caller owns *out; free with
  * nn_checkpoint_free(). */
 NN_API nn_status nn_checkpoint_load(const char *path, nn_checkpoint **out, char **err);
+/* The same for the n bytes of a checkpoint file already in memory (borrowed). */
+NN_API nn_status nn_checkpoint_load_mem(const void *buf, size_t n, nn_checkpoint **out,
+                                       char **err);
 NN_API void nn_checkpoint_free(nn_checkpoint *c);
 
 NN_API const char *nn_checkpoint_info(const nn_checkpoint *c);
