@@ -48,7 +48,10 @@ targets=""
 for f in "$src"/fuzz/*.c; do
     t=$(basename "$f" .c)
     extra=""
-    [ ! -f "$src/fuzz/$t.extra" ] || extra=$(sed "s|@SRC@|$src|g" "$src/fuzz/$t.extra")
+    # @TOOLS@: every file of nnrun but its main, which the target includes itself.
+    tools=$(ls "$src"/tools/*.c | grep -v '/nnrun\.c$' | tr '\n' ' ')
+    [ ! -f "$src/fuzz/$t.extra" ] ||
+        extra=$(sed -e "s|@TOOLS@|$tools|g" -e "s|@SRC@|$src|g" "$src/fuzz/$t.extra")
     $CLANG $CFLAGS -fsanitize=fuzzer $CPPFLAGS -I$src/fuzz -I$src/tools \
         "-DFUZZ_PLUGINS(X)=$plugins" "$f" $extra $objs $LIBS -o "$out/$t"
     targets="$targets $t"
