@@ -23,6 +23,7 @@
 #define TRAILER 16
 #define MAX_FILE ((uint64_t)1 << 40)
 #define MAX_DIM ((int64_t)1 << 40)
+#define MAX_CHAIN 100000
 
 struct nn_checkpoint {
     Nn__Checkpoint *msg;
@@ -500,6 +501,13 @@ static nn_status validate(nn_checkpoint *c, char **err)
                        "checkpoint format %u is newer than this nn reads (%d); upgrade nn",
                        m->format_version, NN_CHECKPOINT_FORMAT);
     if (!m->model || m->model->n_chain == 0) return nn_fail(err, NN_FORMAT, "checkpoint without a model");
+    if (m->model->n_chain > MAX_CHAIN)
+        return nn_fail(err, NN_FORMAT, "a chain of %zu elements (at most %d)", m->model->n_chain,
+                       MAX_CHAIN);
+    /* One sample's shape: the batch dimension makes one more. */
+    if (m->model->n_input_shape > NN_MAX_DIMS - 1)
+        return nn_fail(err, NN_FORMAT, "model input: %zu dimensions (at most %d)",
+                       m->model->n_input_shape, NN_MAX_DIMS - 1);
     for (size_t i = 0; i < m->model->n_chain; i++) {
         const Nn__ModuleRef *r = m->model->chain[i];
         if (!r->name || !*r->name || strpbrk(r->name, " \t\n=!") ||

@@ -927,6 +927,9 @@ static nn_status graph(options *o, run_state *r, char **err)
                     strcmp(fmt, "png") && strcmp(fmt, "pdf")))
         return nn_fail(err, NN_INVALID, "graph needs -o FILE ending in .dot, .svg, .png or .pdf");
     const nn_shape *in = nn_module_in_shape(r->model);
+    if (in->ndim > NN_MAX_DIMS - 1)
+        return nn_fail(err, NN_INVALID, "an input of %d dimensions leaves none for the batch",
+                       in->ndim);
     nn_shape bs = {in->ndim + 1, {o->batch}};
     memcpy(bs.dim + 1, in->dim, (size_t)in->ndim * sizeof in->dim[0]);
     nn_tensor *x = nn_tensor_scratch(r->ctx, &bs);

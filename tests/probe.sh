@@ -1,0 +1,32 @@
+#!/bin/sh
+# probe.sh - crafted, well-framed checkpoints that probe the loader's limits:
+# each must give one "nnrun:" line and exit status 1, never a crash.
+. "$top_srcdir/tests/lib.sh"
+
+MKCK=$top_builddir/tests/mkck
+
+# mk KIND [N]: $tmp/KIND.pb
+mk() { "$MKCK" "$1" "$tmp/$1.pb" ${2:+"$2"}; }
+
+# 1. 8 input dimensions (9 with the batch): refused at load.
+mk dims8
+for cmd in graph summary; do
+    run "$cmd" "$tmp/dims8.pb" -o "$tmp/g.dot"
+    [ "$cmd" = summary ] && run summary "$tmp/dims8.pb"
+    user_error_result "$cmd: an input shape of 8 dimensions is refused"
+    check "$cmd: the message names the dimensions" err_has 'model input: 8 dimensions (at most 7'
+done
+
+# 2. A chain over the cap is refused at load; one at the cap draws its graph.
+mk chain 400000
+run graph "$tmp/chain.pb" -o "$tmp/g.dot"
+user_error_result "graph: a chain of 400000 elements is refused"
+check "the message names the chain's length and the cap" \
+    err_has 'a chain of 400000 elements (at most 100000)'
+"$MKCK" chain "$tmp/c100k.pb" 100000
+run graph "$tmp/c100k.pb" -o "$tmp/g.dot"
+check "graph: a chain of 100000 elements draws its graph" status_is 0
+check "the graph has the 100000 nodes" eval \
+    '[ "$(grep -c "label=\"SigmoidBackward0\"" "$tmp/g.dot")" = 99999 ]'
+
+finish
