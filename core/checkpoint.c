@@ -727,7 +727,15 @@ nn_status nn_checkpoint_build_model(const nn_checkpoint *c, nn_ctx *ctx, nn_modu
     char *chain = nn_checkpoint_model_chain(c);
     if (!chain) return nn_fail(err, NN_NO_MEMORY, "out of memory");
     nn_module *m;
+    /* The model may claim no more than the file's tensors hold: sizes are
+     * checked before each parameter is allocated, names and shapes after. */
+    int64_t held = 0;
+    for (size_t i = 0; i < c->msg->n_tensors; i++)
+        held += (int64_t)(c->msg->tensors[i]->data.len / sizeof(float));
+    ctx->budget_on = true;
+    ctx->budget = held;
     nn_status st = nn_module_from_chain(ctx, chain, &c->input, &m, err);
+    ctx->budget_on = false;
     free(chain);
     if (st) return st;
     if ((st = nn_checkpoint_load_model(c, m, err))) {

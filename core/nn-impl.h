@@ -88,6 +88,10 @@ struct nn_ctx {
     bool grad_enabled;
     nn_status err;
     char *err_msg;
+    /* While a checkpoint's model is built: the elements its tensors hold
+     * that no parameter or buffer has claimed yet (budget_on). */
+    bool budget_on;
+    int64_t budget;
 };
 
 void *nn_arena_alloc(nn_ctx *ctx, nn_arena *a, size_t bytes);

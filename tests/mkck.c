@@ -3,7 +3,7 @@
  * limits. Usage: mkck KIND OUT [N]
  *   dims8      input shape of 8 dimensions (the batch makes 9)
  *   chain N    linear out=1 then N-1 sigmoids
- *   huge       linear out=1073741824 on an input of 1073741824, no tensors
+ *   huge       linear out=1048576 on an input of 1024, no tensors
  *   tensors N  N tensors (all but two unused)
  *   states N   sgd state for N parameters
  *   steps      optimizer steps and train step at INT64_MAX
@@ -114,9 +114,10 @@ int main(int argc, char **argv)
         two[0]->name = "0.weight";
         two[1]->name = "0.bias";
     } else if (!strcmp(kind, "huge")) {
-        static int64_t big[] = {1073741824};
+        /* 2^30 weights (4 GB) in a file of about a hundred bytes */
+        static int64_t big[] = {1024};
         model.input_shape = big;
-        model.chain[0] = ref("linear", "out", "1073741824");
+        model.chain[0] = ref("linear", "out", "1048576");
         ck.n_tensors = 0;
     } else if (!strcmp(kind, "tensors")) {
         ck.n_tensors = (size_t)n;

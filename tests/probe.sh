@@ -29,4 +29,25 @@ check "graph: a chain of 100000 elements draws its graph" status_is 0
 check "the graph has the 100000 nodes" eval \
     '[ "$(grep -c "label=\"SigmoidBackward0\"" "$tmp/g.dot")" = 99999 ]'
 
+# 3. A hundred bytes that imply 4 GB of parameters: refused before allocating
+# (under a 2 GB address-space limit, so that trying shows as another error).
+mk huge
+# limited CMD ARGS...: run under the limit ($rc read back from the subshell).
+limited() {
+    (ulimit -v 2000000 && run "$@" && echo "$rc" >"$tmp/rc")
+    rc=$(cat "$tmp/rc")
+}
+for cmd in print summary params eval; do
+    if [ "$cmd" = eval ]; then
+        limited eval "$tmp/huge.pb" --data 'circle n=100'
+    else
+        limited "$cmd" "$tmp/huge.pb"
+    fi
+    user_error_result "$cmd: a model larger than the checkpoint's tensors is refused"
+    check "$cmd: the message says so" err_has "larger than the checkpoint's tensors"
+done
+limited graph "$tmp/huge.pb" -o "$tmp/g.dot"
+user_error_result "graph: a model larger than the checkpoint's tensors is refused"
+check "graph: the message says so" err_has "larger than the checkpoint's tensors"
+
 finish
