@@ -28,6 +28,7 @@
 struct nn_checkpoint {
     Nn__Checkpoint *msg;
     nn_shape input;
+    Nn__Tensor **by_name; /* the model's tensors sorted by name */
 };
 
 /* ---- CRC-32 (IEEE 802.3, reflected, as zlib's crc32) ---- */
@@ -469,17 +470,44 @@ static nn_status check_tensor(const Nn__Tensor *t, nn_shape *shape, char **err)
     return NN_OK;
 }
 
-static nn_status check_tensors(Nn__Tensor *const *ts, size_t n, const char *where, char **err)
+static int cmp_tensor(const void *a, const void *b)
+{
+    return strcmp((*(Nn__Tensor *const *)a)->name, (*(Nn__Tensor *const *)b)->name);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int cmp_state(const void *a, const void *b)
+{
+    return strcmp((*(Nn__ParamState *const *)a)->param, (*(Nn__ParamState *const *)b)->param);
+}
+
+/* Checks each tensor, then that no name appears twice: on a sorted copy,
+ * kept in *sorted when asked for (else freed). */
+static nn_status check_tensors(Nn__Tensor *const *ts, size_t n, const char *where,
+                               Nn__Tensor ***sorted, char **err)
 {
     for (size_t i = 0; i < n; i++) {
         nn_shape s;
         nn_status st = check_tensor(ts[i], &s, err);
         if (st) return st;
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(ts[i]->name, ts[j]->name))
-                return nn_fail(err, NN_FORMAT, "%s: tensor '%s' appears twice", where,
-                               ts[i]->name);
     }
+    Nn__Tensor **v = malloc((n ? n : 1) * sizeof *v);
+    if (!v) return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    if (n) memcpy(v, ts, n * sizeof *v);
+    qsort(v, n, sizeof *v, cmp_tensor);
+    for (size_t i = 1; i < n; i++)
+        if (!strcmp(v[i]->name, v[i - 1]->name)) {
+            nn_status st = nn_fail(err, NN_FORMAT, "%s: tensor '%s' appears twice", where,
+                                   v[i]->name);
+            free(v);
+            return st;
+        }
+    if (sorted) *sorted = v;
+    else free(v);
     return NN_OK;
 }
 
@@ -516,7 +544,7 @@ static nn_status validate(nn_checkpoint *c, char **err)
     }
     nn_status st = check_shape("model input", m->model->n_input_shape, m->model->input_shape,
                                &c->input, err);
-    if (!st) st = check_tensors(m->tensors, m->n_tensors, "model", err);
+    if (!st) st = check_tensors(m->tensors, m->n_tensors, "model", &c->by_name, err);
     if (st) return st;
     if (m->optimizer) {
         const Nn__Optimizer *o = m->optimizer;
@@ -526,14 +554,20 @@ static nn_status validate(nn_checkpoint *c, char **err)
         for (size_t i = 0; i < o->n_state; i++) {
             if (!o->state[i]->param || !*o->state[i]->param)
                 return nn_fail(err, NN_FORMAT, "optimizer state without a parameter name");
-            for (size_t j = 0; j < i; j++)
-                if (!strcmp(o->state[i]->param, o->state[j]->param))
-                    return nn_fail(err, NN_FORMAT, "optimizer state for '%s' appears twice",
-                                   o->state[i]->param);
             if ((st = check_tensors(o->state[i]->slots, o->state[i]->n_slots, o->state[i]->param,
-                                    err)))
+                                    NULL, err)))
                 return st;
         }
+        Nn__ParamState **v = malloc((o->n_state ? o->n_state : 1) * sizeof *v);
+        if (!v) return nn_fail(err, NN_NO_MEMORY, "out of memory");
+        if (o->n_state) memcpy(v, o->state, o->n_state * sizeof *v);
+        qsort(v, o->n_state, sizeof *v, cmp_state);
+        for (size_t i = 1; i < o->n_state && !st; i++)
+            if (!strcmp(v[i]->param, v[i - 1]->param))
+                st = nn_fail(err, NN_FORMAT, "optimizer state for '%s' appears twice",
+                             v[i]->param);
+        free(v);
+        if (st) return st;
     }
     if (m->train) {
         const Nn__TrainState *t = m->train;
@@ -576,6 +610,7 @@ void nn_checkpoint_free(nn_checkpoint *c)
 {
     if (!c) return;
     if (c->msg) nn__checkpoint__free_unpacked(c->msg, NULL);
+    free(c->by_name);
     free(c);
 }
 
@@ -650,11 +685,11 @@ nn_status nn_checkpoint_train_state(const nn_checkpoint *c, nn_train_state *ts)
     return NN_OK;
 }
 
-static const Nn__Tensor *find_tensor(Nn__Tensor *const *ts, size_t n, const char *name)
+static const Nn__Tensor *find_tensor(const nn_checkpoint *c, const char *name)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(ts[i]->name, name)) return ts[i];
-    return NULL;
+    Nn__Tensor key = {.name = (char *)name}, *k = &key;
+    Nn__Tensor **hit = bsearch(&k, c->by_name, c->msg->n_tensors, sizeof k, cmp_tensor);
+    return hit ? *hit : NULL;
 }
 
 static bool shape_eq(const Nn__Tensor *t, const nn_tensor *x)
@@ -700,21 +735,29 @@ nn_status nn_checkpoint_load_model(const nn_checkpoint *c, nn_module *m, char **
     const nn_param *all = m->state;
     /* Check everything first, so that a mismatch leaves m unchanged. */
     for (int i = 0; i < np; i++) {
-        const Nn__Tensor *t = find_tensor(ck->tensors, ck->n_tensors, all[i].name);
+        const Nn__Tensor *t = find_tensor(c, all[i].name);
         if (!t)
             return nn_fail(err, NN_SHAPE, "the checkpoint has no tensor '%s' that the model needs",
                            all[i].name);
         if (!shape_eq(t, all[i].t)) return shape_mismatch("tensor", all[i].name, t, all[i].t, err);
     }
-    for (size_t k = 0; k < ck->n_tensors; k++) {
-        bool used = false;
-        for (int i = 0; i < np && !used; i++) used = !strcmp(ck->tensors[k]->name, all[i].name);
-        if (!used)
-            return nn_fail(err, NN_SHAPE, "the checkpoint's tensor '%s' has no place in the model",
-                           ck->tensors[k]->name);
+    /* Names are unique on both sides and each of the model's is in the file:
+     * the file has a tensor without a place exactly when it has more. */
+    if ((size_t)np < ck->n_tensors) {
+        const char **names = malloc((size_t)(np > 0 ? np : 1) * sizeof *names);
+        if (!names) return nn_fail(err, NN_NO_MEMORY, "out of memory");
+        for (int i = 0; i < np; i++) names[i] = all[i].name;
+        qsort(names, (size_t)np, sizeof *names, cmp_str);
+        size_t k = 0;
+        while (k < ck->n_tensors &&
+               bsearch(&ck->tensors[k]->name, names, (size_t)np, sizeof *names, cmp_str))
+            k++;
+        free(names);
+        return nn_fail(err, NN_SHAPE, "the checkpoint's tensor '%s' has no place in the model",
+                       ck->tensors[k < ck->n_tensors ? k : 0]->name);
     }
     for (int i = 0; i < np; i++) {
-        nn_status st = load_tensor(all[i].t, find_tensor(ck->tensors, ck->n_tensors, all[i].name));
+        nn_status st = load_tensor(all[i].t, find_tensor(c, all[i].name));
         if (st) return nn_fail(err, st, "loading '%s': %s", all[i].name, nn_strerror(st));
     }
     return NN_OK;

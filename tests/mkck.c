@@ -4,7 +4,7 @@
  *   dims8      input shape of 8 dimensions (the batch makes 9)
  *   chain N    linear out=1 then N-1 sigmoids
  *   huge       linear out=1048576 on an input of 1024, no tensors
- *   tensors N  N tensors (all but two unused)
+ *   tensors N  N tensors, all but the last two unused
  *   states N   sgd state for N parameters
  *   steps      optimizer steps and train step at INT64_MAX
  *   ctlname    a chain element whose name holds \r and ESC
@@ -122,9 +122,10 @@ int main(int argc, char **argv)
     } else if (!strcmp(kind, "tensors")) {
         ck.n_tensors = (size_t)n;
         ck.tensors = xcalloc((size_t)n, sizeof *ck.tensors);
-        ck.tensors[0] = two[0];
-        ck.tensors[1] = two[1];
-        for (long i = 2; i < n; i++) {
+        /* the model's two last, so that a loader must look at every name */
+        ck.tensors[n - 2] = two[0];
+        ck.tensors[n - 1] = two[1];
+        for (long i = 0; i < n - 2; i++) {
             char *name = xcalloc(32, 1);
             snprintf(name, 32, "extra%ld", i);
             ck.tensors[i] = tensor(name, 1, one);
