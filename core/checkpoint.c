@@ -400,7 +400,20 @@ static nn_status read_file(const char *path, uint8_t **out, size_t *len, char **
         close(fd);
         return nn_fail(err, NN_FORMAT, "'%s' is too large to be a checkpoint", path);
     }
+    /* The head and the trailer first: a file that is no checkpoint, or whose
+     * length disagrees, is refused before its body is read. */
+    uint8_t hd[2 + sizeof MAGIC - 1], tr[TRAILER];
     size_t n = (size_t)sb.st_size, got = 0;
+    if (n < sizeof hd + TRAILER || pread(fd, hd, sizeof hd, 0) != (ssize_t)sizeof hd ||
+        hd[0] != 0x0a || hd[1] != sizeof MAGIC - 1 || memcmp(hd + 2, MAGIC, sizeof MAGIC - 1)) {
+        close(fd);
+        return nn_fail(err, NN_FORMAT, "'%s' is not an nn checkpoint", path);
+    }
+    if (pread(fd, tr, sizeof tr, (off_t)(n - TRAILER)) != (ssize_t)sizeof tr || tr[0] != 0x7a ||
+        tr[1] != 0x0e || tr[2] != 0x09 || tr[11] != 0x15 || get_le(tr + 3, 8) != n - TRAILER) {
+        close(fd);
+        return nn_fail(err, NN_FORMAT, "'%s' is truncated or damaged (length check failed)", path);
+    }
     uint8_t *buf = malloc(n ? n : 1);
     if (!buf) {
         close(fd);

@@ -67,4 +67,18 @@ check "the message names one" err_has "the checkpoint's tensor 'extra0' has no p
 run inspect "$tmp/states.pb"
 check "inspect: 100000 optimizer states for other parameters load" status_is 0
 
+# 5. A 3 GB sparse file is refused from its head and trailer, not read whole
+# (under the 2 GB limit, reading it would fail as out of memory).
+printf '\n\rnn.Checkpoint' >"$tmp/sparse.pb"
+truncate -s 3G "$tmp/sparse.pb"
+limited inspect "$tmp/sparse.pb"
+user_error_result "inspect: a 3 GB file whose trailer is zeros is refused"
+check "the message names the length check" err_has 'truncated or damaged (length check failed)'
+truncate -s 0 "$tmp/sparse.pb"
+truncate -s 3G "$tmp/sparse.pb"
+limited eval "$tmp/sparse.pb" --data 'circle n=100'
+user_error_result "eval: a 3 GB file of zeros is refused"
+check "the message says it is no checkpoint" err_has 'is not an nn checkpoint'
+rm -f "$tmp/sparse.pb"
+
 finish
