@@ -24,6 +24,8 @@
 #define MAX_FILE ((uint64_t)1 << 40)
 #define MAX_DIM ((int64_t)1 << 40)
 #define MAX_CHAIN 100000
+/* Step and epoch counters beyond this could not advance without overflow. */
+#define MAX_COUNT ((int64_t)1 << 62)
 
 struct nn_checkpoint {
     Nn__Checkpoint *msg;
@@ -561,6 +563,9 @@ static nn_status validate(nn_checkpoint *c, char **err)
     if (st) return st;
     if (m->optimizer) {
         const Nn__Optimizer *o = m->optimizer;
+        if (o->steps < 0 || o->steps > MAX_COUNT)
+            return nn_fail(err, NN_FORMAT, "the optimizer's step count %lld cannot advance "
+                           "(0 to 2^62)", (long long)o->steps);
         if (!o->name || !*o->name || strpbrk(o->name, " \t\n=!") ||
             !props_ok(o->hyperparameters, o->n_hyperparameters))
             return nn_fail(err, NN_FORMAT, "the optimizer record is malformed");
@@ -584,6 +589,9 @@ static nn_status validate(nn_checkpoint *c, char **err)
     }
     if (m->train) {
         const Nn__TrainState *t = m->train;
+        if (t->epoch > MAX_COUNT || t->step > MAX_COUNT)
+            return nn_fail(err, NN_FORMAT, "the training state's counters (epoch %lld, step %lld) "
+                           "cannot advance (0 to 2^62)", (long long)t->epoch, (long long)t->step);
         if (t->epoch < 0 || t->step < 0 || t->batch < 0 || (t->rng_inc & 1) == 0 ||
             (t->shuffle && strcmp(t->shuffle, "none") && strcmp(t->shuffle, "epoch") &&
              strcmp(t->shuffle, "sample")))

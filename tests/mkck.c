@@ -7,11 +7,13 @@
  *   tensors N  N tensors, all but the last two unused
  *   states N   sgd state for N parameters
  *   steps      optimizer steps and train step at INT64_MAX
+ *   epochs     train epoch at INT64_MAX
  *   ctlname    a chain element whose name holds \r and ESC
  *   badutf8    info text that is not UTF-8
  */
 #include "nn.pb-c.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,24 +147,32 @@ int main(int argc, char **argv)
             o->state[i] = ps;
         }
         ck.optimizer = o;
-    } else if (!strcmp(kind, "steps")) {
+    } else if (!strcmp(kind, "steps") || !strcmp(kind, "epochs")) {
+        bool epochs = !strcmp(kind, "epochs");
         Nn__Optimizer *o = xcalloc(1, sizeof *o);
         nn__optimizer__init(o);
         o->name = "sgd";
-        o->steps = INT64_MAX;
+        o->steps = epochs ? 0 : INT64_MAX;
         ck.optimizer = o;
         Nn__TrainState *t = xcalloc(1, sizeof *t);
         nn__train_state__init(t);
-        t->epoch = 1;
-        t->step = INT64_MAX;
+        t->epoch = epochs ? INT64_MAX : 1;
+        t->step = epochs ? 0 : INT64_MAX;
         t->rng_inc = 1;
         t->data = "circle n=1200";
         t->loss = "bce";
         t->batch = 100;
         t->shuffle = "epoch";
         ck.train = t;
-        static int64_t circle[] = {2};
-        model.input_shape = circle;
+        t->n_order = 1200;
+        t->order = xcalloc(1200, sizeof *t->order);
+        for (int i = 0; i < 1200; i++) t->order[i] = i;
+        model.n_chain = 2;
+        model.chain = xcalloc(2, sizeof *model.chain);
+        model.chain[0] = ref("linear", "out", "1");
+        model.chain[1] = ref("sigmoid", NULL, NULL);
+        two[0]->name = "0.weight";
+        two[1]->name = "0.bias";
     } else if (!strcmp(kind, "ctlname")) {
         model.chain[0] = ref("lin\rnnrun: forged\x1b[31m", NULL, NULL);
     } else if (!strcmp(kind, "badutf8")) {

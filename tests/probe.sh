@@ -81,4 +81,16 @@ user_error_result "eval: a 3 GB file of zeros is refused"
 check "the message says it is no checkpoint" err_has 'is not an nn checkpoint'
 rm -f "$tmp/sparse.pb"
 
+# 6. Step counters at INT64_MAX cannot advance: refused at load.
+mk steps
+run train --resume "$tmp/steps.pb" --epochs 3
+user_error_result "train --resume: an optimizer step count of INT64_MAX is refused"
+check "the message names the count" err_has "step count 9223372036854775807 cannot advance"
+run inspect "$tmp/steps.pb"
+user_error_result "inspect: the same file is refused"
+mk epochs
+run train --resume "$tmp/epochs.pb" --epochs 3
+user_error_result "train --resume: an epoch count of INT64_MAX is refused"
+check "the message names the counters" err_has "counters (epoch 9223372036854775807, step 0) cannot advance"
+
 finish
