@@ -535,9 +535,51 @@ static bool props_ok(Nn__Property *const *p, size_t n)
     return true;
 }
 
+static bool props_utf8(Nn__Property *const *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!utf8_ok(p[i]->key) || !utf8_ok(p[i]->value)) return false;
+    return true;
+}
+
+static bool tensors_utf8(Nn__Tensor *const *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!utf8_ok(t[i]->name)) return false;
+    return true;
+}
+
+/* Every string of the file is UTF-8, as the writer makes them. */
+static bool text_utf8(const Nn__Checkpoint *m)
+{
+    bool ok = utf8_ok(m->magic) && utf8_ok(m->info) && utf8_ok(m->date) &&
+              tensors_utf8(m->tensors, m->n_tensors);
+    for (size_t i = 0; ok && m->model && i < m->model->n_chain; i++) {
+        const Nn__ModuleRef *r = m->model->chain[i];
+        ok = utf8_ok(r->name) && utf8_ok(r->version) && utf8_ok(r->type) &&
+             props_utf8(r->properties, r->n_properties);
+    }
+    for (size_t i = 0; ok && i < m->n_metadata; i++)
+        ok = utf8_ok(m->metadata[i]->key) && utf8_ok(m->metadata[i]->value);
+    if (ok && m->optimizer) {
+        const Nn__Optimizer *o = m->optimizer;
+        ok = utf8_ok(o->name) && utf8_ok(o->version) &&
+             props_utf8(o->hyperparameters, o->n_hyperparameters);
+        for (size_t i = 0; ok && i < o->n_state; i++)
+            ok = utf8_ok(o->state[i]->param) &&
+                 tensors_utf8(o->state[i]->slots, o->state[i]->n_slots);
+    }
+    if (ok && m->train)
+        ok = utf8_ok(m->train->data) && utf8_ok(m->train->loss) && utf8_ok(m->train->shuffle) &&
+             utf8_ok(m->train->device);
+    return ok;
+}
+
 static nn_status validate(nn_checkpoint *c, char **err)
 {
     const Nn__Checkpoint *m = c->msg;
+    if (!text_utf8(m))
+        return nn_fail(err, NN_FORMAT, "a text of the checkpoint (info, names, specs) is not UTF-8");
     if (m->format_version == 0) return nn_fail(err, NN_FORMAT, "checkpoint without a format version");
     if (m->format_version > NN_CHECKPOINT_FORMAT)
         return nn_fail(err, NN_FORMAT,

@@ -8,7 +8,7 @@
  *   states N   sgd state for N parameters
  *   steps      optimizer steps and train step at INT64_MAX
  *   epochs     train epoch at INT64_MAX
- *   ctlname    a chain element whose name holds \r and ESC
+ *   ctlname    a chain element whose property holds \r, \v and ESC; an info text with ESC
  *   badutf8    info text that is not UTF-8
  */
 #include "nn.pb-c.h"
@@ -174,7 +174,8 @@ int main(int argc, char **argv)
         two[0]->name = "0.weight";
         two[1]->name = "0.bias";
     } else if (!strcmp(kind, "ctlname")) {
-        model.chain[0] = ref("lin\rnnrun: forged\x1b[31m", NULL, NULL);
+        model.chain[0] = ref("linear", "out", "1\r\vnnrun:forged\x1b[31m");
+        ck.info = "\x1b[31mred\x1b[0m\fx";
     } else if (!strcmp(kind, "badutf8")) {
         ck.info = "bad \xff\xfe text";
     } else {

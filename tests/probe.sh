@@ -93,4 +93,24 @@ run train --resume "$tmp/epochs.pb" --epochs 3
 user_error_result "train --resume: an epoch count of INT64_MAX is refused"
 check "the message names the counters" err_has "counters (epoch 9223372036854775807, step 0) cannot advance"
 
+# 7. Text from a checkpoint reaches the terminal escaped; invalid UTF-8 is
+# refused at load.
+mk ctlname
+ctl=$(printf '\r\013\014\033')
+run inspect "$tmp/ctlname.pb"
+check "inspect: a name and an info text with control characters print" status_is 0
+check "inspect: the info's ESC and form feed are escaped" \
+    out_has '^info: *\\x1b\[31mred\\x1b\[0m\\fx$'
+check "inspect: the chain's \\r and \\v are escaped" out_has '^model: *linear out=1\\r\\vnnrun:forged\\x1b\[31m'
+check "inspect: no raw control character is printed" \
+    eval '! grep -q "[$ctl]" "$tmp/out"'
+run summary "$tmp/ctlname.pb"
+user_error_result "summary: the bad property's error stays one line"
+check "summary: the message shows the text escaped" err_has 'nnrun:forged\\x1b\[31m'
+check "summary: no raw \\r, \\v, \\f or ESC on stderr" eval '! grep -q "[$ctl]" "$tmp/err"'
+mk badutf8
+run inspect "$tmp/badutf8.pb"
+user_error_result "inspect: an info text that is not UTF-8 is refused"
+check "the message says so" err_has 'is not UTF-8'
+
 finish
