@@ -94,6 +94,10 @@ struct nn_ctx {
     int64_t budget;
 };
 
+/* The most elements one tensor may hold (8 GB of float32), and the largest
+ * batch a loader takes: sizes beyond are refused before allocating. */
+#define NN_MAX_NUMEL (((int64_t)1 << 31) - 1)
+
 void *nn_arena_alloc(nn_ctx *ctx, nn_arena *a, size_t bytes);
 void nn_arena_reset(nn_arena *a);
 void nn_arena_release(nn_ctx *ctx, nn_arena *a);

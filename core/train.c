@@ -101,6 +101,9 @@ static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, 
 {
     nn_ctx *ctx = m->ctx;
     if (batch <= 0) return nn_fail(err, NN_INVALID, "batch size must be positive");
+    if (batch > NN_MAX_NUMEL)
+        return nn_fail(err, NN_INVALID, "batch size %lld is more than nn allows (2^31 - 1)",
+                       (long long)batch);
     int64_t n = d->len;
     if (drop_last && batch > n)
         return nn_fail(err, NN_INVALID, "batch size %lld with drop_last leaves no batch of the %lld samples",

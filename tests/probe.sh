@@ -113,4 +113,18 @@ run inspect "$tmp/badutf8.pb"
 user_error_result "inspect: an info text that is not UTF-8 is refused"
 check "the message says so" err_has 'is not UTF-8'
 
+# 8. Sizes that properties allow but no machine holds: refused by a cap
+# (2^31 - 1 elements a tensor, the same for a batch), with the size named.
+limited summary --model 'linear out=1073741824' --input-shape 2
+user_error_result "summary: linear out=1073741824 (2^31 weights) is refused"
+check "the message names the shape and the cap" \
+    err_has 'shape \[1073741824, 2\] would hold 2147483648 elements, more than nn allows'
+limited graph --batch 1099511627776 -o "$tmp/g.dot"
+user_error_result "graph: --batch 1099511627776 is refused"
+check "the message names the batch's tensor" err_has 'shape \[1099511627776, 2\] would hold'
+limited train --batch 1099511627776 --epochs 1
+user_error_result "train: --batch 1099511627776 is refused"
+check "the message names the batch size" err_has 'batch size 1099511627776 is more than nn allows'
+check "train: no epoch ran" eval '! grep -q "^epoch:" "$tmp/out"'
+
 finish
