@@ -348,6 +348,10 @@ nn_status nn_checkpoint_save(const char *path, const nn_save_opts *o, char **err
     nn_module *m = o->model;
     /* The state_dict: parameters and buffers, by name (a model knows which is which). */
     int np = nn_module_state_count(m);
+    if (np < 0) {
+        st = nn_fail(err, NN_NO_MEMORY, "out of memory listing the model's tensors");
+        goto out;
+    }
     ck.tensors = pool_alloc(&pl, sizeof *ck.tensors * (size_t)(np ? np : 1));
     for (int i = 0; ck.tensors && i < np; i++) ck.tensors[ck.n_tensors++] = make_tensor(&pl, m->state[i].name, m->state[i].t);
     if (o->optim) ck.optimizer = make_optim(&pl, o->optim);
@@ -642,6 +646,20 @@ static nn_status validate(nn_checkpoint *c, char **err)
     return NN_OK;
 }
 
+/* protobuf-c's allocator, which tells a failed allocation from bad bytes. */
+static void *pb_alloc(void *data, size_t n)
+{
+    void *p = malloc(n);
+    if (!p) *(bool *)data = true;
+    return p;
+}
+
+static void pb_free(void *data, void *p)
+{
+    (void)data;
+    free(p);
+}
+
 nn_status nn_checkpoint_load(const char *path, nn_checkpoint **out, char **err)
 {
     *out = NULL;
@@ -654,10 +672,13 @@ nn_status nn_checkpoint_load(const char *path, nn_checkpoint **out, char **err)
         return st;
     }
     nn_checkpoint *c = calloc(1, sizeof *c);
-    if (c) c->msg = nn__checkpoint__unpack(NULL, n - TRAILER, buf);
+    bool oom = !c;
+    ProtobufCAllocator pa = {pb_alloc, pb_free, &oom};
+    if (c) c->msg = nn__checkpoint__unpack(&pa, n - TRAILER, buf);
     free(buf);
     if (!c || !c->msg) {
         free(c);
+        if (oom) return nn_fail(err, NN_NO_MEMORY, "out of memory reading '%s'", path);
         return nn_fail(err, NN_FORMAT, "'%s' is not a valid nn.Checkpoint message", path);
     }
     if ((st = validate(c, err))) {
@@ -795,6 +816,7 @@ nn_status nn_checkpoint_load_model(const nn_checkpoint *c, nn_module *m, char **
 {
     const Nn__Checkpoint *ck = c->msg;
     int np = nn_module_state_count(m); /* parameters and buffers */
+    if (np < 0) return nn_fail(err, NN_NO_MEMORY, "out of memory listing the model's tensors");
     const nn_param *all = m->state;
     /* Check everything first, so that a mismatch leaves m unchanged. */
     for (int i = 0; i < np; i++) {

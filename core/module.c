@@ -377,7 +377,8 @@ static bool collect(nn_param **arr, int *n, const nn_module *m, const char *pref
     return true;
 }
 
-/* Builds the cache *arr of m's tree on first use; its length. */
+/* Builds the cache *arr of m's tree on first use; its length, or -1 when
+ * memory ran out (never a shorter list). */
 static int cached(nn_module *m, nn_param **arr, int *n, int what)
 {
     if (!*arr && !collect(arr, n, m, "", what)) {
@@ -385,6 +386,7 @@ static int cached(nn_module *m, nn_param **arr, int *n, int what)
         free(*arr);
         *arr = NULL;
         *n = 0;
+        return -1;
     }
     return *n;
 }
