@@ -25,10 +25,14 @@
 #define TRAILER 16
 #define MAX_FILE ((uint64_t)1 << 40)
 #define MAX_DIM ((int64_t)1 << 40)
+#define MAX_CHAIN 100000
+/* Step and epoch counters beyond this could not advance without overflow. */
+#define MAX_COUNT ((int64_t)1 << 62)
 
 struct nn_checkpoint {
     Nn__Checkpoint *msg;
     nn_shape input;
+    Nn__Tensor **by_name; /* the model's tensors sorted by name */
 };
 
 /* ---- CRC-32 (IEEE 802.3, reflected, as zlib's crc32) ---- */
@@ -402,6 +406,10 @@ nn_status nn_checkpoint_save(const char *path, const nn_save_opts *o, char **err
     nn_module *m = o->model;
     /* The state_dict: parameters and buffers, by name (a model knows which is which). */
     int np = nn_module_state_count(m);
+    if (np < 0) {
+        st = nn_fail(err, NN_NO_MEMORY, "out of memory listing the model's tensors");
+        goto out;
+    }
     ck.tensors = pool_alloc(&pl, sizeof *ck.tensors * (size_t)(np ? np : 1));
     for (int i = 0; ck.tensors && i < np; i++) ck.tensors[ck.n_tensors++] = make_tensor(&pl, m->state[i].name, m->state[i].t);
     if (o->optim) ck.optimizer = make_optim(&pl, o->optim);
@@ -456,7 +464,20 @@ static nn_status read_file(const char *path, uint8_t **out, size_t *len, char **
         close(fd);
         return nn_fail(err, NN_FORMAT, "'%s' is too large to be a checkpoint", path);
     }
+    /* The head and the trailer first: a file that is no checkpoint, or whose
+     * length disagrees, is refused before its body is read. */
+    uint8_t hd[2 + sizeof MAGIC - 1], tr[TRAILER];
     size_t n = (size_t)sb.st_size, got = 0;
+    if (n < sizeof hd + TRAILER || pread(fd, hd, sizeof hd, 0) != (ssize_t)sizeof hd ||
+        hd[0] != 0x0a || hd[1] != sizeof MAGIC - 1 || memcmp(hd + 2, MAGIC, sizeof MAGIC - 1)) {
+        close(fd);
+        return nn_fail(err, NN_FORMAT, "'%s' is not an nn checkpoint", path);
+    }
+    if (pread(fd, tr, sizeof tr, (off_t)(n - TRAILER)) != (ssize_t)sizeof tr || tr[0] != 0x7a ||
+        tr[1] != 0x0e || tr[2] != 0x09 || tr[11] != 0x15 || get_le(tr + 3, 8) != n - TRAILER) {
+        close(fd);
+        return nn_fail(err, NN_FORMAT, "'%s' is truncated or damaged (length check failed)", path);
+    }
     uint8_t *buf = malloc(n ? n : 1);
     if (!buf) {
         close(fd);
@@ -527,17 +548,44 @@ static nn_status check_tensor(const Nn__Tensor *t, nn_shape *shape, char **err)
     return NN_OK;
 }
 
-static nn_status check_tensors(Nn__Tensor *const *ts, size_t n, const char *where, char **err)
+static int cmp_tensor(const void *a, const void *b)
+{
+    return strcmp((*(Nn__Tensor *const *)a)->name, (*(Nn__Tensor *const *)b)->name);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int cmp_state(const void *a, const void *b)
+{
+    return strcmp((*(Nn__ParamState *const *)a)->param, (*(Nn__ParamState *const *)b)->param);
+}
+
+/* Checks each tensor, then that no name appears twice: on a sorted copy,
+ * kept in *sorted when asked for (else freed). */
+static nn_status check_tensors(Nn__Tensor *const *ts, size_t n, const char *where,
+                               Nn__Tensor ***sorted, char **err)
 {
     for (size_t i = 0; i < n; i++) {
         nn_shape s;
         nn_status st = check_tensor(ts[i], &s, err);
         if (st) return st;
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(ts[i]->name, ts[j]->name))
-                return nn_fail(err, NN_FORMAT, "%s: tensor '%s' appears twice", where,
-                               ts[i]->name);
     }
+    Nn__Tensor **v = malloc((n ? n : 1) * sizeof *v);
+    if (!v) return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    if (n) memcpy(v, ts, n * sizeof *v);
+    qsort(v, n, sizeof *v, cmp_tensor);
+    for (size_t i = 1; i < n; i++)
+        if (!strcmp(v[i]->name, v[i - 1]->name)) {
+            nn_status st = nn_fail(err, NN_FORMAT, "%s: tensor '%s' appears twice", where,
+                                   v[i]->name);
+            free(v);
+            return st;
+        }
+    if (sorted) *sorted = v;
+    else free(v);
     return NN_OK;
 }
 
@@ -550,15 +598,64 @@ static bool props_ok(Nn__Property *const *p, size_t n)
     return true;
 }
 
+static bool props_utf8(Nn__Property *const *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!utf8_ok(p[i]->key) || !utf8_ok(p[i]->value)) return false;
+    return true;
+}
+
+static bool tensors_utf8(Nn__Tensor *const *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!utf8_ok(t[i]->name)) return false;
+    return true;
+}
+
+/* Every string of the file is UTF-8, as the writer makes them. */
+static bool text_utf8(const Nn__Checkpoint *m)
+{
+    bool ok = utf8_ok(m->magic) && utf8_ok(m->info) && utf8_ok(m->date) &&
+              tensors_utf8(m->tensors, m->n_tensors);
+    for (size_t i = 0; ok && m->model && i < m->model->n_chain; i++) {
+        const Nn__ModuleRef *r = m->model->chain[i];
+        ok = utf8_ok(r->name) && utf8_ok(r->version) && utf8_ok(r->type) &&
+             props_utf8(r->properties, r->n_properties);
+    }
+    for (size_t i = 0; ok && i < m->n_metadata; i++)
+        ok = utf8_ok(m->metadata[i]->key) && utf8_ok(m->metadata[i]->value);
+    if (ok && m->optimizer) {
+        const Nn__Optimizer *o = m->optimizer;
+        ok = utf8_ok(o->name) && utf8_ok(o->version) &&
+             props_utf8(o->hyperparameters, o->n_hyperparameters);
+        for (size_t i = 0; ok && i < o->n_state; i++)
+            ok = utf8_ok(o->state[i]->param) &&
+                 tensors_utf8(o->state[i]->slots, o->state[i]->n_slots);
+    }
+    if (ok && m->train)
+        ok = utf8_ok(m->train->data) && utf8_ok(m->train->loss) && utf8_ok(m->train->shuffle) &&
+             utf8_ok(m->train->device);
+    return ok;
+}
+
 static nn_status validate(nn_checkpoint *c, char **err)
 {
     const Nn__Checkpoint *m = c->msg;
+    if (!text_utf8(m))
+        return nn_fail(err, NN_FORMAT, "a text of the checkpoint (info, names, specs) is not UTF-8");
     if (m->format_version == 0) return nn_fail(err, NN_FORMAT, "checkpoint without a format version");
     if (m->format_version > NN_CHECKPOINT_FORMAT)
         return nn_fail(err, NN_FORMAT,
                        "checkpoint format %u is newer than this nn reads (%d); upgrade nn",
                        m->format_version, NN_CHECKPOINT_FORMAT);
     if (!m->model || m->model->n_chain == 0) return nn_fail(err, NN_FORMAT, "checkpoint without a model");
+    if (m->model->n_chain > MAX_CHAIN)
+        return nn_fail(err, NN_FORMAT, "a chain of %zu elements (at most %d)", m->model->n_chain,
+                       MAX_CHAIN);
+    /* One sample's shape: the batch dimension makes one more. */
+    if (m->model->n_input_shape > NN_MAX_DIMS - 1)
+        return nn_fail(err, NN_FORMAT, "model input: %zu dimensions (at most %d)",
+                       m->model->n_input_shape, NN_MAX_DIMS - 1);
     for (size_t i = 0; i < m->model->n_chain; i++) {
         const Nn__ModuleRef *r = m->model->chain[i];
         if (!name_ok(r->name) || strpbrk(r->name, " \t\n=!") ||
@@ -567,10 +664,13 @@ static nn_status validate(nn_checkpoint *c, char **err)
     }
     nn_status st = check_shape("model input", m->model->n_input_shape, m->model->input_shape,
                                &c->input, err);
-    if (!st) st = check_tensors(m->tensors, m->n_tensors, "model", err);
+    if (!st) st = check_tensors(m->tensors, m->n_tensors, "model", &c->by_name, err);
     if (st) return st;
     if (m->optimizer) {
         const Nn__Optimizer *o = m->optimizer;
+        if (o->steps < 0 || o->steps > MAX_COUNT)
+            return nn_fail(err, NN_FORMAT, "the optimizer's step count %lld cannot advance "
+                           "(0 to 2^62)", (long long)o->steps);
         if (!name_ok(o->name) || strpbrk(o->name, " \t\n=!") ||
             !props_ok(o->hyperparameters, o->n_hyperparameters))
             return nn_fail(err, NN_FORMAT, "the optimizer record is malformed");
@@ -578,17 +678,26 @@ static nn_status validate(nn_checkpoint *c, char **err)
             if (!name_ok(o->state[i]->param))
                 return nn_fail(err, NN_FORMAT, "optimizer state without a parameter name "
                                                "(or one not printable UTF-8)");
-            for (size_t j = 0; j < i; j++)
-                if (!strcmp(o->state[i]->param, o->state[j]->param))
-                    return nn_fail(err, NN_FORMAT, "optimizer state for '%s' appears twice",
-                                   o->state[i]->param);
             if ((st = check_tensors(o->state[i]->slots, o->state[i]->n_slots, o->state[i]->param,
-                                    err)))
+                                    NULL, err)))
                 return st;
         }
+        Nn__ParamState **v = malloc((o->n_state ? o->n_state : 1) * sizeof *v);
+        if (!v) return nn_fail(err, NN_NO_MEMORY, "out of memory");
+        if (o->n_state) memcpy(v, o->state, o->n_state * sizeof *v);
+        qsort(v, o->n_state, sizeof *v, cmp_state);
+        for (size_t i = 1; i < o->n_state && !st; i++)
+            if (!strcmp(v[i]->param, v[i - 1]->param))
+                st = nn_fail(err, NN_FORMAT, "optimizer state for '%s' appears twice",
+                             v[i]->param);
+        free(v);
+        if (st) return st;
     }
     if (m->train) {
         const Nn__TrainState *t = m->train;
+        if (t->epoch > MAX_COUNT || t->step > MAX_COUNT)
+            return nn_fail(err, NN_FORMAT, "the training state's counters (epoch %lld, step %lld) "
+                           "cannot advance (0 to 2^62)", (long long)t->epoch, (long long)t->step);
         if (t->epoch < 0 || t->step < 0 || t->batch < 0 || (t->rng_inc & 1) == 0 ||
             (t->data && *t->data && !name_ok(t->data)) ||
             (t->loss && *t->loss && !name_ok(t->loss)) ||
@@ -600,6 +709,20 @@ static nn_status validate(nn_checkpoint *c, char **err)
     return NN_OK;
 }
 
+/* protobuf-c's allocator, which tells a failed allocation from bad bytes. */
+static void *pb_alloc(void *data, size_t n)
+{
+    void *p = malloc(n);
+    if (!p) *(bool *)data = true;
+    return p;
+}
+
+static void pb_free(void *data, void *p)
+{
+    (void)data;
+    free(p);
+}
+
 /* Verifies, unpacks and validates the bytes of a checkpoint; `name` only
  * labels the messages. */
 static nn_status load_bytes(const char *name, const uint8_t *buf, size_t n, nn_checkpoint **out,
@@ -608,9 +731,12 @@ static nn_status load_bytes(const char *name, const uint8_t *buf, size_t n, nn_c
     nn_status st = check_frame(name, buf, n, err);
     if (st) return st;
     nn_checkpoint *c = calloc(1, sizeof *c);
-    if (c) c->msg = nn__checkpoint__unpack(NULL, n - TRAILER, buf);
+    bool oom = !c;
+    ProtobufCAllocator pa = {pb_alloc, pb_free, &oom};
+    if (c) c->msg = nn__checkpoint__unpack(&pa, n - TRAILER, buf);
     if (!c || !c->msg) {
         free(c);
+        if (oom) return nn_fail(err, NN_NO_MEMORY, "out of memory reading '%s'", name);
         return nn_fail(err, NN_FORMAT, "'%s' is not a valid nn.Checkpoint message", name);
     }
     if ((st = validate(c, err))) {
@@ -645,6 +771,7 @@ void nn_checkpoint_free(nn_checkpoint *c)
 {
     if (!c) return;
     if (c->msg) nn__checkpoint__free_unpacked(c->msg, NULL);
+    free(c->by_name);
     free(c);
 }
 
@@ -719,11 +846,11 @@ nn_status nn_checkpoint_train_state(const nn_checkpoint *c, nn_train_state *ts)
     return NN_OK;
 }
 
-static const Nn__Tensor *find_tensor(Nn__Tensor *const *ts, size_t n, const char *name)
+static const Nn__Tensor *find_tensor(const nn_checkpoint *c, const char *name)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(ts[i]->name, name)) return ts[i];
-    return NULL;
+    Nn__Tensor key = {.name = (char *)name}, *k = &key;
+    Nn__Tensor **hit = bsearch(&k, c->by_name, c->msg->n_tensors, sizeof k, cmp_tensor);
+    return hit ? *hit : NULL;
 }
 
 static bool shape_eq(const Nn__Tensor *t, const nn_tensor *x)
@@ -766,24 +893,33 @@ nn_status nn_checkpoint_load_model(const nn_checkpoint *c, nn_module *m, char **
 {
     const Nn__Checkpoint *ck = c->msg;
     int np = nn_module_state_count(m); /* parameters and buffers */
+    if (np < 0) return nn_fail(err, NN_NO_MEMORY, "out of memory listing the model's tensors");
     const nn_param *all = m->state;
     /* Check everything first, so that a mismatch leaves m unchanged. */
     for (int i = 0; i < np; i++) {
-        const Nn__Tensor *t = find_tensor(ck->tensors, ck->n_tensors, all[i].name);
+        const Nn__Tensor *t = find_tensor(c, all[i].name);
         if (!t)
             return nn_fail(err, NN_SHAPE, "the checkpoint has no tensor '%s' that the model needs",
                            all[i].name);
         if (!shape_eq(t, all[i].t)) return shape_mismatch("tensor", all[i].name, t, all[i].t, err);
     }
-    for (size_t k = 0; k < ck->n_tensors; k++) {
-        bool used = false;
-        for (int i = 0; i < np && !used; i++) used = !strcmp(ck->tensors[k]->name, all[i].name);
-        if (!used)
-            return nn_fail(err, NN_SHAPE, "the checkpoint's tensor '%s' has no place in the model",
-                           ck->tensors[k]->name);
+    /* Names are unique on both sides and each of the model's is in the file:
+     * the file has a tensor without a place exactly when it has more. */
+    if ((size_t)np < ck->n_tensors) {
+        const char **names = malloc((size_t)(np > 0 ? np : 1) * sizeof *names);
+        if (!names) return nn_fail(err, NN_NO_MEMORY, "out of memory");
+        for (int i = 0; i < np; i++) names[i] = all[i].name;
+        qsort(names, (size_t)np, sizeof *names, cmp_str);
+        size_t k = 0;
+        while (k < ck->n_tensors &&
+               bsearch(&ck->tensors[k]->name, names, (size_t)np, sizeof *names, cmp_str))
+            k++;
+        free(names);
+        return nn_fail(err, NN_SHAPE, "the checkpoint's tensor '%s' has no place in the model",
+                       ck->tensors[k < ck->n_tensors ? k : 0]->name);
     }
     for (int i = 0; i < np; i++) {
-        nn_status st = load_tensor(all[i].t, find_tensor(ck->tensors, ck->n_tensors, all[i].name));
+        nn_status st = load_tensor(all[i].t, find_tensor(c, all[i].name));
         if (st) return nn_fail(err, st, "loading '%s': %s", all[i].name, nn_strerror(st));
     }
     return NN_OK;
@@ -796,7 +932,15 @@ nn_status nn_checkpoint_build_model(const nn_checkpoint *c, nn_ctx *ctx, nn_modu
     char *chain = nn_checkpoint_model_chain(c);
     if (!chain) return nn_fail(err, NN_NO_MEMORY, "out of memory");
     nn_module *m;
+    /* The model may claim no more than the file's tensors hold: sizes are
+     * checked before each parameter is allocated, names and shapes after. */
+    int64_t held = 0;
+    for (size_t i = 0; i < c->msg->n_tensors; i++)
+        held += (int64_t)(c->msg->tensors[i]->data.len / sizeof(float));
+    ctx->budget_on = true;
+    ctx->budget = held;
     nn_status st = nn_module_from_chain(ctx, chain, &c->input, &m, err);
+    ctx->budget_on = false;
     free(chain);
     if (st) return st;
     if ((st = nn_checkpoint_load_model(c, m, err))) {

@@ -49,6 +49,7 @@ nn_status nn_clip_grad_norm_params(nn_tensor *const *params, int n, double max_n
 nn_status nn_clip_grad_norm(nn_module *m, double max_norm, double *total_norm)
 {
     int n = nn_module_param_count(m);
+    if (n < 0) return NN_NO_MEMORY; /* the parameters could not be listed */
     nn_tensor *stack[64], **p = n <= 64 ? stack : malloc((size_t)n * sizeof *p);
     if (!p) return NN_NO_MEMORY;
     for (int i = 0; i < n; i++) p[i] = nn_module_param(m, i, NULL);

@@ -167,6 +167,9 @@ nn_status nn_loader_open(nn_dataset *d, int64_t batch, nn_shuffle shuffle, int d
     *out = NULL;
     if (batch <= 0) return nn_fail(err, NN_INVALID, "batch size must be positive, got %lld",
                                    (long long)batch);
+    if (batch > NN_MAX_NUMEL)
+        return nn_fail(err, NN_INVALID, "batch size %lld is more than nn allows (2^31 - 1)",
+                       (long long)batch);
     if (shuffle == NN_SHUFFLE_SAMPLE && d->len > (int64_t)UINT32_MAX)
         return nn_fail(err, NN_INVALID, "shuffle sample takes at most %lu samples",
                        (unsigned long)UINT32_MAX);

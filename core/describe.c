@@ -230,26 +230,64 @@ char *nn_module_params_text(nn_module *m, int with_values)
 
 /* ---- the autograd graph as DOT (torchviz's picture) ---- */
 
+/* Pointers met so far, numbered in order: an open-addressing hash table. */
 typedef struct seen {
     const void **p;
-    int n, cap;
+    int *id;
+    int n, cap; /* cap: a power of two, kept at least twice n */
 } seen;
+
+static size_t slot_of(const seen *s, const void *p)
+{
+    uintptr_t h = (uintptr_t)p;
+    h ^= h >> 17;
+    h *= (uintptr_t)0x9E3779B97F4A7C15u;
+    h ^= h >> 29;
+    size_t i = (size_t)h & (size_t)(s->cap - 1);
+    while (s->p[i] && s->p[i] != p) i = (i + 1) & (size_t)(s->cap - 1);
+    return i;
+}
+
+static bool grow(seen *s)
+{
+    seen g = {0};
+    g.cap = s->cap ? 2 * s->cap : 128;
+    g.p = calloc((size_t)g.cap, sizeof *g.p);
+    g.id = calloc((size_t)g.cap, sizeof *g.id);
+    if (!g.p || !g.id) {
+        free(g.p);
+        free(g.id);
+        return false;
+    }
+    for (int i = 0; i < s->cap; i++)
+        if (s->p[i]) {
+            size_t k = slot_of(&g, s->p[i]);
+            g.p[k] = s->p[i];
+            g.id[k] = s->id[i];
+        }
+    g.n = s->n;
+    free(s->p);
+    free(s->id);
+    *s = g;
+    return true;
+}
+
+static void seen_free(seen *s)
+{
+    free(s->p);
+    free(s->id);
+}
 
 /* The number of p in s; *fresh tells whether it was added just now. -1: no memory. */
 static int mark(seen *s, const void *p, bool *fresh)
 {
     *fresh = false;
-    for (int i = 0; i < s->n; i++)
-        if (s->p[i] == p) return i;
-    if (s->n == s->cap) {
-        int cap = s->cap ? 2 * s->cap : 64;
-        const void **np = realloc(s->p, (size_t)cap * sizeof *np);
-        if (!np) return -1;
-        s->p = np;
-        s->cap = cap;
-    }
+    if (2 * (s->n + 1) > s->cap && !grow(s)) return -1;
+    size_t i = slot_of(s, p);
+    if (s->p[i]) return s->id[i];
     *fresh = true;
-    s->p[s->n] = p;
+    s->p[i] = p;
+    s->id[i] = s->n;
     return s->n++;
 }
 
@@ -262,25 +300,52 @@ static const char *param_name(nn_module *m, const nn_tensor *t)
 }
 
 /* Nodes are numbered in the order the walk meets them, so the same network
- * always gives the same text. */
-static int dot_node(nn_buf *b, seen *s, nn_module *m, const nn_node *n)
+ * always gives the same text. The walk is depth-first, on a stack of its own
+ * (a chain of 100000 modules is as deep): a node's label comes when it is
+ * met, the edge to its consumer once its inputs are done. */
+typedef struct frame {
+    const nn_node *n;
+    int id, next; /* next: the input to look at */
+} frame;
+
+static int dot_walk(nn_buf *b, seen *s, nn_module *m, const nn_node *root)
 {
     bool fresh;
-    int id = mark(s, n, &fresh);
-    if (id < 0 || !fresh) return id;
-    nn_buf_addf(b, "  n%d [label=\"%s\"]\n", id, n->name);
-    for (int i = 0; i < n->nin; i++) {
-        const nn_tensor *in = n->in[i];
+    int id = mark(s, root, &fresh);
+    if (id < 0) return -1;
+    nn_buf_addf(b, "  n%d [label=\"%s\"]\n", id, root->name);
+    frame *st = malloc(64 * sizeof *st);
+    int depth = 0, cap = 64;
+    if (!st) return -1;
+    st[depth++] = (frame){root, id, 0};
+    while (depth) {
+        frame *f = &st[depth - 1];
+        if (f->next == f->n->nin) {
+            if (--depth) nn_buf_addf(b, "  n%d -> n%d\n", f->id, st[depth - 1].id);
+            continue;
+        }
+        const nn_tensor *in = f->n->in[f->next++];
         if (!in || !(in->flags & NN_T_REQUIRES_GRAD)) continue;
         if (in->grad_fn) {
-            int from = dot_node(b, s, m, in->grad_fn);
-            if (from < 0) return -1;
-            nn_buf_addf(b, "  n%d -> n%d\n", from, id);
+            int from = mark(s, in->grad_fn, &fresh);
+            if (from < 0) break;
+            if (!fresh) {
+                nn_buf_addf(b, "  n%d -> n%d\n", from, f->id);
+                continue;
+            }
+            nn_buf_addf(b, "  n%d [label=\"%s\"]\n", from, in->grad_fn->name);
+            if (depth == cap) {
+                frame *ns = realloc(st, 2 * (size_t)cap * sizeof *ns);
+                if (!ns) break;
+                st = ns;
+                cap *= 2;
+            }
+            st[depth++] = (frame){in->grad_fn, from, 0};
             continue;
         }
         /* A leaf: its AccumulateGrad node and the parameter itself. */
         int leaf = mark(s, in, &fresh);
-        if (leaf < 0) return -1;
+        if (leaf < 0) break;
         if (fresh) {
             const char *name = param_name(m, in);
             nn_buf_addf(b, "  a%d [label=\"AccumulateGrad\"]\n", leaf);
@@ -288,9 +353,10 @@ static int dot_node(nn_buf *b, seen *s, nn_module *m, const nn_node *n)
             tuple(b, &in->shape);
             nn_buf_addf(b, "\" fillcolor=lightblue]\n  p%d -> a%d\n", leaf, leaf);
         }
-        nn_buf_addf(b, "  a%d -> n%d\n", leaf, id);
+        nn_buf_addf(b, "  a%d -> n%d\n", leaf, f->id);
     }
-    return id;
+    free(st);
+    return depth ? -1 : id;
 }
 
 nn_status nn_graph_dot(nn_tensor *out, nn_module *m, char **dot, char **err)
@@ -309,14 +375,14 @@ nn_status nn_graph_dot(nn_tensor *out, nn_module *m, char **dot, char **err)
     nn_buf_addf(&b, "  output [label=\"output\\n");
     tuple(&b, &out->shape);
     nn_buf_addf(&b, "\" fillcolor=darkolivegreen1]\n");
-    int last = dot_node(&b, &s, m, out->grad_fn);
+    int last = dot_walk(&b, &s, m, out->grad_fn);
     nn_buf_addf(&b, "  n%d -> output\n}\n", last);
     if (last < 0) {
-        free(s.p);
+        seen_free(&s);
         free(nn_buf_take(&b));
         return nn_fail(err, NN_NO_MEMORY, "out of memory");
     }
-    free(s.p);
+    seen_free(&s);
     *dot = nn_buf_take(&b);
     return *dot ? NN_OK : nn_fail(err, NN_NO_MEMORY, "out of memory");
 }

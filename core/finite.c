@@ -9,6 +9,7 @@ nn_status nn_module_check_finite(nn_module *m, const char **name, float *value)
 {
     if (name) *name = NULL;
     int n = nn_module_state_count(m);
+    if (n < 0) return NN_NO_MEMORY; /* the tree's tensors could not be listed */
     float *h = NULL;
     int64_t cap = 0;
     nn_status st = NN_OK;

@@ -71,6 +71,21 @@ static nn_tensor *add_tensor(nn_module *m, const char *name, const nn_shape *sha
         return NULL;
     }
     *list = p;
+    if (m->ctx->budget_on && shape->ndim >= 0 && shape->ndim <= NN_MAX_DIMS) {
+        /* A checkpoint's model: no tensor larger than what the file holds. */
+        int64_t numel = 1;
+        for (int i = 0; i < shape->ndim && numel <= m->ctx->budget; i++)
+            numel = shape->dim[i] > 0 && numel > INT64_MAX / shape->dim[i] ? INT64_MAX
+                                                                             : numel * shape->dim[i];
+        if (numel > m->ctx->budget) {
+            char sh[96];
+            nn_shape_format(shape, 0, sh, sizeof sh);
+            nn_fail(err, NN_SHAPE, "%s '%s' of shape %s is larger than the checkpoint's tensors "
+                    "that are left (%lld elements)", what, name, sh, (long long)m->ctx->budget);
+            return NULL;
+        }
+        m->ctx->budget -= numel;
+    }
     nn_tensor *t = nn_tensor_new(m->ctx, shape, !buffer);
     char *n = nn_strdup(name);
     if (!t || !n) {
@@ -362,7 +377,8 @@ static bool collect(nn_param **arr, int *n, const nn_module *m, const char *pref
     return true;
 }
 
-/* Builds the cache *arr of m's tree on first use; its length. */
+/* Builds the cache *arr of m's tree on first use; its length, or -1 when
+ * memory ran out (never a shorter list). */
 static int cached(nn_module *m, nn_param **arr, int *n, int what)
 {
     if (!*arr && !collect(arr, n, m, "", what)) {
@@ -370,6 +386,7 @@ static int cached(nn_module *m, nn_param **arr, int *n, int what)
         free(*arr);
         *arr = NULL;
         *n = 0;
+        return -1;
     }
     return *n;
 }

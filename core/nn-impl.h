@@ -91,7 +91,15 @@ struct nn_ctx {
     bool detect_anomaly; /* nn_backward checks each node's input gradients */
     nn_status err;
     char *err_msg;
+    /* While a checkpoint's model is built: the elements its tensors hold
+     * that no parameter or buffer has claimed yet (budget_on). */
+    bool budget_on;
+    int64_t budget;
 };
+
+/* The most elements one tensor may hold (8 GB of float32), and the largest
+ * batch a loader takes: sizes beyond are refused before allocating. */
+#define NN_MAX_NUMEL (((int64_t)1 << 31) - 1)
 
 void *nn_arena_alloc(nn_ctx *ctx, nn_arena *a, size_t bytes);
 void nn_arena_reset(nn_arena *a);

@@ -62,6 +62,7 @@ nn_status nn_optim_create(nn_ctx *ctx, const char *name, const char *words, nn_m
                           nn_optim **out, char **err)
 {
     int n = nn_module_param_count(m);
+    if (n < 0) return nn_fail(err, NN_NO_MEMORY, "out of memory listing the model's parameters");
     nn_tensor **ts = calloc((size_t)(n ? n : 1), sizeof *ts);
     const char **names = calloc((size_t)(n ? n : 1), sizeof *names);
     nn_status st = ts && names ? NN_OK : nn_fail(err, NN_NO_MEMORY, "out of memory");

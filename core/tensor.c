@@ -24,6 +24,13 @@ static bool shape_ok(nn_ctx *ctx, const nn_shape *shape)
         }
         n *= shape->dim[i];
     }
+    if (n > NN_MAX_NUMEL) {
+        char buf[128];
+        nn_shape_format(shape, 0, buf, sizeof buf);
+        nn_ctx_fail(ctx, NN_SHAPE, "a tensor of shape %s would hold %lld elements, more than "
+                    "nn allows (2^31 - 1)", buf, (long long)n);
+        return false;
+    }
     return true;
 }
 

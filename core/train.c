@@ -86,13 +86,12 @@ static int save_mode(nn_module *m, const char *path, int depth, void *user)
     return 0;
 }
 
-static int restore_mode(nn_module *m, const char *path, int depth, void *user)
+/* In save_mode's order (the module, then its children), allocating nothing,
+ * so that the modes come back even when memory has run out. */
+static void restore_modes(nn_module *m, modes *s)
 {
-    (void)path, (void)depth;
-    modes *s = user;
-    if (s->n == s->cap) return 1;
-    m->training = s->flag[s->n++];
-    return 0;
+    if (s->n < s->cap) m->training = s->flag[s->n++];
+    for (int i = 0; i < m->nchildren; i++) restore_modes(m->children[i], s);
 }
 
 /* One pass: batches of `batch` samples in `order` (NULL: 0..n-1), the last
@@ -126,6 +125,9 @@ static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, 
 {
     nn_ctx *ctx = m->ctx;
     if (batch <= 0) return nn_fail(err, NN_INVALID, "batch size must be positive");
+    if (batch > NN_MAX_NUMEL)
+        return nn_fail(err, NN_INVALID, "batch size %lld is more than nn allows (2^31 - 1)",
+                       (long long)batch);
     int64_t n = d->len;
     if (drop_last && batch > n)
         return nn_fail(err, NN_INVALID, "batch size %lld with drop_last leaves no batch of the %lld samples",
@@ -192,7 +194,7 @@ static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, 
     nn_grad_set_enabled(ctx, prev_grad);
     prev_modes.cap = prev_modes.n; /* put every module's mode back */
     prev_modes.n = 0;
-    if (prev_modes.flag) nn_module_visit(m, restore_mode, &prev_modes);
+    if (prev_modes.flag) restore_modes(m, &prev_modes);
     free(prev_modes.flag);
     if (!st && out) {
         /* Weighted by samples; with equal batches the plain mean, summed as

@@ -83,19 +83,37 @@ nn_status nn_fail_context(char **err, nn_status code, const char *fmt, ...)
 
 void nn_free(void *p) { free(p); }
 
+/* A buffer that ran out of memory stays failed (cap SIZE_MAX, no text):
+ * nn_buf_take then returns NULL, never a text with a part missing. */
+static void buf_fail(nn_buf *b)
+{
+    free(b->s);
+    b->s = NULL;
+    b->len = 0;
+    b->cap = SIZE_MAX;
+}
+
 void nn_buf_addf(nn_buf *b, const char *fmt, ...)
 {
+    if (b->cap == SIZE_MAX) return;
     va_list ap;
     va_start(ap, fmt);
     char *s = nn_vformat(fmt, ap);
     va_end(ap);
-    if (!s) return;
+    if (!s) {
+        buf_fail(b);
+        return;
+    }
     size_t n = strlen(s);
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 128;
         while (cap < b->len + n + 1) cap *= 2;
         char *p = realloc(b->s, cap);
-        if (!p) { free(s); return; }
+        if (!p) {
+            free(s);
+            buf_fail(b);
+            return;
+        }
         b->s = p;
         b->cap = cap;
     }
@@ -106,7 +124,7 @@ void nn_buf_addf(nn_buf *b, const char *fmt, ...)
 
 char *nn_buf_take(nn_buf *b)
 {
-    char *s = b->s ? b->s : nn_strdup("");
+    char *s = b->cap == SIZE_MAX ? NULL : b->s ? b->s : nn_strdup("");
     b->s = NULL;
     b->len = b->cap = 0;
     return s;

@@ -19,6 +19,7 @@
 #include "resume_model.h"
 #include "schedule.h"
 #include "dataspec.h"
+#include "escape.h"
 
 #include <ctype.h>
 #include <signal.h>
@@ -144,10 +145,17 @@ static int die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    va_list aq;
+    va_copy(aq, ap);
+    int len = vsnprintf(NULL, 0, fmt, aq);
+    va_end(aq);
+    char *msg = len < 0 ? NULL : malloc((size_t)len + 1);
+    if (msg) vsnprintf(msg, (size_t)len + 1, fmt, ap);
     fputs("nnrun: ", stderr);
-    fputs(where, stderr);
-    vfprintf(stderr, fmt, ap);
+    fput_escaped(where, stderr, 0);
+    fput_escaped(msg ? msg : "out of memory", stderr, 0); /* one line, whatever it quotes */
     fputc('\n', stderr);
+    free(msg);
     va_end(ap);
     return 1;
 }
@@ -832,28 +840,29 @@ static int inspect_checkpoint(const char *path)
         nn_checkpoint_tensor(c, i, &s);
         values += nn_shape_numel(&s);
     }
-    printf("file:      %s\ninfo:      %s\ndate:      %s\nformat:    %u\n", path,
-           nn_checkpoint_info(c), nn_checkpoint_date(c), nn_checkpoint_format(c));
-    printf("model:     %s\ninput:     %s\ntensors:   %d (%lld values)\n", chain ? chain : "", in,
+    printf("file:      %s\ninfo:      %s\ndate:      %s\nformat:    %u\n", esc(path),
+           esc(nn_checkpoint_info(c)), esc(nn_checkpoint_date(c)), nn_checkpoint_format(c));
+    printf("model:     %s\ninput:     %s\ntensors:   %d (%lld values)\n", esc(chain), in,
            nt, (long long)values);
     for (int i = 0; i < nt; i++) { /* the state_dict: parameters and buffers */
         nn_shape s;
         char shape[96];
         const char *name = nn_checkpoint_tensor(c, i, &s);
         nn_shape_format(&s, 0, shape, sizeof shape);
-        printf("  %-20s %s\n", name, shape);
+        printf("  %-20s %s\n", esc(name), shape);
     }
-    printf("optimizer: %s\n", optim ? optim : "(none)");
+    printf("optimizer: %s\n", optim ? esc(optim) : "(none)");
     nn_train_state ts;
     if (nn_checkpoint_train_state(c, &ts) == NN_OK)
         printf("epoch:     %lld\nstep:      %lld\ndata:      %s\nloss:      %s\nbatch:     %lld\n"
                "shuffle:   %s\nseed:      %llu\ndevice:    %s\n",
-               (long long)ts.epoch, (long long)ts.step, ts.data, ts.loss, (long long)ts.batch,
+               (long long)ts.epoch, (long long)ts.step, esc(ts.data), esc(ts.loss),
+               (long long)ts.batch,
                ts.shuffle == NN_SHUFFLE_EPOCH    ? "epoch"
                : ts.shuffle == NN_SHUFFLE_SAMPLE ? "sample"
                                                  : "none",
                (unsigned long long)ts.seed,
-               ts.device);
+               esc(ts.device));
     schedule_print(c);
     nn_free(chain);
     nn_free(optim);
@@ -983,6 +992,9 @@ static nn_status graph(options *o, run_state *r, char **err)
                     strcmp(fmt, "png") && strcmp(fmt, "pdf")))
         return nn_fail(err, NN_INVALID, "graph needs -o FILE ending in .dot, .svg, .png or .pdf");
     const nn_shape *in = nn_module_in_shape(r->model);
+    if (in->ndim > NN_MAX_DIMS - 1)
+        return nn_fail(err, NN_INVALID, "an input of %d dimensions leaves none for the batch",
+                       in->ndim);
     nn_shape bs = {in->ndim + 1, {o->batch}};
     memcpy(bs.dim + 1, in->dim, (size_t)in->ndim * sizeof in->dim[0]);
     nn_tensor *x = nn_tensor_scratch(r->ctx, &bs);
@@ -1023,7 +1035,7 @@ static int cmd_view(options *o, const char *what, int argc, char **argv)
     }
     if (!st && strcmp(what, "graph")) {
         if (!text) st = nn_fail(&err, NN_NO_MEMORY, "out of memory");
-        else fputs(text, stdout);
+        else fput_escaped(text, stdout, 1);
     }
 out:
     nn_free(text);

@@ -1,7 +1,10 @@
 /* schedule.c - nnrun's --schedule and --lr-schedule (see schedule.h). */
 #include "schedule.h"
 
+#include "escape.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int schedule_opt_add(schedule_opts *so, int lr, const char *text, const char **why)
@@ -45,8 +48,12 @@ void schedule_print(const nn_checkpoint *ck)
     while (text && *text) {
         size_t n = strcspn(text, "\n"), k = strcspn(text, " \n");
         if (n > k) /* "schedule RULE" as "schedule:  RULE", aligned with the other fields */
-            printf("%.*s:%*s%.*s\n", (int)k, text, k < 10 ? (int)(10 - k) : 1, "",
-                   (int)(n - k - 1), text + k + 1);
+        {
+            char *key = strndup(text, k), *rule = strndup(text + k + 1, n - k - 1);
+            printf("%s:%*s%s\n", esc(key), k < 10 ? (int)(10 - k) : 1, "", esc(rule));
+            free(key);
+            free(rule);
+        }
         text += n + (text[n] == '\n');
     }
 }

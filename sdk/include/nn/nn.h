@@ -488,7 +488,8 @@ NN_API nn_module *nn_module_child(const nn_module *m, int i);
 NN_API nn_ctx *nn_module_ctx(const nn_module *m);
 
 /* Every parameter in the tree, depth first, with PyTorch names ("0.weight").
- * Borrowed; valid while the module lives. */
+ * Borrowed; valid while the module lives. The three counts below are -1
+ * when memory ran out listing them. */
 NN_API int nn_module_param_count(nn_module *m);
 NN_API nn_tensor *nn_module_param(nn_module *m, int i, const char **name);
 /* Every buffer in the tree (PyTorch's named_buffers: running statistics and
