@@ -7,7 +7,7 @@
 . "$top_srcdir/tests/lib.sh"
 
 if [ -z "${SAN_CFLAGS:-}" ]; then
-    echo "# not a sanitized build (./configure --enable-sanitizers): skipped"
+    echo "0 passed, 0 failed (skipped: not a sanitized build, see ./configure --enable-sanitizers)"
     exit 77
 fi
 CC=${CC:-cc}
