@@ -30,6 +30,8 @@ export LD_LIBRARY_PATH="$L${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export NN_PLUGIN_SYSTEM_PATH="$L/nn/plugins"
 NNRUN=$P/bin/nnrun
 CC=${CC:-cc}
+# A sanitized build (SAN_CFLAGS set) loads what this test builds: same flags.
+CC="$CC${SAN_CFLAGS:+ $SAN_CFLAGS}"
 flags=$(pkg-config --cflags --libs nn)
 check "pkg-config knows the nn module" test -n "$flags"
 
