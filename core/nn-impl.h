@@ -195,12 +195,17 @@ static inline nn_ctx *nn_op_ctx(nn_tensor *a, nn_tensor *b)
     return a->ctx->err ? NULL : a->ctx;
 }
 
+static inline bool nn_shape_equal(const nn_shape *a, const nn_shape *b)
+{
+    if (a->ndim != b->ndim) return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->dim[i] != b->dim[i]) return false;
+    return true;
+}
+
 static inline bool nn_same_shape(const nn_tensor *a, const nn_tensor *b)
 {
-    if (a->shape.ndim != b->shape.ndim) return false;
-    for (int i = 0; i < a->shape.ndim; i++)
-        if (a->shape.dim[i] != b->shape.dim[i]) return false;
-    return true;
+    return nn_shape_equal(&a->shape, &b->shape);
 }
 
 /* "[2, 3]" in buf. */

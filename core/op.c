@@ -108,14 +108,6 @@ static nn_kernel_tensor kt(const nn_tensor *t)
     return t ? (nn_kernel_tensor){t->data, &t->shape, t->numel} : (nn_kernel_tensor){NULL, NULL, 0};
 }
 
-static bool same_shape(const nn_shape *a, const nn_shape *b)
-{
-    if (a->ndim != b->ndim) return false;
-    for (int i = 0; i < a->ndim; i++)
-        if (a->dim[i] != b->dim[i]) return false;
-    return true;
-}
-
 /* Records a kernel's failure, keeping the reason it recorded itself. */
 static void kernel_failed(nn_ctx *ctx, const nn_op *op, const char *pass, nn_status st)
 {
@@ -135,7 +127,7 @@ static nn_status default_shapes(const nn_op *op, nn_tensor *const *x, nn_shape *
             first = x[i];
             continue;
         }
-        if (!same_shape(&x[i]->shape, &first->shape)) {
+        if (!nn_shape_equal(&x[i]->shape, &first->shape)) {
             char s1[64], s2[64];
             nn_shape_format(&x[i]->shape, 0, s1, sizeof s1);
             nn_shape_format(&first->shape, 0, s2, sizeof s2);
@@ -344,7 +336,7 @@ static void composed_backward(nn_node *nd, nn_tensor *const *g)
     for (int i = 0; i < d->nin; i++) {
         nn_tensor *gi = gin[i];
         if (!gi || !wants_grad(nd, i)) continue;
-        if (!same_shape(&gi->shape, &nd->in[i]->shape) || !(gi = nn_contiguous(gi))) {
+        if (!nn_shape_equal(&gi->shape, &nd->in[i]->shape) || !(gi = nn_contiguous(gi))) {
             char s1[64], s2[64];
             nn_shape_format(&gin[i]->shape, 0, s1, sizeof s1);
             nn_shape_format(&nd->in[i]->shape, 0, s2, sizeof s2);

@@ -17,14 +17,6 @@ static nn_status ctx_status(nn_ctx *ctx, char **err)
     return st;
 }
 
-static bool same(const nn_shape *a, const nn_shape *b)
-{
-    if (a->ndim != b->ndim) return false;
-    for (int i = 0; i < a->ndim; i++)
-        if (a->dim[i] != b->dim[i]) return false;
-    return true;
-}
-
 static nn_shape batched(const nn_shape *s, int64_t n)
 {
     nn_shape b = {s->ndim + 1, {n}};
@@ -142,7 +134,7 @@ static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, 
      * shape. */
     bool classes = NN_VT_IN(l->vt, nn_loss_vt, target) && l->vt->target == NN_TARGET_CLASS_INDEX;
     if (classes ? !(m->out.ndim == 1 && d->target.ndim <= 1 && nn_shape_numel(&d->target) == 1)
-                : !same(&m->out, &d->target)) {
+                : !nn_shape_equal(&m->out, &d->target)) {
         char a[64], b[64];
         nn_shape_format(&m->out, 0, a, sizeof a);
         nn_shape_format(&d->target, 0, b, sizeof b);
