@@ -79,6 +79,15 @@ check "check conv2d --input-shape 2,6,6 passes, op and module" eval \
 run check conv2d --input-shape 3,7,8 out=2 kernel=3 stride=2 padding=1 dilation=2 bias=false
 check "check conv2d with stride, padding, dilation, no bias passes" eval \
     'status_is 0 && out_has "^check conv2d: all [0-9]* checks passed$"'
+# Rows of at least 8 outputs go by vectors: conv2d's rows of 19 here (the
+# last vector overlapping), max_pool2d's of 18 windows with an odd row and
+# column left over.
+run check conv2d --input-shape 2,9,21 out=3 kernel=3 padding=1 dilation=2
+check "check conv2d on rows of 19 outputs passes" eval \
+    'status_is 0 && out_has "^check conv2d: all [0-9]* checks passed$"'
+run check max_pool2d --input-shape 2,9,37 kernel=2
+check "check max_pool2d on rows of 18 windows passes" eval \
+    'status_is 0 && out_has "^check max_pool2d: all [0-9]* checks passed$"'
 for p in max_pool2d avg_pool2d; do
     run check $p --input-shape 2,7,9 kernel=3 stride=2 padding=1
     check "check $p --input-shape 2,7,9 kernel=3 stride=2 padding=1 passes" eval \

@@ -18,6 +18,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The largest |value| of golden tensor NAME. */
@@ -298,6 +299,165 @@ static void test_max_pool2d_nan(void)
     CHECK_CTX_OK(ctx);
 }
 
+/* ---- the kernels' paths against plain loops in double ----
+ * conv2d's cpu kernel has three paths (whole vectors of a row, one output at
+ * a time, im2col and gemm), and max_pool2d's a vector path for 2x2 windows
+ * of stride 2: each is held to a direct transcription of the definitions,
+ * forward and backward, writing the gradients (the first backward) and
+ * adding to them (the second). */
+
+static uint64_t lcg = 88172645463325252ull;
+
+static float draw(float lo, float hi)
+{
+    lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
+    return lo + (hi - lo) * (float)(lcg >> 40) / (float)(1 << 24);
+}
+
+/* A tensor of values drawn from [lo, hi), also copied to keep. */
+static nn_tensor *random_tensor(const nn_shape *s, float lo, float hi, int rg, float *keep)
+{
+    int64_t n = nn_shape_numel(s);
+    for (int64_t i = 0; i < n; i++) keep[i] = draw(lo, hi);
+    return tensor_from(s, keep, rg);
+}
+
+/* t's gradient is twice want (two backward passes). */
+static void check_grad_twice(nn_tensor *t, const double *want, int64_t n, double tol)
+{
+    float *got = malloc((size_t)n * sizeof *got);
+    double *twice = malloc((size_t)n * sizeof *twice), m = 0;
+    CU_ASSERT_FATAL(got && twice);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(nn_tensor_grad(t));
+    to_host(nn_tensor_grad(t), got, n);
+    for (int64_t i = 0; i < n; i++) {
+        twice[i] = 2 * want[i];
+        m = fmax(m, fabs(twice[i]));
+    }
+    CHECK_ARRAY(got, twice, n, tol * m, tol);
+    free(got);
+    free(twice);
+}
+
+typedef struct {
+    int64_t n, c, h, w, o, k, s, p, d, bias;
+} conv_case;
+
+static void check_conv_case(const conv_case *k)
+{
+    int64_t oh = (k->h + 2 * k->p - k->d * (k->k - 1) - 1) / k->s + 1;
+    int64_t ow = (k->w + 2 * k->p - k->d * (k->k - 1) - 1) / k->s + 1;
+    nn_shape xs = {4, {k->n, k->c, k->h, k->w}}, ws = {4, {k->o, k->c, k->k, k->k}};
+    nn_shape bs = {1, {k->o}}, ys = {4, {k->n, k->o, oh, ow}};
+    int64_t nx = nn_shape_numel(&xs), nw = nn_shape_numel(&ws), ny = nn_shape_numel(&ys);
+    float *x = malloc((size_t)nx * sizeof *x), *w = malloc((size_t)nw * sizeof *w);
+    float *gw = malloc((size_t)ny * sizeof *gw), *y = malloc((size_t)ny * sizeof *y), b[16];
+    double *ry = calloc((size_t)ny, sizeof *ry), *rdx = calloc((size_t)nx, sizeof *rdx);
+    double *rdw = calloc((size_t)nw, sizeof *rdw), rdb[16] = {0};
+    CU_ASSERT_FATAL(x && w && gw && y && ry && rdx && rdw && k->o <= 16);
+    nn_tensor *tx = random_tensor(&xs, -1, 1, 1, x), *tw = random_tensor(&ws, -1, 1, 1, w);
+    nn_tensor *tb = k->bias ? random_tensor(&bs, -1, 1, 1, b) : NULL;
+    nn_tensor *tg = random_tensor(&ys, -1, 1, 0, gw);
+    /* y = b + the sum of w x over each window; the gradients of sum(y gw) */
+    for (int64_t s = 0; s < k->n; s++)
+        for (int64_t o = 0; o < k->o; o++)
+            for (int64_t i = 0; i < oh; i++)
+                for (int64_t j = 0; j < ow; j++) {
+                    int64_t at = ((s * k->o + o) * oh + i) * ow + j;
+                    double acc = k->bias ? b[o] : 0.0;
+                    for (int64_t c = 0; c < k->c; c++)
+                        for (int64_t ki = 0; ki < k->k; ki++)
+                            for (int64_t kj = 0; kj < k->k; kj++) {
+                                int64_t ii = i * k->s - k->p + ki * k->d;
+                                int64_t jj = j * k->s - k->p + kj * k->d;
+                                if (ii < 0 || ii >= k->h || jj < 0 || jj >= k->w) continue;
+                                int64_t xi = ((s * k->c + c) * k->h + ii) * k->w + jj;
+                                int64_t wi = ((o * k->c + c) * k->k + ki) * k->k + kj;
+                                acc += (double)w[wi] * x[xi];
+                                rdx[xi] += (double)w[wi] * gw[at];
+                                rdw[wi] += (double)x[xi] * gw[at];
+                            }
+                    ry[at] = acc;
+                    rdb[o] += gw[at];
+                }
+    double attr[] = {(double)k->s, (double)k->s, (double)k->p, (double)k->p, (double)k->d,
+                     (double)k->d};
+    nn_tensor *in[] = {tx, tw, tb};
+    for (int round = 0; round < 2; round++) {
+        nn_tensor *ty = fx_call("conv2d", in, attr);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(ty);
+        to_host(ty, y, ny);
+        double m = 0;
+        for (int64_t i = 0; i < ny; i++) m = fmax(m, fabs(ry[i]));
+        CHECK_ARRAY(y, ry, ny, 1e-5 * m, 1e-5);
+        CU_ASSERT_EQUAL(nn_backward(nn_sum(nn_mul(ty, tg))), NN_OK);
+        CHECK_CTX_OK(fx_ctx());
+        nn_ctx_scratch_reset(fx_ctx());
+    }
+    check_grad_twice(tx, rdx, nx, 1e-5);
+    check_grad_twice(tw, rdw, nw, 1e-5);
+    if (tb) check_grad_twice(tb, rdb, k->o, 1e-5);
+    free(x), free(w), free(gw), free(y), free(ry), free(rdx), free(rdw);
+}
+
+static void test_conv2d_paths(void)
+{
+    static const conv_case cases[] = {
+        {3, 1, 12, 30, 3, 3, 1, 0, 1, 1}, /* rows of 28 by vectors; an odd channel count */
+        {2, 2, 9, 21, 4, 3, 1, 1, 2, 1},  /* padding, dilation: rows of 19, the last vector
+                                             overlapping */
+        {2, 3, 10, 41, 2, 2, 1, 0, 1, 0}, /* rows of 40: two groups of four vectors */
+        {2, 1, 6, 6, 2, 3, 1, 0, 1, 1},   /* rows of 4: one output at a time */
+        {2, 2, 7, 19, 3, 3, 2, 1, 1, 1},  /* stride 2: one output at a time */
+        {2, 3, 9, 12, 5, 5, 1, 2, 1, 1},  /* 75 taps: im2col and gemm */
+        {2, 3, 11, 23, 3, 5, 2, 2, 2, 0}, /* the same with stride and dilation */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_conv_case(&cases[i]);
+}
+
+/* max_pool2d 2x2, stride 2, on values with ties, both zeros and NaNs: the
+ * kept value (its sign too) and where the gradient goes, as PyTorch's scan
+ * (the first largest value, or the last NaN). Rows of 18 windows go by
+ * vectors; the odd last row and column are in no window. */
+static void test_max_pool2d_paths(void)
+{
+    enum { N = 2, C = 3, H = 9, W = 37, OH = 4, OW = 18, NX = N * C * H * W, NY = N * C * OH * OW };
+    static const float pool[] = {-1.0f, 0.0f, -0.0f, 1.0f, 2.0f, 0.0f, NAN, 1.0f};
+    nn_shape xs = {4, {N, C, H, W}}, ys = {4, {N, C, OH, OW}};
+    static float x[NX], gw[NY], y[NY];
+    static double ry[NY], rdx[NX];
+    for (int i = 0; i < NX; i++) x[i] = pool[(int)draw(0, 8) & 7];
+    nn_tensor *tx = tensor_from(&xs, x, 1), *tg = random_tensor(&ys, -1, 1, 0, gw);
+    memset(rdx, 0, sizeof rdx);
+    for (int p = 0; p < N * C; p++)
+        for (int i = 0; i < OH; i++)
+            for (int j = 0; j < OW; j++) {
+                int best = -1;
+                float m = -INFINITY;
+                for (int di = 0; di < 2; di++)
+                    for (int dj = 0; dj < 2; dj++) {
+                        int at = (p * H + 2 * i + di) * W + 2 * j + dj;
+                        if (best < 0 || x[at] > m || isnan(x[at])) m = x[at], best = at;
+                    }
+                int o = (p * OH + i) * OW + j;
+                ry[o] = m;
+                rdx[best] += gw[o];
+            }
+    for (int round = 0; round < 2; round++) {
+        nn_tensor *ty = fx_call("max_pool2d", &tx, NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(ty);
+        to_host(ty, y, NY);
+        CHECK_ARRAY(y, ry, NY, 0, 0);
+        int wrong_sign = 0;
+        for (int i = 0; i < NY; i++) wrong_sign += !isnan(y[i]) && !signbit(y[i]) != !signbit(ry[i]);
+        CU_ASSERT_EQUAL(wrong_sign, 0);
+        CU_ASSERT_EQUAL(nn_backward(nn_sum(nn_mul(ty, tg))), NN_OK);
+        CHECK_CTX_OK(fx_ctx());
+        nn_ctx_scratch_reset(fx_ctx());
+    }
+    check_grad_twice(tx, rdx, NX, 0);
+}
+
 /* ---- a small net: conv2d ! relu ! max_pool2d ! flatten ! linear ----
  * relu and flatten as tiny local modules, named so that they clash with no
  * plugin's. */
@@ -392,4 +552,6 @@ void register_golden_conv_tests(void)
     FX_ADD(s, test_conv_shapes_and_init);
     FX_ADD(s, test_golden_conv_net);
     FX_ADD(s, test_max_pool2d_nan);
+    FX_ADD(s, test_conv2d_paths);
+    FX_ADD(s, test_max_pool2d_paths);
 }
