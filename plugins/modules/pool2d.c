@@ -127,11 +127,169 @@ static int64_t argmax(const geom *g, const float *plane, int64_t oi, int64_t oj)
     return best;
 }
 
+/* ---- the 2x2 windows with stride 2 and no padding ----
+ * The common case: every window lies inside the input, and a row of them
+ * goes by vectors of LANES outputs, each from 2 LANES values of two input
+ * rows, split into even and odd columns. A row's last vector is moved back
+ * to end at the row's end, overlapping the one before: a few outputs are
+ * written twice, with the same values. The scan over a window (a, b; c, d)
+ * keeps the first largest value or the last NaN, as PyTorch's. */
+
+/* Four float lanes, GCC's vector extension: one SSE register (or NEON),
+ * VEX-encoded in the AVX2 clone of a function. (Eight lanes measured 25%
+ * faster in the AVX2 clone and ten times slower in the baseline one, where
+ * the shuffles of two registers' worth are done element by element.) */
+#define LANES 4
+typedef float lanes __attribute__((vector_size(LANES * sizeof(float))));
+typedef int32_t mask __attribute__((vector_size(LANES * sizeof(int32_t))));
+/* The same at any float's address, for loads and stores. */
+typedef float lanes_u __attribute__((vector_size(LANES * sizeof(float)), aligned(sizeof(float))));
+#define load(p) (*(const lanes_u *)(p))
+#define store(p, v) (*(lanes_u *)(p) = (v))
+#define EVEN(u, v) __builtin_shufflevector(u, v, 0, 2, 4, 6)
+#define ODD(u, v) __builtin_shufflevector(u, v, 1, 3, 5, 7)
+#define LOW(u, v) __builtin_shufflevector(u, v, 0, 4, 1, 5)
+#define HIGH(u, v) __builtin_shufflevector(u, v, 2, 6, 3, 7)
+
+/* The hot loops are built for AVX2 and for baseline x86-64, and the loader
+ * picks one by the CPU it runs on; elsewhere, built once. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define CLONES
+#endif
+
+static int two_by_two(const geom *g)
+{
+    return g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && !g->ph && !g->pw;
+}
+
+/* Where vector v of a row of ow >= LANES outputs starts. */
+static int64_t vec_pos(int64_t v, int64_t ow)
+{
+    return (v + 1) * LANES <= ow ? v * LANES : ow - LANES;
+}
+
+/* Does value v take the place of the maximum m so far: larger, or a NaN. */
+#define TAKES(v, m) (((v) > (m)) | ((v) != (v)))
+
+/* The same for lanes: a mask of -1 where v takes m's place. */
+#define takes(v, m) (((v) > (m)) | ((v) != (v)))
+/* v where t is -1, m elsewhere. */
+#define pick(t, v, m) ((lanes)(((t) & (mask)(v)) | (~(t) & (mask)(m))))
+
+/* Which of a window's values the scan keeps: 0 to 3 in row-major order. */
+static inline int scan4(float a, float b, float c, float d)
+{
+    int k = 0;
+    float m = a;
+    if (TAKES(b, m)) m = b, k = 1;
+    if (TAKES(c, m)) m = c, k = 2;
+    if (TAKES(d, m)) k = 3;
+    return k;
+}
+
+/* The output row y (ow) of the input rows r0 and r1. */
+CLONES static void max2_row(int64_t ow, const float *restrict r0, const float *restrict r1,
+                            float *restrict y)
+{
+    if (ow < LANES) {
+        for (int64_t j = 0; j < ow; j++) {
+            const float v[4] = {r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1]};
+            y[j] = v[scan4(v[0], v[1], v[2], v[3])];
+        }
+        return;
+    }
+    for (int64_t v = 0; v * LANES < ow; v++) {
+        int64_t j = vec_pos(v, ow);
+        lanes p = load(r0 + 2 * j), q = load(r0 + 2 * j + LANES);
+        lanes u = load(r1 + 2 * j), w = load(r1 + 2 * j + LANES);
+        lanes m = EVEN(p, q), b = ODD(p, q), c = EVEN(u, w), d = ODD(u, w);
+        m = pick(takes(b, m), b, m);
+        m = pick(takes(c, m), c, m);
+        store(y + j, pick(takes(d, m), d, m));
+    }
+}
+
+/* The gradient rows q0 and q1 of the input rows r0 and r1 (+)= the output
+ * row's gradient d (ow) at each window's argmax, zeros elsewhere. A row's
+ * last vector adds nothing to the outputs it shares with the one before. */
+CLONES static void max2_row_backward(int64_t ow, const float *restrict r0,
+                                     const float *restrict r1, const float *restrict d,
+                                     float *restrict q0, float *restrict q1, int acc)
+{
+    if (ow < LANES) {
+        for (int64_t j = 0; j < ow; j++) {
+            int k = scan4(r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1]);
+            float *at[4] = {q0 + 2 * j, q0 + 2 * j + 1, q1 + 2 * j, q1 + 2 * j + 1};
+            for (int i = 0; i < 4; i++) *at[i] = (acc ? *at[i] : 0.0f) + (i == k ? d[j] : 0.0f);
+        }
+        return;
+    }
+    const mask lane = {0, 1, 2, 3};
+    for (int64_t v = 0; v * LANES < ow; v++) {
+        int64_t j = vec_pos(v, ow);
+        lanes p = load(r0 + 2 * j), q = load(r0 + 2 * j + LANES);
+        lanes u = load(r1 + 2 * j), w = load(r1 + 2 * j + LANES);
+        lanes m = EVEN(p, q), b = ODD(p, q), c = EVEN(u, w), e = ODD(u, w);
+        /* ta, tb, tc, te: the lanes where a, b, c, e is the one kept */
+        mask tb = takes(b, m);
+        m = pick(tb, b, m);
+        mask tc = takes(c, m);
+        m = pick(tc, c, m);
+        mask te = takes(e, m);
+        tc &= ~te;
+        tb &= ~(tc | te);
+        mask ta = ~(tb | tc | te);
+        mask g = (mask)load(d + j);
+        if (acc) g &= lane + (int32_t)(j - v * LANES) >= 0; /* the shared ones: nothing */
+        lanes ga = (lanes)(g & ta), gb = (lanes)(g & tb), gc = (lanes)(g & tc);
+        lanes ge = (lanes)(g & te);
+        lanes g00 = LOW(ga, gb), g01 = HIGH(ga, gb), g10 = LOW(gc, ge), g11 = HIGH(gc, ge);
+        if (acc) {
+            g00 += load(q0 + 2 * j), g01 += load(q0 + 2 * j + LANES);
+            g10 += load(q1 + 2 * j), g11 += load(q1 + 2 * j + LANES);
+        }
+        store(q0 + 2 * j, g00), store(q0 + 2 * j + LANES, g01);
+        store(q1 + 2 * j, g10), store(q1 + 2 * j + LANES, g11);
+    }
+}
+
+static void max2_forward(const geom *g, const float *x, float *y)
+{
+    for (int64_t p = 0; p < g->planes; p++)
+        for (int64_t oi = 0; oi < g->oh; oi++) {
+            const float *r0 = x + (p * g->h + 2 * oi) * g->w;
+            max2_row(g->ow, r0, r0 + g->w, y + (p * g->oh + oi) * g->ow);
+        }
+}
+
+/* dx (+)= dy at each window's argmax; with acc 0, written whole: zeros in
+ * the odd row and column that no window covers. */
+static void max2_backward(const geom *g, const float *x, const float *dy, float *dx, int acc)
+{
+    for (int64_t p = 0; p < g->planes; p++) {
+        for (int64_t oi = 0; oi < g->oh; oi++) {
+            int64_t at = (p * g->h + 2 * oi) * g->w;
+            float *q0 = dx + at, *q1 = q0 + g->w;
+            max2_row_backward(g->ow, x + at, x + at + g->w, dy + (p * g->oh + oi) * g->ow, q0,
+                              q1, acc);
+            if (!acc && g->w > 2 * g->ow) q0[g->w - 1] = q1[g->w - 1] = 0.0f;
+        }
+        if (!acc && g->h > 2 * g->oh)
+            memset(dx + (p * g->h + g->h - 1) * g->w, 0, (size_t)g->w * sizeof *dx);
+    }
+}
+
 static nn_status max_pool_cpu_forward(const nn_kernel_call *c)
 {
     geom g = geom_of(c);
     const float *x = c->in[0].data;
     float *y = c->out[0].data;
+    if (two_by_two(&g)) {
+        max2_forward(&g, x, y);
+        return NN_OK;
+    }
     for (int64_t p = 0; p < g.planes; p++) {
         const float *plane = x + p * g.h * g.w;
         for (int64_t oi = 0; oi < g.oh; oi++)
@@ -149,6 +307,10 @@ static nn_status max_pool_cpu_backward(const nn_kernel_call *c)
     const float *x = c->in[0].data, *dy = c->gout[0].data;
     float *dx = c->gin[0].data;
     if (!dx) return NN_OK;
+    if (two_by_two(&g)) {
+        max2_backward(&g, x, dy, dx, c->acc[0]);
+        return NN_OK;
+    }
     if (!c->acc[0]) memset(dx, 0, (size_t)c->gin[0].numel * sizeof *dx);
     for (int64_t p = 0; p < g.planes; p++) {
         const float *plane = x + p * g.h * g.w;
