@@ -165,6 +165,50 @@ static void test_idx_decodes_raw_and_gzip_(void)
         }
 }
 
+/* Images of 20x15 = 300 pixels, which go 16 at a time with a tail of 12:
+ * every byte value 0..255 decodes to exactly b / 255, through get and
+ * through the loader's batches. */
+static void test_idx_every_byte_(void);
+static void test_idx_every_byte(void)
+{
+    tmp_begin();
+    test_idx_every_byte_();
+    tmp_end();
+}
+
+static void test_idx_every_byte_(void)
+{
+    enum { N = 3, PX = 300 };
+    static unsigned char pix[N * PX];
+    for (int i = 0; i < N * PX; i++) pix[i] = (unsigned char)((i * 7 + i / PX) % 256);
+    static const unsigned char lab[N] = {1, 2, 3};
+    static const uint32_t idims[3] = {N, 20, 15}, ldims[1] = {N};
+    const char *im = write_idx("im", 1, 0x803, idims, 3, pix, sizeof pix);
+    const char *lb = write_idx("lb", 0, 0x801, ldims, 1, lab, sizeof lab);
+    char words[1200];
+    snprintf(words, sizeof words, "images=%s labels=%s", im, lb);
+    nn_dataset *d;
+    open_ok(words, &d);
+    static float x[N * PX];
+    float y[N];
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        CU_ASSERT_FATAL(nn_dataset_get(d, i, x, y) == NN_OK);
+        for (int k = 0; k < PX; k++) bad += x[k] != (float)pix[i * PX + k] / 255.0f;
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    nn_loader *l;
+    char *err = NULL;
+    CU_ASSERT_FATAL(nn_loader_open(d, N, NN_SHUFFLE_NONE, 0, &l, &err) == NN_OK);
+    nn_tensor *bx, *by;
+    CU_ASSERT_FATAL(nn_loader_next(l, &bx, &by));
+    CU_ASSERT(nn_tensor_to_host(bx, x, N * PX) == NN_OK);
+    for (int k = 0; k < N * PX; k++) bad += x[k] != (float)pix[k] / 255.0f;
+    CU_ASSERT_EQUAL(bad, 0);
+    nn_loader_free(l);
+    nn_dataset_free(d);
+}
+
 static void test_idx_classes_(void);
 static void test_idx_classes(void)
 {
@@ -426,6 +470,7 @@ void register_idx_tests(void)
     FX_ADD(s, test_synthetic);
     FX_ADD(s, test_synthetic_refusals);
     FX_ADD(s, test_idx_decodes_raw_and_gzip);
+    FX_ADD(s, test_idx_every_byte);
     FX_ADD(s, test_idx_classes);
     FX_ADD(s, test_idx_refusals);
     FX_ADD(s, test_fashion_mnist_root);
