@@ -300,11 +300,11 @@ static void test_max_pool2d_nan(void)
 }
 
 /* ---- the kernels' paths against plain loops in double ----
- * conv2d's cpu kernel has three paths (whole vectors of a row, one output at
- * a time, im2col and gemm), and max_pool2d's a vector path for 2x2 windows
- * of stride 2: each is held to a direct transcription of the definitions,
- * forward and backward, writing the gradients (the first backward) and
- * adding to them (the second). */
+ * conv2d's cpu kernel (padding made real, rows copied into columns by
+ * vectors with an overlapping last one, the bias in the gemm) and
+ * max_pool2d's vector path for 2x2 windows of stride 2 are held to a direct
+ * transcription of the definitions, forward and backward, writing the
+ * gradients (the first backward) and adding to them (the second). */
 
 static uint64_t lcg = 88172645463325252ull;
 
@@ -403,13 +403,13 @@ static void check_conv_case(const conv_case *k)
 static void test_conv2d_paths(void)
 {
     static const conv_case cases[] = {
-        {3, 1, 12, 30, 3, 3, 1, 0, 1, 1}, /* rows of 28 by vectors; an odd channel count */
-        {2, 2, 9, 21, 4, 3, 1, 1, 2, 1},  /* padding, dilation: rows of 19, the last vector
-                                             overlapping */
-        {2, 3, 10, 41, 2, 2, 1, 0, 1, 0}, /* rows of 40: two groups of four vectors */
-        {2, 1, 6, 6, 2, 3, 1, 0, 1, 1},   /* rows of 4: one output at a time */
-        {2, 2, 7, 19, 3, 3, 2, 1, 1, 1},  /* stride 2: one output at a time */
-        {2, 3, 9, 12, 5, 5, 1, 2, 1, 1},  /* 75 taps: im2col and gemm */
+        {3, 1, 12, 30, 3, 3, 1, 0, 1, 1}, /* rows of 28, an odd channel count */
+        {2, 2, 9, 21, 4, 3, 1, 1, 2, 1},  /* padding, dilation: rows of 19 */
+        {2, 3, 10, 41, 2, 2, 1, 0, 1, 0}, /* rows of 40, no bias */
+        {2, 1, 6, 6, 2, 3, 1, 0, 1, 1},   /* rows of 4 */
+        {2, 2, 5, 5, 2, 3, 1, 0, 1, 1},   /* rows of 3 */
+        {2, 2, 7, 19, 3, 3, 2, 1, 1, 1},  /* stride 2 */
+        {2, 3, 9, 12, 5, 5, 1, 2, 1, 1},  /* 75 taps */
         {2, 3, 11, 23, 3, 5, 2, 2, 2, 0}, /* the same with stride and dilation */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_conv_case(&cases[i]);
