@@ -85,11 +85,64 @@ SG_INLINE void small_gemm_rows(const small_gemm_args *g, int64_t i0, const int R
     }
 }
 
+/* One column of C: c (m) = alpha op(a) b + beta c, b[p sb] and c[i sc], 16
+ * rows of c at a time. Stored transposed, op(a)'s column p is a[p m ...],
+ * contiguous: four chains of partial sums over p. Stored as is, it is a
+ * stride-k column: gathered. */
+SG_TARGET static void small_gemv(int ta, int64_t m, int64_t k, float alpha, const float *a,
+                                 const float *b, int64_t sb, float beta, float *c, int64_t sc)
+{
+    const __m512i rows = _mm512_mullo_epi32(
+        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+        _mm512_set1_epi32((int)k));
+    for (int64_t i = 0; i < m; i += 16) {
+        const __mmask16 mk = m - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (m - i)) - 1);
+        __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                       _mm512_setzero_ps()};
+        if (ta) {
+            int64_t p = 0;
+            for (; p + 4 <= k; p += 4)
+#pragma GCC unroll 4
+                for (int q = 0; q < 4; q++)
+                    s[q] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, a + (p + q) * m + i),
+                                           _mm512_set1_ps(b[(p + q) * sb]), s[q]);
+            for (; p < k; p++)
+                s[0] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, a + p * m + i),
+                                       _mm512_set1_ps(b[p * sb]), s[0]);
+        } else {
+            const float *ai = a + i * k;
+            for (int64_t p = 0; p < k; p++) {
+                __m512 col = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, rows, ai + p, 4);
+                s[p & 3] = _mm512_fmadd_ps(col, _mm512_set1_ps(b[p * sb]), s[p & 3]);
+            }
+        }
+        __m512 v = _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(s[0], s[1]), _mm512_add_ps(s[2], s[3])),
+                                 _mm512_set1_ps(alpha));
+        if (sc != 1) { /* a column of a wider C */
+            float t[16];
+            _mm512_storeu_ps(t, v);
+            for (int64_t l = 0; l < 16 && i + l < m; l++) {
+                float *ci = c + (i + l) * sc;
+                *ci = beta != 0.0f ? t[l] + beta * *ci : t[l]; /* beta 0: c not read, as BLAS */
+            }
+            continue;
+        }
+        if (beta != 0.0f)
+            v = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(mk, c + i), v);
+        _mm512_mask_storeu_ps(c + i, mk, v);
+    }
+}
+
 /* c (m, n) = alpha op(a) op(b) + beta c, row-major, as cblas_sgemm with
  * lda, ldb, ldc the packed ones; the shape must pass small_gemm_fits. */
 SG_TARGET static void small_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
                                  const float *a, const float *b, float beta, float *c)
 {
+    if (n == 1 || (ta && n <= 4 && k >= 32)) { /* column by column */
+        for (int64_t j = 0; j < n; j++)
+            small_gemv(ta, m, k, alpha, a, tb ? b + j * k : b + j, tb ? 1 : n, beta, c + j, n);
+        return;
+    }
     float pack[SMALL_GEMM_PACK];
     small_gemm_args g = {a, b, c, ta ? 1 : k, ta ? m : 1, n, n, k, alpha, beta};
     if (tb && n > 1 && k > 1) { /* op(B)(p, j) = b[j * k + p]: pack it row by row */
