@@ -2,8 +2,8 @@
  *
  * vecmath.h's exp and log on every instruction set this CPU runs, against
  * exp and log in double over a wide sample of floats: at most 2 ulp apart,
- * and libm's special values (inf, NaN, zeros, denormals). Then, through the
- * device's own table (cpu.c built into this program): the activations and
+ * and libm's special values (inf, NaN, zeros, denormals); its rint as
+ * rintf. Then, through the device's own table (cpu.c built into this program): the activations and
  * their gradients, sum_rows and repeat_rows against plain loops, and the
  * small matrix products against cblas_sgemm on every layout. Prints one line
  * per check, "ok" or "FAIL"; exits 1 on a failure. */
@@ -47,6 +47,10 @@ static double ulp_error(float y, double ref)
     ATTR static void sigmoid_##suffix(int64_t n, const float *x, float *y)             \
     {                                                                                   \
         VF_EACH(n, x, y, vf_sigmoid(v));                                                \
+    }                                                                                   \
+    ATTR static void rint_##suffix(int64_t n, const float *x, float *y)                \
+    {                                                                                   \
+        VF_EACH(n, x, y, vf_rint(v));                                                   \
     }
 
 MATH_LOOPS(base, )
@@ -85,7 +89,7 @@ static double worst_ulp(map_fn f, double (*ref)(double), uint32_t from, uint32_t
     return worst;
 }
 
-static void check_math(const char *isa, map_fn fexp, map_fn flog, map_fn fsig)
+static void check_math(const char *isa, map_fn fexp, map_fn flog, map_fn fsig, map_fn frint)
 {
     char what[160];
     float wx = 0.0f;
@@ -125,6 +129,18 @@ static void check_math(const char *isa, map_fn fexp, map_fn flog, map_fn fsig)
         else
             ok_s &= fabsf(ys[i] - ls) <= 2 * FLT_EPSILON * ls;
     }
+    float xr[] = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 0.49999997f, -0.4f, 0x1p23f, 0x1.fffffep22f,
+                  -0x1.fffffep22f, 1e30f, -1e30f, inf, -inf, NAN, 0.0f, -0.0f, 3.7f};
+    enum { NR = sizeof xr / sizeof xr[0] };
+    float yr[NR];
+    frint(NR, xr, yr);
+    int ok_r = 1;
+    for (int i = 0; i < NR; i++) {
+        float want = rintf(xr[i]);
+        ok_r &= isnan(want) ? isnan(yr[i]) : memcmp(&want, &yr[i], sizeof want) == 0;
+    }
+    snprintf(what, sizeof what, "%s: rint as rintf: halves to even, signed zeros, large, inf, NaN", isa);
+    check(ok_r, what);
     snprintf(what, sizeof what, "%s: exp of inf, NaN, 0, denormal results, overflow as libm", isa);
     check(ok_e, what);
     snprintf(what, sizeof what, "%s: log of inf, NaN, 0, negatives, denormals as libm", isa);
@@ -284,16 +300,16 @@ static void check_gemm(void *dev)
 
 int main(void)
 {
-    check_math("baseline x86-64", exp_base, log_base, sigmoid_base);
+    check_math("baseline x86-64", exp_base, log_base, sigmoid_base, rint_base);
 #ifdef HAVE_LEVELS
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        check_math("x86-64-v3 (AVX2, FMA)", exp_v3, log_v3, sigmoid_v3);
+        check_math("x86-64-v3 (AVX2, FMA)", exp_v3, log_v3, sigmoid_v3, rint_v3);
     else
         printf("ok - x86-64-v3 # SKIP this CPU lacks AVX2 or FMA\n");
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
-        check_math("x86-64-v4 (AVX-512)", exp_v4, log_v4, sigmoid_v4);
+        check_math("x86-64-v4 (AVX-512)", exp_v4, log_v4, sigmoid_v4, rint_v4);
     else
         printf("ok - x86-64-v4 # SKIP this CPU lacks AVX-512\n");
 #endif

@@ -150,6 +150,16 @@ VF_INLINE vf vf_log(vf x)
     return vf_sel(x != x, x, y);
 }
 
+/* rintf(x): |x| >= 2^23 is a whole number already; below, adding and
+ * subtracting 2^23 rounds |x| in the current mode (half to even by
+ * default), and x's sign goes back on (-0.4 gives -0, as rintf). */
+VF_INLINE vf vf_rint(vf x)
+{
+    vf a = (vf)((vi)x & 0x7fffffff);
+    vf r = (vf)((vi)((a + 0x1p23f) - 0x1p23f) | ((vi)x & (int32_t)0x80000000));
+    return vf_sel(a < 0x1p23f, r, x);
+}
+
 /* 1 / (1 + exp(-x)): 0 below about -88, exactly 1 above about 17. */
 VF_INLINE vf vf_sigmoid(vf x) { return 1.0f / (1.0f + vf_exp(-x)); }
 

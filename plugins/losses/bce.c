@@ -165,6 +165,22 @@ static nn_tensor *bce_forward(nn_loss *l, nn_tensor *pred, nn_tensor *target)
     return nn_op_call(s->bce, in, NULL, NULL);
 }
 
+/* How many of the n predictions round (half to even, as rintf) to their
+ * target. */
+NN_VEC_CLONES static int64_t count_rounded_hits(int64_t n, const float *restrict p,
+                                                const float *restrict t)
+{
+    vi hits = vi_set(0);
+    int64_t i = 0;
+    for (; i + VF_N <= n; i += VF_N) {
+        hits -= vf_rint(vf_load(p + i)) == vf_load(t + i); /* true is -1 */
+    }
+    int64_t c = 0;
+    for (int l = 0; l < VF_N; l++) c += hits[l];
+    for (; i < n; i++) c += rintf(p[i]) == t[i];
+    return c;
+}
+
 static nn_status bce_correct(nn_loss *l, nn_tensor *pred, nn_tensor *target, int64_t *correct,
                             int64_t *total)
 {
@@ -176,8 +192,7 @@ static nn_status bce_correct(nn_loss *l, nn_tensor *pred, nn_tensor *target, int
     if (!h) return NN_NO_MEMORY;
     nn_status st = nn_tensor_to_host(pred, h, n);
     if (!st) st = nn_tensor_to_host(target, h + n, n);
-    int64_t c = 0;
-    for (int64_t i = 0; i < n; i++) c += rintf(h[i]) == h[n + i]; /* round half to even, as torch */
+    int64_t c = st ? 0 : count_rounded_hits(n, h, h + n); /* half to even, as torch */
     if (h != stack) free(h);
     *correct = c;
     *total = n;
