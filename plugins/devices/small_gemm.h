@@ -111,10 +111,17 @@ SG_TARGET static void small_gemv(int ta, int64_t m, int64_t k, float alpha, cons
                                        _mm512_set1_ps(b[p * sb]), s[0]);
         } else {
             const float *ai = a + i * k;
-            for (int64_t p = 0; p < k; p++) {
-                __m512 col = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, rows, ai + p, 4);
-                s[p & 3] = _mm512_fmadd_ps(col, _mm512_set1_ps(b[p * sb]), s[p & 3]);
-            }
+            int64_t p = 0;
+            for (; p + 4 <= k; p += 4)
+#pragma GCC unroll 4
+                for (int q = 0; q < 4; q++)
+                    s[q] = _mm512_fmadd_ps(
+                        _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, rows, ai + p + q, 4),
+                        _mm512_set1_ps(b[(p + q) * sb]), s[q]);
+            for (; p < k; p++)
+                s[0] = _mm512_fmadd_ps(
+                    _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, rows, ai + p, 4),
+                    _mm512_set1_ps(b[p * sb]), s[0]);
         }
         __m512 v = _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(s[0], s[1]), _mm512_add_ps(s[2], s[3])),
                                  _mm512_set1_ps(alpha));
