@@ -104,7 +104,7 @@ NN_VEC_CLONES static void log_loop(int64_t n, const float *restrict x, float *re
 
 NN_VEC_CLONES static void abs_loop(int64_t n, const float *restrict x, float *restrict y)
 {
-    VF_EACH(n, x, y, (vf)((vi)v & 0x7fffffff));
+    VF_EACH(n, x, y, (vf)((vu)v & 0x7fffffffu));
 }
 
 static void cpu_unary(void *dev, nn_unary_op op, int64_t n, const float *restrict x,

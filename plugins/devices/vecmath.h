@@ -31,6 +31,7 @@
 #define VF_N 8
 typedef float vf __attribute__((vector_size(VF_N * sizeof(float))));
 typedef int32_t vi __attribute__((vector_size(VF_N * sizeof(int32_t))));
+typedef uint32_t vu __attribute__((vector_size(VF_N * sizeof(uint32_t)))); /* bit work: wraps */
 typedef double vd __attribute__((vector_size(VF_N * sizeof(double))));
 
 /* One clone per instruction set for a function with vector loops: AVX-512,
@@ -117,9 +118,10 @@ VF_INLINE vf vf_exp(vf x)
     q = q * r + 1.0f / 6.0f;
     q = q * r + 0.5f;
     vf p = (r * r * q + r) + 1.0f;
-    vi ni = (vi)z - (vi)shift; /* n as an integer, in z's low mantissa bits */
-    vi n1 = ni >> 1, n2 = ni - n1;
-    return p * (vf)((n1 + 127) << 23) * (vf)((n2 + 127) << 23);
+    vi ni = (vi)((vu)z - (vu)shift); /* n as an integer, in z's low mantissa bits */
+    vi n1 = ni >> 1;
+    vu n2 = (vu)ni - (vu)n1;
+    return p * (vf)(((vu)n1 + 127u) << 23) * (vf)((n2 + 127u) << 23);
 }
 
 /* log(x). x = 2^e m with m in [sqrt(1/2), sqrt(2)); with f = m - 1 and
@@ -130,9 +132,9 @@ VF_INLINE vf vf_log(vf x)
 {
     vi tiny = x < 0x1p-126f;
     vf xs = vf_sel(tiny, x * 0x1p23f, x);
-    vi bits = (vi)xs;
-    vi e = (bits - 0x3f3504f3) >> 23; /* 0x3f3504f3: sqrt(1/2) */
-    vf m = (vf)(bits - (e << 23));
+    vu bits = (vu)xs;
+    vi e = (vi)(bits - 0x3f3504f3u) >> 23; /* 0x3f3504f3: sqrt(1/2) */
+    vf m = (vf)(bits - ((vu)e << 23));
     e += tiny & -23;
     vf f = m - 1.0f;
     vf s = f / (f + 2.0f);
@@ -155,8 +157,8 @@ VF_INLINE vf vf_log(vf x)
  * default), and x's sign goes back on (-0.4 gives -0, as rintf). */
 VF_INLINE vf vf_rint(vf x)
 {
-    vf a = (vf)((vi)x & 0x7fffffff);
-    vf r = (vf)((vi)((a + 0x1p23f) - 0x1p23f) | ((vi)x & (int32_t)0x80000000));
+    vf a = (vf)((vu)x & 0x7fffffffu);
+    vf r = (vf)((vu)((a + 0x1p23f) - 0x1p23f) | ((vu)x & 0x80000000u));
     return vf_sel(a < 0x1p23f, r, x);
 }
 
