@@ -1,6 +1,8 @@
-/* cpu.c - the reference device: OpenBLAS for matrix products, plain loops
- * that the compiler vectorizes for the rest. Memory is ordinary host memory,
- * so "device" copies are memcpy.
+/* cpu.c - the reference device: OpenBLAS for matrix products (and
+ * small_gemm.h for the tiny ones), plain loops for the rest, and explicit
+ * vector loops (vecmath.h, one clone per instruction set) for the hot ones:
+ * the activations, their gradients, the bias's sum and repeat. Memory is
+ * ordinary host memory, so "device" copies are memcpy.
  *
  * NN_CPU_DEVICE_NAME names the device and the plugin ("cpu"); the tests build
  * this file again as a second device under another name. */
@@ -11,15 +13,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "small_gemm.h"
+#include "vecmath.h"
+
 #ifndef NN_CPU_DEVICE_NAME
 #define NN_CPU_DEVICE_NAME "cpu"
+#endif
+
+/* The device handle says which kernels this CPU runs; chosen once, here. */
+typedef struct {
+    int small_gemm; /* small_gemm.h: AVX-512 with VL and DQ */
+} cpu_dev;
+
+static const cpu_dev cpu_plain = {0};
+#ifdef SMALL_GEMM_AVX512
+static const cpu_dev cpu_avx512 = {1};
 #endif
 
 static nn_status cpu_open(const nn_props *p, void **dev, char **err)
 {
     (void)p;
     (void)err;
-    *dev = NULL; /* no state: every kernel runs on the calling thread */
+    /* no state but the choice: every kernel runs on the calling thread */
+    *dev = (void *)&cpu_plain;
+#ifdef SMALL_GEMM_AVX512
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq"))
+        *dev = (void *)&cpu_avx512;
+#endif
     return NN_OK;
 }
 
@@ -34,71 +56,131 @@ static void cpu_free(void *dev, void *p) { free(p); }
 static void cpu_memcpy(void *dev, void *dst, const void *src, size_t n) { memcpy(dst, src, n); }
 static void cpu_sync(void *dev) {}
 
-static void cpu_fill(void *dev, int64_t n, float v, float *restrict y)
+NN_VEC_CLONES static void cpu_fill(void *dev, int64_t n, float v, float *restrict y)
 {
-    for (int64_t i = 0; i < n; i++) y[i] = v;
+    const vf vv = vf_set(v);
+    int64_t i = 0;
+    for (; i + VF_N <= n; i += VF_N) vf_store(y + i, vv);
+    for (; i < n; i++) y[i] = v;
 }
 
 static void cpu_gemm(void *dev, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
                      const float *a, const float *b, float beta, float *c)
 {
+#ifdef SMALL_GEMM_AVX512
+    const cpu_dev *d = dev;
+    if (d && d->small_gemm && small_gemm_fits(tb, m, n, k)) {
+        small_gemm(ta, tb, m, n, k, alpha, a, b, beta, c);
+        return;
+    }
+#endif
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)(ta ? m : k), b,
                 (blasint)(tb ? k : n), beta, c, (blasint)n);
+}
+
+/* One loop per map, each compiled for every instruction set. ReLU keeps
+ * x > 0 ? x : 0 (NaN gives 0); exp and log are vecmath.h's, within 2 ulp
+ * of libm's. */
+NN_VEC_CLONES static void sigmoid_loop(int64_t n, const float *restrict x, float *restrict y)
+{
+    VF_EACH(n, x, y, vf_sigmoid(v));
+}
+
+NN_VEC_CLONES static void relu_loop(int64_t n, const float *restrict x, float *restrict y)
+{
+    VF_EACH(n, x, y, vf_sel(v > 0.0f, v, vf_set(0.0f)));
+}
+
+NN_VEC_CLONES static void exp_loop(int64_t n, const float *restrict x, float *restrict y)
+{
+    VF_EACH(n, x, y, vf_exp(v));
+}
+
+NN_VEC_CLONES static void log_loop(int64_t n, const float *restrict x, float *restrict y)
+{
+    VF_EACH(n, x, y, vf_log(v));
+}
+
+NN_VEC_CLONES static void abs_loop(int64_t n, const float *restrict x, float *restrict y)
+{
+    VF_EACH(n, x, y, (vf)((vu)v & 0x7fffffffu));
 }
 
 static void cpu_unary(void *dev, nn_unary_op op, int64_t n, const float *restrict x,
                       float *restrict y)
 {
     switch (op) {
-    case NN_UNARY_SIGMOID:
-        for (int64_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
-        break;
-    case NN_UNARY_RELU:
-        for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
-        break;
+    case NN_UNARY_SIGMOID: sigmoid_loop(n, x, y); break;
+    case NN_UNARY_RELU: relu_loop(n, x, y); break;
     case NN_UNARY_TANH:
         for (int64_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
         break;
-    case NN_UNARY_EXP:
-        for (int64_t i = 0; i < n; i++) y[i] = expf(x[i]);
-        break;
-    case NN_UNARY_LOG:
-        for (int64_t i = 0; i < n; i++) y[i] = logf(x[i]);
-        break;
+    case NN_UNARY_EXP: exp_loop(n, x, y); break;
+    case NN_UNARY_LOG: log_loop(n, x, y); break;
     case NN_UNARY_SQRT:
         for (int64_t i = 0; i < n; i++) y[i] = sqrtf(x[i]);
         break;
-    case NN_UNARY_ABS:
-        for (int64_t i = 0; i < n; i++) y[i] = fabsf(x[i]);
-        break;
+    case NN_UNARY_ABS: abs_loop(n, x, y); break;
     default: break;
     }
 }
 
-/* Local derivative of each map, from its input x and output y. */
-static inline float dmap(nn_unary_op op, float x, float y)
-{
-    switch (op) {
-    case NN_UNARY_SIGMOID: return y * (1.0f - y);
-    case NN_UNARY_RELU: return x > 0.0f ? 1.0f : 0.0f;
-    case NN_UNARY_TANH: return 1.0f - y * y;
-    case NN_UNARY_EXP: return y;
-    case NN_UNARY_LOG: return 1.0f / x;
-    case NN_UNARY_SQRT: return 0.5f / y;
-    case NN_UNARY_ABS: return x > 0.0f ? 1.0f : x < 0.0f ? -1.0f : 0.0f; /* abs'(0) = 0 */
-    default: return 0.0f;
+/* dx (+)= DMAP * dy for the n elements, DMAP an expression of the vectors
+ * xv and yv (x and f(x)): the local derivative of each map. The tail is
+ * padded with ones. */
+#define DMAP_EACH(DMAP)                                                                 \
+    do {                                                                                \
+        int64_t i = 0;                                                                  \
+        for (; i + VF_N <= n; i += VF_N) {                                              \
+            const vf xv = vf_load(x + i), yv = vf_load(y + i), g = vf_load(dy + i);     \
+            (void)xv, (void)yv;                                                         \
+            vf d = (DMAP) * g;                                                          \
+            vf_store(dx + i, acc ? vf_load(dx + i) + d : d);                            \
+        }                                                                               \
+        if (i < n) {                                                                    \
+            const int64_t r = n - i;                                                    \
+            const vf xv = vf_load_part(x + i, r, 1.0f), yv = vf_load_part(y + i, r, 1.0f); \
+            const vf g = vf_load_part(dy + i, r, 1.0f);                                 \
+            (void)xv, (void)yv;                                                         \
+            vf d = (DMAP) * g;                                                          \
+            vf_store_part(dx + i, r, acc ? vf_load_part(dx + i, r, 0.0f) + d : d);     \
+        }                                                                               \
+    } while (0)
+
+#define UNARY_BACKWARD_LOOP(name, DMAP)                                                 \
+    NN_VEC_CLONES static void name(int64_t n, const float *restrict x,                  \
+                                   const float *restrict y, const float *restrict dy,   \
+                                   float *restrict dx, int acc)                         \
+    {                                                                                   \
+        DMAP_EACH(DMAP);                                                                \
     }
-}
+
+/* sigmoid' = y (1 - y), tanh' = 1 - y^2, exp' = y, log' = 1 / x, sqrt' =
+ * 0.5 / y, relu' = x > 0, abs' = sign(x) with abs'(0) = 0 */
+UNARY_BACKWARD_LOOP(sigmoid_backward, yv * (1.0f - yv))
+UNARY_BACKWARD_LOOP(relu_backward, vf_sel(xv > 0.0f, vf_set(1.0f), vf_set(0.0f)))
+UNARY_BACKWARD_LOOP(tanh_backward, 1.0f - yv * yv)
+UNARY_BACKWARD_LOOP(exp_backward, yv)
+UNARY_BACKWARD_LOOP(log_backward, 1.0f / xv)
+UNARY_BACKWARD_LOOP(sqrt_backward, 0.5f / yv)
+UNARY_BACKWARD_LOOP(abs_backward, vf_sel(xv > 0.0f, vf_set(1.0f),
+                                         vf_sel(xv < 0.0f, vf_set(-1.0f), vf_set(0.0f))))
 
 static void cpu_unary_backward(void *dev, nn_unary_op op, int64_t n, const float *restrict x,
                                const float *restrict y, const float *restrict dy,
                                float *restrict dx, int acc)
 {
-    if (acc)
-        for (int64_t i = 0; i < n; i++) dx[i] += dmap(op, x[i], y[i]) * dy[i];
-    else
-        for (int64_t i = 0; i < n; i++) dx[i] = dmap(op, x[i], y[i]) * dy[i];
+    switch (op) {
+    case NN_UNARY_SIGMOID: sigmoid_backward(n, x, y, dy, dx, acc); break;
+    case NN_UNARY_RELU: relu_backward(n, x, y, dy, dx, acc); break;
+    case NN_UNARY_TANH: tanh_backward(n, x, y, dy, dx, acc); break;
+    case NN_UNARY_EXP: exp_backward(n, x, y, dy, dx, acc); break;
+    case NN_UNARY_LOG: log_backward(n, x, y, dy, dx, acc); break;
+    case NN_UNARY_SQRT: sqrt_backward(n, x, y, dy, dx, acc); break;
+    case NN_UNARY_ABS: abs_backward(n, x, y, dy, dx, acc); break;
+    default: break;
+    }
 }
 
 /* Runs STMT for every element k of a, with av = a[k] and bv its b: b has n
@@ -174,18 +256,64 @@ static void cpu_mul_acc(void *dev, int64_t n, float alpha, const float *restrict
         for (int64_t i = 0; i < n; i++) y[i] = alpha * x[i] * w[i];
 }
 
+/* The first row, then copies of what is done, doubling: a few memcpy calls
+ * rather than one per row (the tutorial's rows are 5 floats and 1). */
 static void cpu_repeat_rows(void *dev, int64_t rows, int64_t cols, const float *restrict b,
                             float *restrict y)
 {
-    for (int64_t r = 0; r < rows; r++) memcpy(y + r * cols, b, (size_t)cols * sizeof(float));
+    if (rows <= 0 || cols <= 0) return;
+    memcpy(y, b, (size_t)cols * sizeof(float));
+    for (int64_t done = 1; done < rows;) {
+        int64_t now = done < rows - done ? done : rows - done;
+        memcpy(y + done * cols, y, (size_t)(now * cols) * sizeof(float));
+        done += now;
+    }
+}
+
+/* Few columns (fewer than a vector): x runs as one flat array, in vectors
+ * that keep lcm(cols, VF_N) / VF_N partial sums, each lane's column known from
+ * its place in that period; the period's lanes are then added by column. */
+NN_VEC_CLONES static void sum_rows_narrow(int64_t rows, int64_t cols, const float *restrict x,
+                                          float *restrict y)
+{
+    int64_t period = cols, nv = 1; /* lcm(cols, VF_N) floats, nv vectors */
+    while (period % VF_N) period += cols;
+    nv = period / VF_N;
+    vf part[VF_N] = {{0}};
+    const int64_t total = rows * cols;
+    int64_t i = 0;
+    for (; i + period <= total; i += period)
+        for (int64_t v = 0; v < nv; v++) part[v] += vf_load(x + i + v * VF_N);
+    for (int64_t v = 0, j = 0; v < nv; v++)
+        for (int l = 0; l < VF_N; l++) {
+            y[j] += part[v][l];
+            if (++j == cols) j = 0;
+        }
+    for (; i < total; i += cols) /* the rows after the last whole period */
+        for (int64_t j = 0; j < cols; j++) y[j] += x[i + j];
+}
+
+NN_VEC_CLONES static void sum_rows_wide(int64_t rows, int64_t cols, const float *restrict x,
+                                        float *restrict y)
+{
+    int64_t j = 0;
+    for (; j + VF_N <= cols; j += VF_N) {
+        vf s = vf_load(y + j);
+        for (int64_t r = 0; r < rows; r++) s += vf_load(x + r * cols + j);
+        vf_store(y + j, s);
+    }
+    for (; j < cols; j++)
+        for (int64_t r = 0; r < rows; r++) y[j] += x[r * cols + j];
 }
 
 static void cpu_sum_rows(void *dev, int64_t rows, int64_t cols, const float *restrict x,
                          float *restrict y, int acc)
 {
     if (!acc) cpu_fill(dev, cols, 0.0f, y);
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t j = 0; j < cols; j++) y[j] += x[r * cols + j];
+    if (cols < VF_N)
+        sum_rows_narrow(rows, cols, x, y);
+    else
+        sum_rows_wide(rows, cols, x, y);
 }
 
 static void cpu_sum(void *dev, int64_t n, float alpha, const float *restrict x, float *y)

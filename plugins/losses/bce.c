@@ -9,6 +9,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "../devices/vecmath.h"
+
 /* ---- the op: input p, target t (same shape) -> mean loss, a scalar ---- */
 
 enum { IN_P, IN_T };
@@ -46,6 +48,81 @@ static const nn_op_def bce_op = {
     .shape = bce_shape,
 };
 
+/* Is every p in [0, 1]? NaN is not. */
+NN_VEC_CLONES static int all_probabilities(int64_t n, const float *restrict p)
+{
+    vi bad = vi_set(0);
+    int64_t i = 0;
+    for (; i + VF_N <= n; i += VF_N) {
+        vf v = vf_load(p + i);
+        bad |= ~((v >= 0.0f) & (v <= 1.0f));
+    }
+    for (int l = 0; l < VF_N; l++)
+        if (bad[l]) return 0;
+    for (; i < n; i++)
+        if (!(p[i] >= 0.0f && p[i] <= 1.0f)) return 0;
+    return 1;
+}
+
+/* The n terms t log p + (1 - t) log(1 - p), each log clamped at -100
+ * (max(log, -100) for p in [0, 1]), summed in double. */
+VF_INLINE vf bce_terms(vf p, vf t)
+{
+    vf lp = vf_log(p), lq = vf_log(1.0f - p);
+    lp = vf_sel(lp < -100.0f, vf_set(-100.0f), lp);
+    lq = vf_sel(lq < -100.0f, vf_set(-100.0f), lq);
+    return t * lp + (1.0f - t) * lq;
+}
+
+/* With t 0 or 1, one of the two terms is 0 (times a finite log): the
+ * other log alone, clamped, gives the same bits for half the work. */
+VF_INLINE vf bce_terms_01(vf p, vf t)
+{
+    vf l = vf_log(vf_sel(t != 0.0f, p, 1.0f - p));
+    return vf_sel(l < -100.0f, vf_set(-100.0f), l);
+}
+
+/* Are all targets 0 or 1 (hard labels, the usual case)? */
+NN_VEC_CLONES static int all_zero_one(int64_t n, const float *restrict t)
+{
+    vi other = vi_set(0);
+    int64_t i = 0;
+    for (; i + VF_N <= n; i += VF_N) {
+        vf v = vf_load(t + i);
+        other |= (v != 0.0f) & (v != 1.0f);
+    }
+    for (int l = 0; l < VF_N; l++)
+        if (other[l]) return 0;
+    for (; i < n; i++)
+        if (t[i] != 0.0f && t[i] != 1.0f) return 0;
+    return 1;
+}
+
+/* The terms' sum in VF_N double partial sums; TERMS is bce_terms or
+ * bce_terms_01. */
+#define BCE_SUM(TERMS)                                                                  \
+    do {                                                                                \
+        vd s = {0};                                                                     \
+        int64_t i = 0;                                                                  \
+        for (; i + VF_N <= n; i += VF_N)                                                \
+            s += __builtin_convertvector(TERMS(vf_load(p + i), vf_load(t + i)), vd);    \
+        if (i < n) { /* padded with p = t = 1, whose term is 0 */                       \
+            vf v = TERMS(vf_load_part(p + i, n - i, 1.0f), vf_load_part(t + i, n - i, 1.0f)); \
+            s += __builtin_convertvector(v, vd);                                        \
+        }                                                                               \
+        for (int l = 0; l < VF_N; l++) total += s[l];                                   \
+    } while (0)
+
+NN_VEC_CLONES static double bce_sum(int64_t n, const float *restrict p, const float *restrict t)
+{
+    double total = 0.0;
+    if (all_zero_one(n, t))
+        BCE_SUM(bce_terms_01);
+    else
+        BCE_SUM(bce_terms);
+    return total;
+}
+
 /* y[0] = -mean(t log p + (1 - t) log(1 - p)), each log clamped at -100 so
  * that p = 0 or 1 gives a finite loss, as PyTorch. An input outside [0, 1],
  * NaN included, is refused as PyTorch refuses it: a diverged model must not
@@ -54,33 +131,44 @@ static nn_status bce_cpu_forward(const nn_kernel_call *c)
 {
     const float *restrict p = c->in[IN_P].data, *restrict t = c->in[IN_T].data;
     int64_t n = c->in[IN_P].numel;
-    double s = 0.0;
-    for (int64_t i = 0; i < n; i++) /* NaN fails too, as PyTorch's check */
-        if (!(p[i] >= 0.0f && p[i] <= 1.0f))
-            return nn_ctx_set_error(c->ctx, NN_INVALID,
-                                    "binary_cross_entropy: all elements of input should be "
-                                    "between 0 and 1 (element %lld is %g)",
-                                    (long long)i, (double)p[i]);
-    for (int64_t i = 0; i < n; i++) {
-        float lp = fmaxf(logf(p[i]), -100.0f), lq = fmaxf(logf(1.0f - p[i]), -100.0f);
-        s -= t[i] * lp + (1.0f - t[i]) * lq;
-    }
-    c->out[0].data[0] = (float)(s / (double)n);
+    if (!all_probabilities(n, p))
+        for (int64_t i = 0; i < n; i++) /* the first one, for the message */
+            if (!(p[i] >= 0.0f && p[i] <= 1.0f))
+                return nn_ctx_set_error(c->ctx, NN_INVALID,
+                                        "binary_cross_entropy: all elements of input should be "
+                                        "between 0 and 1 (element %lld is %g)",
+                                        (long long)i, (double)p[i]);
+    c->out[0].data[0] = (float)(-bce_sum(n, p, t) / (double)n);
     return NN_OK;
 }
 
 /* dp (+)= dy * (p - t) / max(p (1 - p), 1e-12) / n, as PyTorch. */
+VF_INLINE vf bce_grad(float g, vf p, vf t)
+{
+    vf d = (1.0f - p) * p;
+    return g * (p - t) / vf_sel(d < 1e-12f, vf_set(1e-12f), d);
+}
+
+NN_VEC_CLONES static void bce_grad_loop(int64_t n, float g, const float *restrict p,
+                                        const float *restrict t, float *restrict dp, int acc)
+{
+    int64_t i = 0;
+    for (; i + VF_N <= n; i += VF_N) {
+        vf v = bce_grad(g, vf_load(p + i), vf_load(t + i));
+        vf_store(dp + i, acc ? vf_load(dp + i) + v : v);
+    }
+    if (i < n) {
+        int64_t r = n - i;
+        vf v = bce_grad(g, vf_load_part(p + i, r, 0.5f), vf_load_part(t + i, r, 0.5f));
+        vf_store_part(dp + i, r, acc ? vf_load_part(dp + i, r, 0.0f) + v : v);
+    }
+}
+
 static nn_status bce_cpu_backward(const nn_kernel_call *c)
 {
     const float *restrict p = c->in[IN_P].data, *restrict t = c->in[IN_T].data;
-    float *restrict dp = c->gin[IN_P].data;
     int64_t n = c->in[IN_P].numel;
-    int acc = c->acc[IN_P];
-    float g = c->gout[0].data[0] / (float)n;
-    for (int64_t i = 0; i < n; i++) {
-        float v = g * (p[i] - t[i]) / fmaxf((1.0f - p[i]) * p[i], 1e-12f);
-        dp[i] = acc ? dp[i] + v : v;
-    }
+    bce_grad_loop(n, c->gout[0].data[0] / (float)n, p, t, c->gin[IN_P].data, c->acc[IN_P]);
     return NN_OK;
 }
 
@@ -111,6 +199,22 @@ static nn_tensor *bce_forward(nn_loss *l, nn_tensor *pred, nn_tensor *target)
     return nn_op_call(s->bce, in, NULL, NULL);
 }
 
+/* How many of the n predictions round (half to even, as rintf) to their
+ * target. */
+NN_VEC_CLONES static int64_t count_rounded_hits(int64_t n, const float *restrict p,
+                                                const float *restrict t)
+{
+    vi hits = vi_set(0);
+    int64_t i = 0;
+    for (; i + VF_N <= n; i += VF_N) {
+        hits -= vf_rint(vf_load(p + i)) == vf_load(t + i); /* true is -1 */
+    }
+    int64_t c = 0;
+    for (int l = 0; l < VF_N; l++) c += hits[l];
+    for (; i < n; i++) c += rintf(p[i]) == t[i];
+    return c;
+}
+
 static nn_status bce_correct(nn_loss *l, nn_tensor *pred, nn_tensor *target, int64_t *correct,
                             int64_t *total)
 {
@@ -122,8 +226,7 @@ static nn_status bce_correct(nn_loss *l, nn_tensor *pred, nn_tensor *target, int
     if (!h) return NN_NO_MEMORY;
     nn_status st = nn_tensor_to_host(pred, h, n);
     if (!st) st = nn_tensor_to_host(target, h + n, n);
-    int64_t c = 0;
-    for (int64_t i = 0; i < n; i++) c += rintf(h[i]) == h[n + i]; /* round half to even, as torch */
+    int64_t c = st ? 0 : count_rounded_hits(n, h, h + n); /* half to even, as torch */
     if (h != stack) free(h);
     *correct = c;
     *total = n;

@@ -8,6 +8,8 @@
  * its parameter and buffer in place, defined here with its cpu kernel. */
 #include <nn/plugin.h>
 
+#include "../devices/vecmath.h"
+
 /* ---- the op: param and momentum_buffer updated from grad ---- */
 
 enum { IN_PARAM, IN_GRAD, IN_BUF };
@@ -37,16 +39,29 @@ static const nn_op_def update_op = {
     .attr = update_attr,
 };
 
-static nn_status update_cpu(const nn_kernel_call *c)
+/* The update of VF_N elements at p, g, buf (buf NULL without momentum). */
+VF_INLINE void update_vec(float *restrict p, const float *restrict g, float *restrict buf,
+                          float lr, float mom, float damp, float wd, int nesterov, int first)
 {
-    float *restrict p = c->in[IN_PARAM].data, *restrict buf = c->in[IN_BUF].data;
-    const float *restrict g = c->in[IN_GRAD].data;
-    int64_t n = c->in[IN_PARAM].numel;
-    const double *a = c->attr;
-    const float lr = (float)a[A_LR], mom = (float)a[A_MOMENTUM];
-    const float damp = 1.0f - (float)a[A_DAMPENING], wd = (float)a[A_WEIGHT_DECAY];
-    const int nesterov = a[A_NESTEROV] != 0, first = a[A_FIRST] != 0;
-    for (int64_t i = 0; i < n; i++) {
+    vf pv = vf_load(p), d = vf_load(g) + wd * pv;
+    if (buf) {
+        vf b = first ? d : mom * vf_load(buf) + damp * d;
+        vf_store(buf, b);
+        d = nesterov ? d + mom * b : b;
+    }
+    vf_store(p, pv - lr * d);
+}
+
+/* One pass over the parameter; the flags are the same for every element, so
+ * their branches cost nothing. */
+NN_VEC_CLONES static void update_loop(int64_t n, float *restrict p, const float *restrict g,
+                                      float *restrict buf, float lr, float mom, float damp,
+                                      float wd, int nesterov, int first)
+{
+    int64_t i = 0;
+    for (; i + VF_N <= n; i += VF_N)
+        update_vec(p + i, g + i, buf ? buf + i : NULL, lr, mom, damp, wd, nesterov, first);
+    for (; i < n; i++) {
         float d = g[i] + wd * p[i];
         if (buf) {
             buf[i] = first ? d : mom * buf[i] + damp * d;
@@ -54,6 +69,15 @@ static nn_status update_cpu(const nn_kernel_call *c)
         }
         p[i] -= lr * d;
     }
+}
+
+static nn_status update_cpu(const nn_kernel_call *c)
+{
+    const double *a = c->attr;
+    update_loop(c->in[IN_PARAM].numel, c->in[IN_PARAM].data, c->in[IN_GRAD].data,
+                c->in[IN_BUF].data, (float)a[A_LR], (float)a[A_MOMENTUM],
+                1.0f - (float)a[A_DAMPENING], (float)a[A_WEIGHT_DECAY], a[A_NESTEROV] != 0,
+                a[A_FIRST] != 0);
     return NN_OK;
 }
 

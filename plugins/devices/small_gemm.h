@@ -1,0 +1,175 @@
+/* small_gemm.h - matrix products too small for OpenBLAS to pay off, on
+ * AVX-512 (static, compiled into the cpu device).
+ *
+ * On shapes such as the tutorial's (100x2 @ 2x5, 100x5 @ 5x1) OpenBLAS
+ * spends most of its 0.15 to 1 us per call packing and dispatching; here
+ * one pass over C does it: a block of up to 8 rows of C times 16 columns
+ * stays in registers while k runs, each op(A) element broadcast against a
+ * row of op(B), the columns past n masked off. op(B) is read in place when
+ * it is stored untransposed, else packed first (it is small).
+ *
+ * small_gemm_fits says which shapes take this path; the caller checks it,
+ * and that the CPU has AVX-512 (__builtin_cpu_supports), before calling
+ * small_gemm. tests/vecmath.c compares it with cblas_sgemm. */
+#ifndef NN_PLUGINS_SMALL_GEMM_H
+#define NN_PLUGINS_SMALL_GEMM_H
+
+#include <stdint.h>
+
+/* Largest m n k and largest packed op(B), in floats (on the stack). */
+#ifndef SMALL_GEMM_MNK
+#define SMALL_GEMM_MNK (48 * 48 * 48)
+#endif
+#define SMALL_GEMM_PACK 4096
+
+static inline int small_gemm_fits(int tb, int64_t m, int64_t n, int64_t k)
+{
+    return m > 0 && n > 0 && k > 0 && m * n * k <= SMALL_GEMM_MNK &&
+           (!tb || (n == 1 || k == 1) || n * k <= SMALL_GEMM_PACK);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SMALL_GEMM_AVX512 1
+#include <immintrin.h>
+
+#define SG_TARGET __attribute__((target("avx512f,avx512vl,avx512dq,fma")))
+#define SG_INLINE SG_TARGET static inline __attribute__((always_inline))
+
+/* op(A)(i, p) = a[i * sai + p * sap]; op(B)(p, j) = b[p * ldb + j]. */
+typedef struct {
+    const float *a, *b;
+    float *c;
+    int64_t sai, sap, ldb, n, k;
+    float alpha, beta;
+} small_gemm_args;
+
+/* Rows i0 .. i0 + R - 1 of C, R <= 8 a constant once inlined. Two chains
+ * of partial sums (even and odd p) halve the wait on each fma's result
+ * when R is small and k long (the weight gradients: 5 x 2, k = 100). */
+SG_INLINE void small_gemm_rows(const small_gemm_args *g, int64_t i0, const int R)
+{
+    const float *a = g->a + i0 * g->sai;
+    const int64_t sai = g->sai, sap = g->sap, ldb = g->ldb, n = g->n, k = g->k;
+    for (int64_t j = 0; j < n; j += 16) {
+        const __mmask16 mk = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
+        __m512 s0[8], s1[8], cb[8];
+        const __m512 alpha = _mm512_set1_ps(g->alpha), beta = _mm512_set1_ps(g->beta);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++) { /* C first: its loads must not wait on this block's stores */
+            s0[r] = s1[r] = _mm512_setzero_ps();
+            cb[r] = g->beta == 0.0f /* beta 0: C is not read, as BLAS (NaN there is ignored) */
+                        ? _mm512_setzero_ps()
+                        : _mm512_mul_ps(beta, _mm512_maskz_loadu_ps(mk, g->c + (i0 + r) * n + j));
+        }
+        const float *b = g->b + j;
+        int64_t p = 0;
+        for (; p + 2 <= k; p += 2) {
+            __m512 b0 = _mm512_maskz_loadu_ps(mk, b + p * ldb);
+            __m512 b1 = _mm512_maskz_loadu_ps(mk, b + (p + 1) * ldb);
+#pragma GCC unroll 8
+            for (int r = 0; r < R; r++) {
+                s0[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r * sai + p * sap]), b0, s0[r]);
+                s1[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r * sai + (p + 1) * sap]), b1, s1[r]);
+            }
+        }
+        if (p < k) {
+            __m512 b0 = _mm512_maskz_loadu_ps(mk, b + p * ldb);
+#pragma GCC unroll 8
+            for (int r = 0; r < R; r++)
+                s0[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r * sai + p * sap]), b0, s0[r]);
+        }
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++)
+            _mm512_mask_storeu_ps(g->c + (i0 + r) * n + j, mk,
+                                  _mm512_fmadd_ps(alpha, _mm512_add_ps(s0[r], s1[r]), cb[r]));
+    }
+}
+
+/* One column of C: c (m) = alpha op(a) b + beta c, b[p sb] and c[i sc], 16
+ * rows of c at a time. Stored transposed, op(a)'s column p is a[p m ...],
+ * contiguous: four chains of partial sums over p. Stored as is, it is a
+ * stride-k column: gathered. */
+SG_TARGET static void small_gemv(int ta, int64_t m, int64_t k, float alpha, const float *a,
+                                 const float *b, int64_t sb, float beta, float *c, int64_t sc)
+{
+    const __m512i rows = _mm512_mullo_epi32(
+        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+        _mm512_set1_epi32((int)k));
+    for (int64_t i = 0; i < m; i += 16) {
+        const __mmask16 mk = m - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (m - i)) - 1);
+        __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                       _mm512_setzero_ps()};
+        if (ta) {
+            int64_t p = 0;
+            for (; p + 4 <= k; p += 4)
+#pragma GCC unroll 4
+                for (int q = 0; q < 4; q++)
+                    s[q] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, a + (p + q) * m + i),
+                                           _mm512_set1_ps(b[(p + q) * sb]), s[q]);
+            for (; p < k; p++)
+                s[0] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, a + p * m + i),
+                                       _mm512_set1_ps(b[p * sb]), s[0]);
+        } else {
+            const float *ai = a + i * k;
+            int64_t p = 0;
+            for (; p + 4 <= k; p += 4)
+#pragma GCC unroll 4
+                for (int q = 0; q < 4; q++)
+                    s[q] = _mm512_fmadd_ps(
+                        _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, rows, ai + p + q, 4),
+                        _mm512_set1_ps(b[(p + q) * sb]), s[q]);
+            for (; p < k; p++)
+                s[0] = _mm512_fmadd_ps(
+                    _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, rows, ai + p, 4),
+                    _mm512_set1_ps(b[p * sb]), s[0]);
+        }
+        __m512 v = _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(s[0], s[1]), _mm512_add_ps(s[2], s[3])),
+                                 _mm512_set1_ps(alpha));
+        if (sc != 1) { /* a column of a wider C */
+            float t[16];
+            _mm512_storeu_ps(t, v);
+            for (int64_t l = 0; l < 16 && i + l < m; l++) {
+                float *ci = c + (i + l) * sc;
+                *ci = beta != 0.0f ? t[l] + beta * *ci : t[l]; /* beta 0: c not read, as BLAS */
+            }
+            continue;
+        }
+        if (beta != 0.0f)
+            v = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(mk, c + i), v);
+        _mm512_mask_storeu_ps(c + i, mk, v);
+    }
+}
+
+/* c (m, n) = alpha op(a) op(b) + beta c, row-major, as cblas_sgemm with
+ * lda, ldb, ldc the packed ones; the shape must pass small_gemm_fits. */
+SG_TARGET static void small_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
+                                 const float *a, const float *b, float beta, float *c)
+{
+    if (n == 1 || (ta && n <= 4 && k >= 32)) { /* column by column */
+        for (int64_t j = 0; j < n; j++)
+            small_gemv(ta, m, k, alpha, a, tb ? b + j * k : b + j, tb ? 1 : n, beta, c + j, n);
+        return;
+    }
+    float pack[SMALL_GEMM_PACK];
+    small_gemm_args g = {a, b, c, ta ? 1 : k, ta ? m : 1, n, n, k, alpha, beta};
+    if (tb && n > 1 && k > 1) { /* op(B)(p, j) = b[j * k + p]: pack it row by row */
+        for (int64_t p = 0; p < k; p++)
+            for (int64_t j = 0; j < n; j++) pack[p * n + j] = b[j * k + p];
+        g.b = pack;
+    }
+    int64_t i = 0;
+    for (; i + 8 <= m; i += 8) small_gemm_rows(&g, i, 8);
+    switch (m - i) { /* the last rows, each count its own unrolled block */
+    case 7: small_gemm_rows(&g, i, 7); break;
+    case 6: small_gemm_rows(&g, i, 6); break;
+    case 5: small_gemm_rows(&g, i, 5); break;
+    case 4: small_gemm_rows(&g, i, 4); break;
+    case 3: small_gemm_rows(&g, i, 3); break;
+    case 2: small_gemm_rows(&g, i, 2); break;
+    case 1: small_gemm_rows(&g, i, 1); break;
+    default: break;
+    }
+}
+#endif
+
+#endif

@@ -1,0 +1,326 @@
+/* vecmath.c - the cpu device's vector kernels against scalar references.
+ *
+ * vecmath.h's exp and log on every instruction set this CPU runs, against
+ * exp and log in double over a wide sample of floats: at most 2 ulp apart,
+ * and libm's special values (inf, NaN, zeros, denormals); its rint as
+ * rintf. Then, through the device's own table (cpu.c built into this program): the activations and
+ * their gradients, sum_rows and repeat_rows against plain loops, and the
+ * small matrix products against cblas_sgemm on every layout. Prints one line
+ * per check, "ok" or "FAIL"; exits 1 on a failure. */
+#include "../plugins/devices/cpu.c"
+
+#include <float.h>
+#include <stdio.h>
+
+static int failures;
+
+static void check(int ok, const char *what)
+{
+    printf("%s - %s\n", ok ? "ok" : "FAIL", what);
+    if (!ok) failures++;
+}
+
+/* Error of y in units of the last place of the exact value ref (ulp of a
+ * denormal below FLT_MIN). Infinities and NaN must match exactly. */
+static double ulp_error(float y, double ref)
+{
+    if (isnan(ref) || isnan(y)) return isnan(ref) && isnan(y) ? 0.0 : INFINITY;
+    if (isinf(y) || fabs(ref) > FLT_MAX) /* beyond FLT_MAX, inf of the same sign */
+        return isinf(y) && fabs(ref) > FLT_MAX && (y > 0) == (ref > 0) ? 0.0 : INFINITY;
+    int e;
+    frexp(ref, &e);
+    double ulp = ldexp(1.0, e - 24 < -149 ? -149 : e - 24);
+    return fabs((double)y - ref) / ulp;
+}
+
+/* ---- exp and log on each instruction set ---- */
+
+#define MATH_LOOPS(suffix, ATTR)                                                        \
+    ATTR static void exp_##suffix(int64_t n, const float *x, float *y)                 \
+    {                                                                                   \
+        VF_EACH(n, x, y, vf_exp(v));                                                    \
+    }                                                                                   \
+    ATTR static void log_##suffix(int64_t n, const float *x, float *y)                 \
+    {                                                                                   \
+        VF_EACH(n, x, y, vf_log(v));                                                    \
+    }                                                                                   \
+    ATTR static void sigmoid_##suffix(int64_t n, const float *x, float *y)             \
+    {                                                                                   \
+        VF_EACH(n, x, y, vf_sigmoid(v));                                                \
+    }                                                                                   \
+    ATTR static void rint_##suffix(int64_t n, const float *x, float *y)                \
+    {                                                                                   \
+        VF_EACH(n, x, y, vf_rint(v));                                                   \
+    }
+
+MATH_LOOPS(base, )
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define HAVE_LEVELS 1
+MATH_LOOPS(v3, __attribute__((target("arch=x86-64-v3"))))
+MATH_LOOPS(v4, __attribute__((target("arch=x86-64-v4"))))
+#endif
+
+typedef void (*map_fn)(int64_t, const float *, float *);
+
+/* The worst ulp error of f against ref over floats whose bit patterns step
+ * by `stride` through [lo, hi] (as bits of non-negative floats, or of
+ * negative ones when neg). */
+static double worst_ulp(map_fn f, double (*ref)(double), uint32_t from, uint32_t to,
+                        uint32_t stride, float *worst_x)
+{
+    enum { CHUNK = 4096 };
+    static float x[CHUNK], y[CHUNK];
+    double worst = 0.0;
+    for (uint64_t b = from; b <= to;) {
+        int n = 0;
+        for (; n < CHUNK && b <= to; n++, b += stride) {
+            uint32_t u = (uint32_t)b;
+            memcpy(&x[n], &u, sizeof u);
+        }
+        f(n, x, y);
+        for (int i = 0; i < n; i++) {
+            double e = ulp_error(y[i], ref((double)x[i]));
+            if (e > worst) {
+                worst = e;
+                *worst_x = x[i];
+            }
+        }
+    }
+    return worst;
+}
+
+static void check_math(const char *isa, map_fn fexp, map_fn flog, map_fn fsig, map_fn frint)
+{
+    char what[160];
+    float wx = 0.0f;
+    /* exp: [-104, 89] and beyond: every float from -0 down to -110 and from
+     * +0 up to 95 (bits of |x|), in steps of 97 bit patterns */
+    double e1 = worst_ulp(fexp, exp, 0x00000000u, 0x42be0000u, 97, &wx);
+    double e2 = worst_ulp(fexp, exp, 0x80000000u, 0xc2dc0000u, 97, &wx);
+    double e = e1 > e2 ? e1 : e2;
+    snprintf(what, sizeof what, "%s: exp within 2 ulp of exp in double on [-110, 95] (worst %.3f)",
+             isa, e);
+    check(e <= 2.0, what);
+    /* log: every positive float, denormals and inf included */
+    e = worst_ulp(flog, log, 0x00000001u, 0x7f800000u, 89, &wx);
+    snprintf(what, sizeof what, "%s: log within 2 ulp of log in double on (0, inf] (worst %.3f)",
+             isa, e);
+    check(e <= 2.0, what);
+
+    const float inf = INFINITY;
+    float x[] = {0.0f, -0.0f, inf, -inf, NAN, -1.0f, 0x1p-149f, 0x1p-130f, 88.72f, 88.73f,
+                 -87.5f, -103.5f, -104.5f, 1.0f, -200.0f, 200.0f};
+    enum { N = sizeof x / sizeof x[0] };
+    float ye[N], yl[N], ys[N];
+    fexp(N, x, ye);
+    flog(N, x, yl);
+    fsig(N, x, ys);
+    int ok_e = 1, ok_l = 1, ok_s = 1;
+    for (int i = 0; i < N; i++) {
+        float le = expf(x[i]), ll = logf(x[i]), ls = 1.0f / (1.0f + expf(-x[i]));
+        ok_e &= isnan(le) ? isnan(ye[i]) : ulp_error(ye[i], exp((double)x[i])) <= 2.0;
+        if (isnan(ll) || isinf(ll))
+            ok_l &= isnan(ll) ? isnan(yl[i]) : yl[i] == ll;
+        else
+            ok_l &= ulp_error(yl[i], log((double)x[i])) <= 2.0;
+        /* sigmoid saturates where libm's formula does: 0 and 1 exactly */
+        if (isnan(ls) || ls == 0.0f || ls == 1.0f)
+            ok_s &= isnan(ls) ? isnan(ys[i]) : ys[i] == ls;
+        else
+            ok_s &= fabsf(ys[i] - ls) <= 2 * FLT_EPSILON * ls;
+    }
+    float xr[] = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 0.49999997f, -0.4f, 0x1p23f, 0x1.fffffep22f,
+                  -0x1.fffffep22f, 1e30f, -1e30f, inf, -inf, NAN, 0.0f, -0.0f, 3.7f};
+    enum { NR = sizeof xr / sizeof xr[0] };
+    float yr[NR];
+    frint(NR, xr, yr);
+    int ok_r = 1;
+    for (int i = 0; i < NR; i++) {
+        float want = rintf(xr[i]);
+        ok_r &= isnan(want) ? isnan(yr[i]) : memcmp(&want, &yr[i], sizeof want) == 0;
+    }
+    snprintf(what, sizeof what, "%s: rint as rintf: halves to even, signed zeros, large, inf, NaN", isa);
+    check(ok_r, what);
+    snprintf(what, sizeof what, "%s: exp of inf, NaN, 0, denormal results, overflow as libm", isa);
+    check(ok_e, what);
+    snprintf(what, sizeof what, "%s: log of inf, NaN, 0, negatives, denormals as libm", isa);
+    check(ok_l, what);
+    snprintf(what, sizeof what, "%s: sigmoid saturates to 0 and 1 as 1 / (1 + expf(-x))", isa);
+    check(ok_s, what);
+}
+
+/* ---- the device's kernels ---- */
+
+static uint32_t rng = 12345;
+
+static float uniform(float lo, float hi)
+{
+    rng = rng * 1664525u + 1013904223u;
+    return lo + (hi - lo) * (float)(rng >> 8) / 16777216.0f;
+}
+
+static void fill_uniform(float *x, int64_t n, float lo, float hi)
+{
+    for (int64_t i = 0; i < n; i++) x[i] = uniform(lo, hi);
+}
+
+static int close_to(float a, double ref, double tol)
+{
+    if (isnan(ref)) return isnan(a);
+    if (isinf(ref)) return (double)a == ref;
+    return fabs((double)a - ref) <= tol * (1.0 + fabs(ref));
+}
+
+static double dmap_ref(nn_unary_op op, double x, double y)
+{
+    switch (op) {
+    case NN_UNARY_SIGMOID: return y * (1.0 - y);
+    case NN_UNARY_RELU: return x > 0.0 ? 1.0 : 0.0;
+    case NN_UNARY_TANH: return 1.0 - y * y;
+    case NN_UNARY_EXP: return y;
+    case NN_UNARY_LOG: return 1.0 / x;
+    case NN_UNARY_SQRT: return 0.5 / y;
+    case NN_UNARY_ABS: return x > 0.0 ? 1.0 : x < 0.0 ? -1.0 : 0.0;
+    default: return 0.0;
+    }
+}
+
+static double map_ref(nn_unary_op op, double x)
+{
+    switch (op) {
+    case NN_UNARY_SIGMOID: return 1.0 / (1.0 + exp(-x));
+    case NN_UNARY_RELU: return x > 0.0 ? x : 0.0;
+    case NN_UNARY_TANH: return tanh(x);
+    case NN_UNARY_EXP: return exp(x);
+    case NN_UNARY_LOG: return log(x);
+    case NN_UNARY_SQRT: return sqrt(x);
+    case NN_UNARY_ABS: return fabs(x);
+    default: return 0.0;
+    }
+}
+
+/* Every map and its gradient on lengths around the vector width, with and
+ * without accumulation, against the formulas in double. */
+static void check_unary(void *dev)
+{
+    enum { MAXN = 70 };
+    float x[MAXN] = {0}, y[MAXN] = {0}, dy[MAXN] = {0}, dx[MAXN] = {0}, dx0[MAXN] = {0};
+    int ok = 1, okb = 1;
+    for (int op = 0; op < NN_UNARY_COUNT_; op++)
+        for (int n = 0; n <= MAXN; n += (n < 34 ? 1 : 9)) {
+            int positive = op == NN_UNARY_LOG || op == NN_UNARY_SQRT;
+            fill_uniform(x, n, positive ? 0.01f : -30.0f, 30.0f);
+            fill_uniform(dy, n, -1.0f, 1.0f);
+            fill_uniform(dx0, n, -1.0f, 1.0f);
+            cpu_vt.unary(dev, (nn_unary_op)op, n, x, y);
+            for (int i = 0; i < n; i++) ok &= close_to(y[i], map_ref((nn_unary_op)op, x[i]), 1e-6);
+            for (int acc = 0; acc <= 1; acc++) {
+                memcpy(dx, dx0, sizeof dx);
+                cpu_vt.unary_backward(dev, (nn_unary_op)op, n, x, y, dy, dx, acc);
+                for (int i = 0; i < n; i++) {
+                    double r = dmap_ref((nn_unary_op)op, x[i], y[i]) * dy[i] + (acc ? dx0[i] : 0.0);
+                    okb &= close_to(dx[i], r, 1e-6);
+                }
+                for (int i = n; i < MAXN; i++) okb &= dx[i] == dx0[i]; /* nothing past n */
+            }
+        }
+    check(ok, "device unary: every map within 1e-6 of the formula in double, lengths 0 to 70");
+    check(okb, "device unary_backward: every gradient, acc 0 and 1, writes n elements only");
+}
+
+static void check_rows(void *dev)
+{
+    enum { MAXR = 40, MAXC = 40 };
+    static float x[MAXR * MAXC], y[MAXC], b[MAXC], rep[MAXR * MAXC + 1];
+    int ok = 1, okr = 1;
+    for (int rows = 0; rows <= MAXR; rows += (rows < 20 ? 1 : 7))
+        for (int cols = 1; cols <= MAXC; cols++) {
+            fill_uniform(x, rows * cols, -1.0f, 1.0f);
+            for (int acc = 0; acc <= 1; acc++) {
+                fill_uniform(y, cols, -1.0f, 1.0f);
+                float y0[MAXC];
+                memcpy(y0, y, sizeof y);
+                cpu_vt.sum_rows(dev, rows, cols, x, y, acc);
+                for (int j = 0; j < cols; j++) {
+                    double s = acc ? y0[j] : 0.0;
+                    for (int r = 0; r < rows; r++) s += x[r * cols + j];
+                    ok &= close_to(y[j], s, 1e-6 * (rows + 1));
+                }
+            }
+            fill_uniform(b, cols, -1.0f, 1.0f);
+            rep[rows * cols] = 42.0f;
+            cpu_vt.repeat_rows(dev, rows, cols, b, rep);
+            for (int r = 0; r < rows; r++)
+                for (int j = 0; j < cols; j++) okr &= rep[r * cols + j] == b[j];
+            okr &= rep[rows * cols] == 42.0f;
+        }
+    check(ok, "device sum_rows: every shape up to 40 x 40, acc 0 and 1, as summed in double");
+    check(okr, "device repeat_rows: every shape up to 40 x 40, exact, nothing past the end");
+}
+
+/* The device's gemm (small_gemm.h where the CPU has AVX-512, cblas
+ * elsewhere) against cblas_sgemm, on every layout, shapes from 1 to past
+ * the small path's limit, beta 0 (with NaN in C, which must be ignored),
+ * 1 and 0.5. */
+static void check_gemm(void *dev)
+{
+    enum { MAXE = 64 * 64 };
+    static float a[MAXE], b[MAXE], c[MAXE], want[MAXE];
+    static const int dims[] = {1, 2, 3, 5, 8, 15, 16, 17, 31, 33, 48, 64};
+    enum { ND = sizeof dims / sizeof dims[0] };
+    static const float betas[] = {0.0f, 1.0f, 0.5f};
+    int ok = 1, cases = 0;
+    for (int ta = 0; ta <= 1; ta++)
+        for (int tb = 0; tb <= 1; tb++)
+            for (int im = 0; im < ND; im++)
+                for (int in = 0; in < ND; in++)
+                    for (int ik = 0; ik < ND; ik += (im + in) % 3 + 1) {
+                        int m = dims[im], n = dims[in], k = dims[ik];
+                        float beta = betas[(im + in + ik) % 3];
+                        float alpha = (ik % 2) ? 0.5f : 1.0f;
+                        fill_uniform(a, m * k, -1.0f, 1.0f);
+                        fill_uniform(b, k * n, -1.0f, 1.0f);
+                        fill_uniform(c, m * n, -1.0f, 1.0f);
+                        if (beta == 0.0f) c[0] = NAN;
+                        memcpy(want, c, (size_t)(m * n) * sizeof(float));
+                        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                                    tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a,
+                                    ta ? m : k, b, tb ? k : n, beta, want, n);
+                        cpu_vt.gemm(dev, ta, tb, m, n, k, alpha, a, b, beta, c);
+                        for (int i = 0; i < m * n; i++)
+                            ok &= close_to(c[i], want[i], 1e-6 * (k + 1));
+                        cases++;
+                    }
+    char what[160];
+    snprintf(what, sizeof what,
+             "device gemm: %d shapes, every layout, alpha and beta, as cblas_sgemm (%s)", cases,
+             ((const cpu_dev *)dev)->small_gemm ? "small path on AVX-512" : "cblas only here");
+    check(ok, what);
+}
+
+int main(void)
+{
+    check_math("baseline x86-64", exp_base, log_base, sigmoid_base, rint_base);
+#ifdef HAVE_LEVELS
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        check_math("x86-64-v3 (AVX2, FMA)", exp_v3, log_v3, sigmoid_v3, rint_v3);
+    else
+        printf("ok - x86-64-v3 # SKIP this CPU lacks AVX2 or FMA\n");
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
+        check_math("x86-64-v4 (AVX-512)", exp_v4, log_v4, sigmoid_v4, rint_v4);
+    else
+        printf("ok - x86-64-v4 # SKIP this CPU lacks AVX-512\n");
+#endif
+    void *dev = NULL;
+    char *err = NULL;
+    if (cpu_vt.open(NULL, &dev, &err) != NN_OK) {
+        printf("FAIL - the cpu device opens\n");
+        return 1;
+    }
+    check_unary(dev);
+    check_rows(dev);
+    check_gemm(dev);
+    return failures ? 1 : 0;
+}
