@@ -148,6 +148,15 @@ static inline bool nn_t_transposed(const nn_tensor *t)
            !(t->shape.dim[0] == 1 || t->shape.dim[1] == 1);
 }
 
+/* Can gemm read t as the transpose of a contiguous matrix? As
+ * nn_t_transposed, but also for a vector: a (k, 1) view of a (1, k) row is
+ * then read with its leading dimension k, the fast way, not as k rows of 1. */
+static inline bool nn_t_gemm_transposed(const nn_tensor *t)
+{
+    return t->shape.ndim == 2 && t->stride[0] == 1 && t->stride[1] == t->shape.dim[0] &&
+           t->shape.dim[0] > 1;
+}
+
 void nn_strides_contig(const nn_shape *s, int64_t *stride);
 nn_tensor *nn_tensor_scratch_like(nn_ctx *ctx, const nn_shape *shape);
 
@@ -168,6 +177,10 @@ struct nn_node {
     float scalar2;    /* a second constant (clamp's upper bound) */
     int iarg;         /* an integer constant (a kernel's op, a reduction's dimension) */
     nn_tensor *saved; /* read by backward, no input (where's condition, max's indices) */
+    /* The output is a view of in[0], a leaf, whose gradient is in[0]'s seen
+     * through the view's strides (nn_t of a parameter): nn_grad_dst hands
+     * out in[0]'s gradient, so backward has nothing to copy. */
+    bool grad_alias;
     /* Plugin ops only (op NULL for core ops). */
     const struct nn_op *op;
     int nout;         /* outputs; out is outs[0] */
