@@ -176,10 +176,12 @@ float nn_rng_uniform(nn_rng *r) { return (float)(nn_rng_u32(r) >> 8) * (1.0f / 1
 
 uint32_t nn_rng_below(nn_rng *r, uint32_t n)
 {
-    uint32_t threshold = (uint32_t)(-n) % n; /* Lemire-free rejection, as pcg32_boundedrand */
+    /* pcg32_boundedrand's rejection: draws below (2^32 - n) % n are redrawn.
+     * That threshold is below n, so a draw of n or more (nearly all of them
+     * for the n of a shuffle) is kept without dividing to find it. */
     for (;;) {
         uint32_t x = nn_rng_u32(r);
-        if (x >= threshold) return x % n;
+        if (NN_LIKELY(x >= n) || x >= (uint32_t)(-n) % n) return x % n;
     }
 }
 
