@@ -1,5 +1,7 @@
-/* dataset.c - dataset instances over the Dataset interface, with a host
- * cache of every sample so that batches are gathered by index, not read. */
+/* dataset.c - dataset instances over the Dataset interface. Batches come
+ * from the plugin's get_batch where it has one; otherwise from a host cache
+ * of every sample, filled on the first batch, so that they are gathered by
+ * index, not read. */
 #include "nn-impl.h"
 
 nn_status nn_dataset_open(nn_ctx *ctx, const char *name, const char *words, nn_dataset **out,
@@ -95,6 +97,8 @@ nn_status nn_dataset_get(nn_dataset *d, int64_t i, float *x, float *y)
     return st;
 }
 
+/* A dataset without get_batch is read once, sample by sample, into a host
+ * cache of floats, so that batches are gathered by index, not read. */
 static nn_status fill_cache(nn_dataset *d, char **err)
 {
     int64_t xn = nn_shape_numel(&d->input), yn = nn_shape_numel(&d->target);
@@ -103,29 +107,15 @@ static nn_status fill_cache(nn_dataset *d, char **err)
     d->x = malloc((size_t)(d->len * xn) * sizeof(float));
     d->y = malloc((size_t)(d->len * yn) * sizeof(float));
     if (!d->x || !d->y) return nn_fail(err, NN_NO_MEMORY, "out of memory caching the dataset");
-    bool batched = NN_VT_HAS(d->vt, nn_dataset_vt, get_batch);
-    int64_t idx[256];
-    for (int64_t i = 0; i < d->len; i += batched ? 256 : 1) {
-        nn_status st;
+    for (int64_t i = 0; i < d->len; i++) {
         char *why = NULL;
-        int64_t n = 1;
-        if (batched) { /* the plugin's fast path, 256 samples a call */
-            n = d->len - i < 256 ? d->len - i : 256;
-            for (int64_t k = 0; k < n; k++) idx[k] = i + k;
-            st = d->vt->get_batch(d->priv, idx, n, d->x + i * xn, d->y + i * yn, &why);
-        } else {
-            st = d->vt->get(d->priv, i, d->x + i * xn, d->y + i * yn, &why);
-        }
+        nn_status st = d->vt->get(d->priv, i, d->x + i * xn, d->y + i * yn, &why);
         if (st) {
             free(d->x);
             free(d->y);
             d->x = d->y = NULL;
             char what[64];
-            if (batched)
-                snprintf(what, sizeof what, "samples %lld..%lld", (long long)i,
-                         (long long)(i + n - 1));
-            else
-                snprintf(what, sizeof what, "sample %lld", (long long)i);
+            snprintf(what, sizeof what, "sample %lld", (long long)i);
             return read_failed(d, st, why, what, err);
         }
         free(why);
@@ -133,10 +123,63 @@ static nn_status fill_cache(nn_dataset *d, char **err)
     return NN_OK;
 }
 
+/* n samples of a dataset with get_batch, straight from the plugin: its own
+ * storage is the cache (the idx plugin keeps bytes, a quarter of floats),
+ * so the core keeps no float copy of every sample. A subset's indices are
+ * mapped to its parent's, a slice at a time. */
+static nn_status gather_batched(nn_dataset *d, nn_dataset *src, const int64_t *idx, int64_t n,
+                                float *x, float *y, char **err)
+{
+    int64_t xn = nn_shape_numel(&d->input), yn = nn_shape_numel(&d->target);
+    int64_t map[256];
+    for (int64_t i = 0; i < n;) {
+        int64_t m = n - i;
+        const int64_t *ids = idx + i;
+        if (d->map) {
+            if (m > 256) m = 256;
+            for (int64_t k = 0; k < m; k++) map[k] = d->map[idx[i + k]];
+            ids = map;
+        }
+        char *why = NULL;
+        nn_status st = src->vt->get_batch(src->priv, ids, m, x + i * xn, y + i * yn, &why);
+        if (st) {
+            bool run = true; /* consecutive indices are named as a range */
+            for (int64_t k = 1; k < m && run; k++) run = ids[k] == ids[0] + k;
+            char what[96];
+            if (run)
+                snprintf(what, sizeof what, "samples %lld..%lld", (long long)ids[0],
+                         (long long)(ids[0] + m - 1));
+            else
+                snprintf(what, sizeof what, "a batch of %lld samples from sample %lld",
+                         (long long)m, (long long)ids[0]);
+            return read_failed(src, st, why, what, err);
+        }
+        free(why);
+        i += m;
+    }
+    return NN_OK;
+}
+
+/* n floats from src to dst. A sample of a few values (the tutorial's two
+ * coordinates and one label) is copied by a move of fixed size, which the
+ * compiler does in line, rather than by a call to memcpy per sample. */
+static inline void copy_floats(float *restrict dst, const float *restrict src, int64_t n)
+{
+    switch (n) {
+    case 1: memcpy(dst, src, 1 * sizeof(float)); break;
+    case 2: memcpy(dst, src, 2 * sizeof(float)); break;
+    case 3: memcpy(dst, src, 3 * sizeof(float)); break;
+    case 4: memcpy(dst, src, 4 * sizeof(float)); break;
+    default: memcpy(dst, src, (size_t)n * sizeof(float)); break;
+    }
+}
+
 nn_status nn_dataset_gather(nn_dataset *d, const int64_t *idx, int64_t n, float *x, float *y,
                             char **err)
 {
-    nn_dataset *src = d->parent ? d->parent : d; /* a subset reads its parent's cache */
+    nn_dataset *src = d->parent ? d->parent : d; /* a subset reads its parent's samples */
+    if (NN_VT_HAS(src->vt, nn_dataset_vt, get_batch))
+        return gather_batched(d, src, idx, n, x, y, err);
     if (!src->x) {
         nn_status st = fill_cache(src, err);
         if (st) return st;
@@ -144,8 +187,8 @@ nn_status nn_dataset_gather(nn_dataset *d, const int64_t *idx, int64_t n, float 
     int64_t xn = nn_shape_numel(&d->input), yn = nn_shape_numel(&d->target);
     for (int64_t k = 0; k < n; k++) {
         int64_t i = d->map ? d->map[idx[k]] : idx[k];
-        memcpy(x + k * xn, src->x + i * xn, (size_t)xn * sizeof(float));
-        memcpy(y + k * yn, src->y + i * yn, (size_t)yn * sizeof(float));
+        copy_floats(x + k * xn, src->x + i * xn, xn);
+        copy_floats(y + k * yn, src->y + i * yn, yn);
     }
     return NN_OK;
 }

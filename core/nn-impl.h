@@ -299,7 +299,7 @@ struct nn_dataset {
     void *priv;
     int64_t len;
     nn_shape input, target;
-    float *x, *y; /* host cache of every sample, filled on first batch */
+    float *x, *y; /* without get_batch: host cache of every sample, filled on first batch */
     nn_dataset *parent; /* a subset: parent's sample map[i] is sample i */
     int64_t *map;
     char *learned; /* nn_dataset_vt.learned's words, or NULL */
