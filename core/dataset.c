@@ -200,7 +200,7 @@ struct nn_loader {
     int64_t batch, pos;
     nn_shuffle shuffle;
     bool drop_last;
-    int64_t *order, *tmp; /* tmp: room for shuffling */
+    int64_t *order;
     float *hx, *hy;
 };
 
@@ -223,11 +223,10 @@ nn_status nn_loader_open(nn_dataset *d, int64_t batch, nn_shuffle shuffle, int d
     int64_t b = batch < d->len ? batch : d->len;
     if (l) {
         l->order = malloc((size_t)d->len * sizeof *l->order);
-        l->tmp = malloc((size_t)d->len * sizeof *l->tmp);
         l->hx = malloc((size_t)(b * nn_shape_numel(&d->input)) * sizeof(float));
         l->hy = malloc((size_t)(b * nn_shape_numel(&d->target)) * sizeof(float));
     }
-    if (!l || !l->order || !l->tmp || !l->hx || !l->hy) {
+    if (!l || !l->order || !l->hx || !l->hy) {
         nn_loader_free(l);
         return nn_fail(err, NN_NO_MEMORY, "out of memory");
     }
@@ -245,7 +244,6 @@ void nn_loader_free(nn_loader *l)
 {
     if (!l) return;
     free(l->order);
-    free(l->tmp);
     free(l->hx);
     free(l->hy);
     free(l);
@@ -265,7 +263,7 @@ int nn_loader_next(nn_loader *l, nn_tensor **x, nn_tensor **y)
     nn_dataset *d = l->d;
     *x = *y = NULL;
     if (l->pos < 0) {
-        if (l->shuffle == NN_SHUFFLE_EPOCH) nn_order_shuffle(&d->ctx->rng, l->order, l->tmp, d->len);
+        if (l->shuffle == NN_SHUFFLE_EPOCH) nn_order_shuffle(&d->ctx->rng, l->order, d->len);
         if (l->shuffle == NN_SHUFFLE_SAMPLE) /* n draws with replacement, batch by batch */
             for (int64_t i = 0; i < d->len; i++)
                 l->order[i] = nn_rng_below(&d->ctx->rng, (uint32_t)d->len);

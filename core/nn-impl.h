@@ -305,9 +305,9 @@ struct nn_dataset {
     char *learned; /* nn_dataset_vt.learned's words, or NULL */
 };
 
-/* order = order[randperm(n)], the tutorial's X = X[idx]; tmp holds n entries.
+/* order = order[randperm(n)], the tutorial's X = X[idx], in place.
  * nn_fit and the DataLoader both shuffle this way, so they give the same run. */
-void nn_order_shuffle(nn_rng *r, int64_t *order, int64_t *tmp, int64_t n);
+void nn_order_shuffle(nn_rng *r, int64_t *order, int64_t n);
 
 /* Fills host rows for idx[0..n) from the dataset. */
 nn_status nn_dataset_gather(nn_dataset *d, const int64_t *idx, int64_t n, float *x, float *y,
