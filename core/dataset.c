@@ -160,19 +160,28 @@ static nn_status gather_batched(nn_dataset *d, nn_dataset *src, const int64_t *i
     return NN_OK;
 }
 
-/* n floats from src to dst. A sample of a few values (the tutorial's two
- * coordinates and one label) is copied by a move of fixed size, which the
- * compiler does in line, rather than by a call to memcpy per sample. */
-static inline void copy_floats(float *restrict dst, const float *restrict src, int64_t n)
+/* Rows idx[0..n) (through map when there is one) of w floats each, from
+ * src to dst. A row of a few values (the tutorial's two coordinates and
+ * one label) is moved by a copy of fixed size that the compiler does in
+ * line, chosen once per batch, rather than by a call to memcpy per row. */
+#define GATHER_ROWS(W)                                                                     \
+    for (int64_t k = 0; k < n; k++) {                                                      \
+        int64_t i = map ? map[idx[k]] : idx[k];                                            \
+        memcpy(dst + k * (W), src + i * (W), (size_t)(W) * sizeof(float));                 \
+    }
+
+static void gather_rows(float *restrict dst, const float *restrict src, const int64_t *idx,
+                        const int64_t *map, int64_t n, int64_t w)
 {
-    switch (n) {
-    case 1: memcpy(dst, src, 1 * sizeof(float)); break;
-    case 2: memcpy(dst, src, 2 * sizeof(float)); break;
-    case 3: memcpy(dst, src, 3 * sizeof(float)); break;
-    case 4: memcpy(dst, src, 4 * sizeof(float)); break;
-    default: memcpy(dst, src, (size_t)n * sizeof(float)); break;
+    switch (w) {
+    case 1: GATHER_ROWS(1); break;
+    case 2: GATHER_ROWS(2); break;
+    case 3: GATHER_ROWS(3); break;
+    case 4: GATHER_ROWS(4); break;
+    default: GATHER_ROWS(w); break;
     }
 }
+#undef GATHER_ROWS
 
 nn_status nn_dataset_gather(nn_dataset *d, const int64_t *idx, int64_t n, float *x, float *y,
                             char **err)
@@ -184,12 +193,8 @@ nn_status nn_dataset_gather(nn_dataset *d, const int64_t *idx, int64_t n, float 
         nn_status st = fill_cache(src, err);
         if (st) return st;
     }
-    int64_t xn = nn_shape_numel(&d->input), yn = nn_shape_numel(&d->target);
-    for (int64_t k = 0; k < n; k++) {
-        int64_t i = d->map ? d->map[idx[k]] : idx[k];
-        copy_floats(x + k * xn, src->x + i * xn, xn);
-        copy_floats(y + k * yn, src->y + i * yn, yn);
-    }
+    gather_rows(x, src->x, idx, d->map, n, nn_shape_numel(&d->input));
+    gather_rows(y, src->y, idx, d->map, n, nn_shape_numel(&d->target));
     return NN_OK;
 }
 

@@ -164,8 +164,10 @@ static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, 
     for (int64_t b = 0; b < nb + (rest > 0) && !st; b++) {
         int64_t bs = b < nb ? batch : rest;
         nn_tensor *x = b < nb ? xb : xl, *y = b < nb ? yb : yl;
-        for (int64_t k = 0; k < bs; k++) idx[k] = order ? order[b * batch + k] : b * batch + k;
-        if ((st = nn_dataset_gather(d, idx, bs, hx, hy, err))) break;
+        const int64_t *ids = order ? order + b * batch : idx; /* the batch's samples */
+        if (!order)
+            for (int64_t k = 0; k < bs; k++) idx[k] = b * batch + k;
+        if ((st = nn_dataset_gather(d, ids, bs, hx, hy, err))) break;
         nn_tensor_from_host(x, hx, x->numel);
         nn_tensor_from_host(y, hy, y->numel);
         float loss;
