@@ -101,7 +101,23 @@ struct nn_ctx {
  * batch a loader takes: sizes beyond are refused before allocating. */
 #define NN_MAX_NUMEL (((int64_t)1 << 31) - 1)
 
-void *nn_arena_alloc(nn_ctx *ctx, nn_arena *a, size_t bytes);
+#define NN_ARENA_ALIGN 64
+
+/* bytes from a, 64-byte aligned, until the arena is reset; NULL when out of
+ * memory. The common case, room left in the current chunk, is in line:
+ * every op takes its output and node this way. */
+void *nn_arena_alloc_slow(nn_ctx *ctx, nn_arena *a, size_t bytes);
+static inline void *nn_arena_alloc(nn_ctx *ctx, nn_arena *a, size_t bytes)
+{
+    bytes = bytes ? (bytes + NN_ARENA_ALIGN - 1) & ~(size_t)(NN_ARENA_ALIGN - 1) : NN_ARENA_ALIGN;
+    nn_chunk *c = a->head;
+    if (NN_LIKELY(c && c->size - c->used >= bytes)) {
+        void *p = c->mem + c->used;
+        c->used += bytes;
+        return p;
+    }
+    return nn_arena_alloc_slow(ctx, a, bytes);
+}
 void nn_arena_reset(nn_arena *a);
 void nn_arena_release(nn_ctx *ctx, nn_arena *a);
 /* Records the first op error; returns NULL for tail calls. */
