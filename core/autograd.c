@@ -32,6 +32,7 @@ nn_node *nn_node_record(nn_ctx *ctx, const char *name, nn_backward_fn fn, nn_ten
     n->scalar2 = 0.0f;
     n->iarg = 0;
     n->saved = NULL;
+    n->grad_alias = false;
     n->next_in_tape = ctx->tape;
     ctx->tape = n;
     out->flags |= NN_T_REQUIRES_GRAD;
@@ -39,9 +40,37 @@ nn_node *nn_node_record(nn_ctx *ctx, const char *name, nn_backward_fn fn, nn_ten
     return n;
 }
 
+/* The gradient of a view whose node says grad_alias: its leaf's gradient
+ * buffer, seen through the view's strides. acc follows the leaf's, which may
+ * already hold a value (the leaf used elsewhere, or accumulated steps). */
+static float *alias_grad_dst(nn_tensor *t, int *acc)
+{
+    nn_tensor *base = t->grad_fn->in[0];
+    if (!t->grad || !(t->flags & NN_T_GRAD_VALID)) {
+        float *d = nn_grad_dst(base, acc);
+        if (!d) return NULL;
+        if (!t->grad) {
+            nn_ctx *ctx = t->ctx;
+            nn_tensor *g = nn_arena_alloc(ctx, &ctx->meta, sizeof *g);
+            if (!g) return nn_ctx_fail(ctx, NN_NO_MEMORY, "out of memory for the autograd tape");
+            *g = *t;
+            g->flags = NN_T_VIEW;
+            g->grad = NULL;
+            g->grad_fn = NULL;
+            g->data = d;
+            t->grad = g;
+        }
+        t->flags |= NN_T_GRAD_VALID;
+        return d;
+    }
+    *acc = 1;
+    return t->grad->data;
+}
+
 float *nn_grad_dst(nn_tensor *t, int *acc)
 {
     if (!t || !(t->flags & NN_T_REQUIRES_GRAD)) return NULL;
+    if (t->grad_fn && t->grad_fn->grad_alias) return alias_grad_dst(t, acc);
     nn_ctx *ctx = t->ctx;
     if (!t->grad) {
         if ((t->flags & NN_T_PERSISTENT) && !t->grad_fn) {

@@ -1,7 +1,7 @@
 /* ctx.c - the context: device, RNG, scratch arenas, sticky op errors. */
 #include "nn-impl.h"
 
-#define ARENA_ALIGN 64
+#define ARENA_ALIGN NN_ARENA_ALIGN
 #define ARENA_MIN_CHUNK ((size_t)1 << 20)
 
 static void *chunk_mem(nn_ctx *ctx, nn_arena *a, size_t size)
@@ -11,10 +11,9 @@ static void *chunk_mem(nn_ctx *ctx, nn_arena *a, size_t size)
     return posix_memalign(&p, ARENA_ALIGN, size) == 0 ? p : NULL;
 }
 
-void *nn_arena_alloc(nn_ctx *ctx, nn_arena *a, size_t bytes)
+/* The current chunk has no room (nn_arena_alloc): bytes is rounded already. */
+void *nn_arena_alloc_slow(nn_ctx *ctx, nn_arena *a, size_t bytes)
 {
-    bytes = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-    if (bytes == 0) bytes = ARENA_ALIGN;
     for (;;) {
         nn_chunk *c = a->head;
         if (c && c->size - c->used >= bytes) {

@@ -1,5 +1,7 @@
-/* dataset.c - dataset instances over the Dataset interface, with a host
- * cache of every sample so that batches are gathered by index, not read. */
+/* dataset.c - dataset instances over the Dataset interface. Batches come
+ * from the plugin's get_batch where it has one; otherwise from a host cache
+ * of every sample, filled on the first batch, so that they are gathered by
+ * index, not read. */
 #include "nn-impl.h"
 
 nn_status nn_dataset_open(nn_ctx *ctx, const char *name, const char *words, nn_dataset **out,
@@ -95,6 +97,8 @@ nn_status nn_dataset_get(nn_dataset *d, int64_t i, float *x, float *y)
     return st;
 }
 
+/* A dataset without get_batch is read once, sample by sample, into a host
+ * cache of floats, so that batches are gathered by index, not read. */
 static nn_status fill_cache(nn_dataset *d, char **err)
 {
     int64_t xn = nn_shape_numel(&d->input), yn = nn_shape_numel(&d->target);
@@ -103,29 +107,15 @@ static nn_status fill_cache(nn_dataset *d, char **err)
     d->x = malloc((size_t)(d->len * xn) * sizeof(float));
     d->y = malloc((size_t)(d->len * yn) * sizeof(float));
     if (!d->x || !d->y) return nn_fail(err, NN_NO_MEMORY, "out of memory caching the dataset");
-    bool batched = NN_VT_HAS(d->vt, nn_dataset_vt, get_batch);
-    int64_t idx[256];
-    for (int64_t i = 0; i < d->len; i += batched ? 256 : 1) {
-        nn_status st;
+    for (int64_t i = 0; i < d->len; i++) {
         char *why = NULL;
-        int64_t n = 1;
-        if (batched) { /* the plugin's fast path, 256 samples a call */
-            n = d->len - i < 256 ? d->len - i : 256;
-            for (int64_t k = 0; k < n; k++) idx[k] = i + k;
-            st = d->vt->get_batch(d->priv, idx, n, d->x + i * xn, d->y + i * yn, &why);
-        } else {
-            st = d->vt->get(d->priv, i, d->x + i * xn, d->y + i * yn, &why);
-        }
+        nn_status st = d->vt->get(d->priv, i, d->x + i * xn, d->y + i * yn, &why);
         if (st) {
             free(d->x);
             free(d->y);
             d->x = d->y = NULL;
             char what[64];
-            if (batched)
-                snprintf(what, sizeof what, "samples %lld..%lld", (long long)i,
-                         (long long)(i + n - 1));
-            else
-                snprintf(what, sizeof what, "sample %lld", (long long)i);
+            snprintf(what, sizeof what, "sample %lld", (long long)i);
             return read_failed(d, st, why, what, err);
         }
         free(why);
@@ -133,20 +123,78 @@ static nn_status fill_cache(nn_dataset *d, char **err)
     return NN_OK;
 }
 
+/* n samples of a dataset with get_batch, straight from the plugin: its own
+ * storage is the cache (the idx plugin keeps bytes, a quarter of floats),
+ * so the core keeps no float copy of every sample. A subset's indices are
+ * mapped to its parent's, a slice at a time. */
+static nn_status gather_batched(nn_dataset *d, nn_dataset *src, const int64_t *idx, int64_t n,
+                                float *x, float *y, char **err)
+{
+    int64_t xn = nn_shape_numel(&d->input), yn = nn_shape_numel(&d->target);
+    int64_t map[256];
+    for (int64_t i = 0; i < n;) {
+        int64_t m = n - i;
+        const int64_t *ids = idx + i;
+        if (d->map) {
+            if (m > 256) m = 256;
+            for (int64_t k = 0; k < m; k++) map[k] = d->map[idx[i + k]];
+            ids = map;
+        }
+        char *why = NULL;
+        nn_status st = src->vt->get_batch(src->priv, ids, m, x + i * xn, y + i * yn, &why);
+        if (st) {
+            bool run = true; /* consecutive indices are named as a range */
+            for (int64_t k = 1; k < m && run; k++) run = ids[k] == ids[0] + k;
+            char what[96];
+            if (run)
+                snprintf(what, sizeof what, "samples %lld..%lld", (long long)ids[0],
+                         (long long)(ids[0] + m - 1));
+            else
+                snprintf(what, sizeof what, "a batch of %lld samples from sample %lld",
+                         (long long)m, (long long)ids[0]);
+            return read_failed(src, st, why, what, err);
+        }
+        free(why);
+        i += m;
+    }
+    return NN_OK;
+}
+
+/* Rows idx[0..n) (through map when there is one) of w floats each, from
+ * src to dst. A row of a few values (the tutorial's two coordinates and
+ * one label) is moved by a copy of fixed size that the compiler does in
+ * line, chosen once per batch, rather than by a call to memcpy per row. */
+#define GATHER_ROWS(W)                                                                     \
+    for (int64_t k = 0; k < n; k++) {                                                      \
+        int64_t i = map ? map[idx[k]] : idx[k];                                            \
+        memcpy(dst + k * (W), src + i * (W), (size_t)(W) * sizeof(float));                 \
+    }
+
+static void gather_rows(float *restrict dst, const float *restrict src, const int64_t *idx,
+                        const int64_t *map, int64_t n, int64_t w)
+{
+    switch (w) {
+    case 1: GATHER_ROWS(1); break;
+    case 2: GATHER_ROWS(2); break;
+    case 3: GATHER_ROWS(3); break;
+    case 4: GATHER_ROWS(4); break;
+    default: GATHER_ROWS(w); break;
+    }
+}
+#undef GATHER_ROWS
+
 nn_status nn_dataset_gather(nn_dataset *d, const int64_t *idx, int64_t n, float *x, float *y,
                             char **err)
 {
-    nn_dataset *src = d->parent ? d->parent : d; /* a subset reads its parent's cache */
+    nn_dataset *src = d->parent ? d->parent : d; /* a subset reads its parent's samples */
+    if (NN_VT_HAS(src->vt, nn_dataset_vt, get_batch))
+        return gather_batched(d, src, idx, n, x, y, err);
     if (!src->x) {
         nn_status st = fill_cache(src, err);
         if (st) return st;
     }
-    int64_t xn = nn_shape_numel(&d->input), yn = nn_shape_numel(&d->target);
-    for (int64_t k = 0; k < n; k++) {
-        int64_t i = d->map ? d->map[idx[k]] : idx[k];
-        memcpy(x + k * xn, src->x + i * xn, (size_t)xn * sizeof(float));
-        memcpy(y + k * yn, src->y + i * yn, (size_t)yn * sizeof(float));
-    }
+    gather_rows(x, src->x, idx, d->map, n, nn_shape_numel(&d->input));
+    gather_rows(y, src->y, idx, d->map, n, nn_shape_numel(&d->target));
     return NN_OK;
 }
 
@@ -157,7 +205,7 @@ struct nn_loader {
     int64_t batch, pos;
     nn_shuffle shuffle;
     bool drop_last;
-    int64_t *order, *tmp; /* tmp: room for shuffling */
+    int64_t *order;
     float *hx, *hy;
 };
 
@@ -180,11 +228,10 @@ nn_status nn_loader_open(nn_dataset *d, int64_t batch, nn_shuffle shuffle, int d
     int64_t b = batch < d->len ? batch : d->len;
     if (l) {
         l->order = malloc((size_t)d->len * sizeof *l->order);
-        l->tmp = malloc((size_t)d->len * sizeof *l->tmp);
         l->hx = malloc((size_t)(b * nn_shape_numel(&d->input)) * sizeof(float));
         l->hy = malloc((size_t)(b * nn_shape_numel(&d->target)) * sizeof(float));
     }
-    if (!l || !l->order || !l->tmp || !l->hx || !l->hy) {
+    if (!l || !l->order || !l->hx || !l->hy) {
         nn_loader_free(l);
         return nn_fail(err, NN_NO_MEMORY, "out of memory");
     }
@@ -202,7 +249,6 @@ void nn_loader_free(nn_loader *l)
 {
     if (!l) return;
     free(l->order);
-    free(l->tmp);
     free(l->hx);
     free(l->hy);
     free(l);
@@ -222,7 +268,7 @@ int nn_loader_next(nn_loader *l, nn_tensor **x, nn_tensor **y)
     nn_dataset *d = l->d;
     *x = *y = NULL;
     if (l->pos < 0) {
-        if (l->shuffle == NN_SHUFFLE_EPOCH) nn_order_shuffle(&d->ctx->rng, l->order, l->tmp, d->len);
+        if (l->shuffle == NN_SHUFFLE_EPOCH) nn_order_shuffle(&d->ctx->rng, l->order, d->len);
         if (l->shuffle == NN_SHUFFLE_SAMPLE) /* n draws with replacement, batch by batch */
             for (int64_t i = 0; i < d->len; i++)
                 l->order[i] = nn_rng_below(&d->ctx->rng, (uint32_t)d->len);

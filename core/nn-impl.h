@@ -101,7 +101,23 @@ struct nn_ctx {
  * batch a loader takes: sizes beyond are refused before allocating. */
 #define NN_MAX_NUMEL (((int64_t)1 << 31) - 1)
 
-void *nn_arena_alloc(nn_ctx *ctx, nn_arena *a, size_t bytes);
+#define NN_ARENA_ALIGN 64
+
+/* bytes from a, 64-byte aligned, until the arena is reset; NULL when out of
+ * memory. The common case, room left in the current chunk, is in line:
+ * every op takes its output and node this way. */
+void *nn_arena_alloc_slow(nn_ctx *ctx, nn_arena *a, size_t bytes);
+static inline void *nn_arena_alloc(nn_ctx *ctx, nn_arena *a, size_t bytes)
+{
+    bytes = bytes ? (bytes + NN_ARENA_ALIGN - 1) & ~(size_t)(NN_ARENA_ALIGN - 1) : NN_ARENA_ALIGN;
+    nn_chunk *c = a->head;
+    if (NN_LIKELY(c && c->size - c->used >= bytes)) {
+        void *p = c->mem + c->used;
+        c->used += bytes;
+        return p;
+    }
+    return nn_arena_alloc_slow(ctx, a, bytes);
+}
 void nn_arena_reset(nn_arena *a);
 void nn_arena_release(nn_ctx *ctx, nn_arena *a);
 /* Records the first op error; returns NULL for tail calls. */
@@ -148,6 +164,15 @@ static inline bool nn_t_transposed(const nn_tensor *t)
            !(t->shape.dim[0] == 1 || t->shape.dim[1] == 1);
 }
 
+/* Can gemm read t as the transpose of a contiguous matrix? As
+ * nn_t_transposed, but also for a vector: a (k, 1) view of a (1, k) row is
+ * then read with its leading dimension k, the fast way, not as k rows of 1. */
+static inline bool nn_t_gemm_transposed(const nn_tensor *t)
+{
+    return t->shape.ndim == 2 && t->stride[0] == 1 && t->stride[1] == t->shape.dim[0] &&
+           t->shape.dim[0] > 1;
+}
+
 void nn_strides_contig(const nn_shape *s, int64_t *stride);
 nn_tensor *nn_tensor_scratch_like(nn_ctx *ctx, const nn_shape *shape);
 
@@ -168,6 +193,10 @@ struct nn_node {
     float scalar2;    /* a second constant (clamp's upper bound) */
     int iarg;         /* an integer constant (a kernel's op, a reduction's dimension) */
     nn_tensor *saved; /* read by backward, no input (where's condition, max's indices) */
+    /* The output is a view of in[0], a leaf, whose gradient is in[0]'s seen
+     * through the view's strides (nn_t of a parameter): nn_grad_dst hands
+     * out in[0]'s gradient, so backward has nothing to copy. */
+    bool grad_alias;
     /* Plugin ops only (op NULL for core ops). */
     const struct nn_op *op;
     int nout;         /* outputs; out is outs[0] */
@@ -286,15 +315,15 @@ struct nn_dataset {
     void *priv;
     int64_t len;
     nn_shape input, target;
-    float *x, *y; /* host cache of every sample, filled on first batch */
+    float *x, *y; /* without get_batch: host cache of every sample, filled on first batch */
     nn_dataset *parent; /* a subset: parent's sample map[i] is sample i */
     int64_t *map;
     char *learned; /* nn_dataset_vt.learned's words, or NULL */
 };
 
-/* order = order[randperm(n)], the tutorial's X = X[idx]; tmp holds n entries.
+/* order = order[randperm(n)], the tutorial's X = X[idx], in place.
  * nn_fit and the DataLoader both shuffle this way, so they give the same run. */
-void nn_order_shuffle(nn_rng *r, int64_t *order, int64_t *tmp, int64_t n);
+void nn_order_shuffle(nn_rng *r, int64_t *order, int64_t n);
 
 /* Fills host rows for idx[0..n) from the dataset. */
 nn_status nn_dataset_gather(nn_dataset *d, const int64_t *idx, int64_t n, float *x, float *y,

@@ -28,7 +28,7 @@ static void addmm_backward(nn_node *nd)
     nn_tensor *a = nd->in[0], *b = nd->in[1], *bias = nd->in[2];
     const float *dy = nd->out->grad->data;
     int64_t m = a->shape.dim[0], k = a->shape.dim[1], n = b->shape.dim[1];
-    bool at = nn_t_transposed(a), bt = nn_t_transposed(b);
+    bool at = nn_t_gemm_transposed(a), bt = nn_t_gemm_transposed(b);
     int acc;
     float *d;
     if (bias && (d = nn_grad_dst(bias, &acc))) {
@@ -93,7 +93,7 @@ nn_tensor *nn_addmm(nn_tensor *bias, nn_tensor *a, nn_tensor *b)
             VT(ctx)->copy(DH(ctx), out->data, bias->data, (size_t)(m * n) * sizeof(float));
         beta = 1.0f;
     }
-    VT(ctx)->gemm(DH(ctx), nn_t_transposed(a), nn_t_transposed(b), m, n, k, 1.0f, a->data,
+    VT(ctx)->gemm(DH(ctx), nn_t_gemm_transposed(a), nn_t_gemm_transposed(b), m, n, k, 1.0f, a->data,
                   b->data, beta, out->data);
     nn_node_record(ctx, bias ? "AddmmBackward0" : "MmBackward0", addmm_backward, out, a, b, bias);
     return out;
@@ -105,6 +105,7 @@ nn_tensor *nn_mm(nn_tensor *a, nn_tensor *b) { return nn_addmm(NULL, a, b); }
 
 static void t_backward(nn_node *nd)
 {
+    if (nd->grad_alias) return; /* the gradient was written in place (nn_grad_dst) */
     /* The view shares its input's storage, and so do their gradient layouts. */
     nn_ctx *ctx = nd->out->ctx;
     int acc;
@@ -128,7 +129,11 @@ nn_tensor *nn_t(nn_tensor *a)
     v->stride[0] = a->stride[1];
     v->stride[1] = a->stride[0];
     v->flags = NN_T_VIEW;
-    nn_node_record(ctx, "TBackward0", t_backward, v, a, NULL, NULL);
+    nn_node *nd = nn_node_record(ctx, "TBackward0", t_backward, v, a, NULL, NULL);
+    /* W^T of a parameter: its gradient goes straight into W's, in W's layout,
+     * instead of into a buffer of its own that backward then adds to W's
+     * (a whole weight-sized pass per linear layer and step). */
+    if (nd && !a->grad_fn) nd->grad_alias = true;
     return v;
 }
 

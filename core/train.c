@@ -164,8 +164,10 @@ static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, 
     for (int64_t b = 0; b < nb + (rest > 0) && !st; b++) {
         int64_t bs = b < nb ? batch : rest;
         nn_tensor *x = b < nb ? xb : xl, *y = b < nb ? yb : yl;
-        for (int64_t k = 0; k < bs; k++) idx[k] = order ? order[b * batch + k] : b * batch + k;
-        if ((st = nn_dataset_gather(d, idx, bs, hx, hy, err))) break;
+        const int64_t *ids = order ? order + b * batch : idx; /* the batch's samples */
+        if (!order)
+            for (int64_t k = 0; k < bs; k++) idx[k] = b * batch + k;
+        if ((st = nn_dataset_gather(d, ids, bs, hx, hy, err))) break;
         nn_tensor_from_host(x, hx, x->numel);
         nn_tensor_from_host(y, hy, y->numel);
         float loss;
@@ -235,7 +237,7 @@ nn_status nn_fit(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, const nn_
             return nn_fail(err, NN_INVALID, "data order entry %lld is %lld, outside 0..%lld",
                            (long long)i, (long long)order[i], (long long)(n - 1));
     }
-    if (opts->shuffle != NN_SHUFFLE_NONE && !(tmp = malloc((size_t)n * sizeof *tmp))) {
+    if (opts->shuffle == NN_SHUFFLE_SAMPLE && !(tmp = malloc((size_t)n * sizeof *tmp))) {
         free(own);
         return nn_fail(err, NN_NO_MEMORY, "out of memory");
     }
@@ -244,7 +246,7 @@ nn_status nn_fit(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, const nn_
         if (o && opts->schedule && (st = nn_schedule_apply(opts->schedule, o, e, err))) break;
         const int64_t *ord = order;
         if (opts->shuffle == NN_SHUFFLE_EPOCH) {
-            nn_order_shuffle(&m->ctx->rng, order, tmp, n);
+            nn_order_shuffle(&m->ctx->rng, order, n);
         } else if (opts->shuffle == NN_SHUFFLE_SAMPLE) {
             /* idx = np.random.randint(0, n, batch) per batch; order stays */
             for (int64_t i = 0; i < n; i++) tmp[i] = nn_rng_below(&m->ctx->rng, (uint32_t)n);

@@ -163,7 +163,9 @@ void nn_rng_seed(nn_rng *r, uint64_t seed, uint64_t stream)
     nn_rng_u32(r);
 }
 
-uint32_t nn_rng_u32(nn_rng *r)
+/* The generator's step, in line for the loops below (nn_rng_u32 is an
+ * exported symbol, which calls from within the library do not inline). */
+static inline uint32_t rng_next(nn_rng *r)
 {
     uint64_t old = r->state;
     r->state = old * 6364136223846793005ULL + r->inc;
@@ -172,33 +174,46 @@ uint32_t nn_rng_u32(nn_rng *r)
     return (xorshifted >> rot) | (xorshifted << ((-rot) & 31));
 }
 
-float nn_rng_uniform(nn_rng *r) { return (float)(nn_rng_u32(r) >> 8) * (1.0f / 16777216.0f); }
+uint32_t nn_rng_u32(nn_rng *r) { return rng_next(r); }
 
-uint32_t nn_rng_below(nn_rng *r, uint32_t n)
+float nn_rng_uniform(nn_rng *r) { return (float)(rng_next(r) >> 8) * (1.0f / 16777216.0f); }
+
+static inline uint32_t rng_below(nn_rng *r, uint32_t n)
 {
-    uint32_t threshold = (uint32_t)(-n) % n; /* Lemire-free rejection, as pcg32_boundedrand */
+    /* pcg32_boundedrand's rejection: draws below (2^32 - n) % n are redrawn.
+     * That threshold is below n, so a draw of n or more (nearly all of them
+     * for the n of a shuffle) is kept without dividing to find it. */
     for (;;) {
-        uint32_t x = nn_rng_u32(r);
-        if (x >= threshold) return x % n;
+        uint32_t x = rng_next(r);
+        if (NN_LIKELY(x >= n) || x >= (uint32_t)(-n) % n) return x % n;
     }
 }
 
-void nn_rng_permutation(nn_rng *r, int64_t *idx, int64_t n)
+uint32_t nn_rng_below(nn_rng *r, uint32_t n) { return rng_below(r, n); }
+
+/* Fisher-Yates over idx as it is: the swaps of randperm(n) applied to an
+ * array leave idx[i] = old idx[randperm(n)[i]]. */
+static void shuffle_in_place(nn_rng *r, int64_t *idx, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++) idx[i] = i;
     for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)nn_rng_below(r, (uint32_t)(i + 1));
+        int64_t j = (int64_t)rng_below(r, (uint32_t)(i + 1));
         int64_t t = idx[i];
         idx[i] = idx[j];
         idx[j] = t;
     }
 }
 
-void nn_order_shuffle(nn_rng *r, int64_t *order, int64_t *tmp, int64_t n)
+void nn_rng_permutation(nn_rng *r, int64_t *idx, int64_t n)
 {
-    nn_rng_permutation(r, tmp, n);
-    for (int64_t i = 0; i < n; i++) tmp[i] = order[tmp[i]];
-    memcpy(order, tmp, (size_t)n * sizeof *order);
+    for (int64_t i = 0; i < n; i++) idx[i] = i;
+    shuffle_in_place(r, idx, n);
+}
+
+void nn_order_shuffle(nn_rng *r, int64_t *order, int64_t n)
+{
+    /* order[randperm(n)] without building randperm(n): the same swaps,
+     * made on order itself. */
+    shuffle_in_place(r, order, n);
 }
 
 /* ---- shapes ---- */

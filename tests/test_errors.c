@@ -290,8 +290,20 @@ static void test_dataset_says_why(void)
     CHECK_CTX_OK(ctx);
     run_close(&r);
 
+    /* get_batch is called for each batch: a shuffled one is named by its
+     * first sample, one in order by its range */
     run_open(&r, "badbatch n=300", "linear out=1 ! sigmoid", "bce");
-    fit_fails(&r, NN_IO, "dataset 'badbatch': samples 0..255: the batch file is truncated");
+    fit_fails(&r, NN_IO, ": the batch file is truncated");
+    char *err = NULL;
+    nn_epoch_stats s;
+    CHECK_STATUS(nn_fit_epoch(r.net, r.loss, NULL, r.data, 100, NULL, &s, &err), NN_IO, err);
+    CHECK_CONTAINS(err, "dataset 'badbatch': samples 0..99: the batch file is truncated");
+    nn_free(err);
+    err = NULL;
+    nn_fit_opts o = {.epochs = 1, .batch = 100, .shuffle = NN_SHUFFLE_EPOCH};
+    CHECK_STATUS(nn_fit(r.net, r.loss, r.opt, r.data, &o, &err), NN_IO, err);
+    CHECK_CONTAINS(err, "dataset 'badbatch': a batch of 100 samples from sample ");
+    nn_free(err);
     run_close(&r);
 }
 

@@ -227,6 +227,39 @@ static void test_grad_mm(void)
     GRADCHECK(&gtt); /* t(t(a)): a view of a view */
 }
 
+/* One output or one input feature: W^T is a (K, 1) or (1, N) view that gemm
+ * reads with its leading dimension. */
+static void test_grad_addmm_vector_weight(void)
+{
+    gc g = {.f = f_addmm_tb, .in = {rnd1(1, -1, 1), rnd2(M, K, -1, 1), rnd2(1, K, -1, 1)}, .nin = 3};
+    GRADCHECK(&g);
+    gc g1 = {.f = f_addmm_tb, .in = {rnd1(N, -1, 1), rnd2(M, 1, -1, 1), rnd2(N, 1, -1, 1)}, .nin = 3};
+    GRADCHECK(&g1);
+    gc ga = {.f = f_addmm_tab, .in = {rnd2(1, 1, -1, 1), rnd2(K, 1, -1, 1), rnd2(1, K, -1, 1)},
+             .nin = 3};
+    GRADCHECK(&ga);
+}
+
+/* The gradient of W^T is written into W's own: a second backward without
+ * zero_grad adds to it, as PyTorch accumulates into .grad. */
+static void test_grad_transposed_leaf_accumulates(void)
+{
+    nn_ctx *ctx = fx_ctx();
+    nn_tensor *x = rnd2(M, K, -1, 1), *w = rnd2(N, K, -1, 1);
+    nn_tensor_set_requires_grad(x, 0);
+    nn_tensor_zero_grad(w);
+    float g1[N * K], g2[N * K];
+    for (int pass = 0; pass < 2; pass++) {
+        CU_ASSERT_EQUAL(nn_backward(nn_sum(nn_mm(x, nn_t(w)))), NN_OK);
+        CHECK_CTX_OK(ctx);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(nn_tensor_grad(w));
+        to_host(nn_tensor_grad(w), pass ? g2 : g1, N * K);
+        nn_ctx_scratch_reset(ctx);
+    }
+    for (int i = 0; i < N * K; i++) CU_ASSERT_DOUBLE_EQUAL(g2[i], 2.0 * g1[i], 1e-6);
+    CU_ASSERT_PTR_NULL(nn_tensor_grad(x));
+}
+
 static void test_grad_mm_shared_operand(void)
 {
     /* x @ x^T: two paths into x, one through a view */
@@ -547,6 +580,8 @@ void register_grad_tests(void)
     FX_ADD(s, test_grad_addmm_no_grad_operand);
     FX_ADD(s, test_grad_mm);
     FX_ADD(s, test_grad_mm_shared_operand);
+    FX_ADD(s, test_grad_addmm_vector_weight);
+    FX_ADD(s, test_grad_transposed_leaf_accumulates);
     FX_ADD(s, test_grad_t);
     FX_ADD(s, test_grad_contiguous);
     FX_ADD(s, test_grad_view_reused);

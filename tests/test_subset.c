@@ -74,6 +74,45 @@ static void test_subset_samples(void)
     nn_dataset_free(d);
 }
 
+/* A dataset with get_batch (synthetic) is gathered by the plugin, a
+ * subset's indices mapped a slice of 256 at a time: batches of 300 through
+ * the loader equal the parent's samples read one by one. */
+static void test_subset_get_batch(void)
+{
+    nn_ctx *ctx = fx_ctx();
+    nn_dataset *d = NULL, *s = NULL;
+    char *err = NULL;
+    CHECK_OK(nn_dataset_open(ctx, "synthetic", "n=600 shape=3 classes=4", &d, &err), err);
+    int64_t idx[600]; /* 7 and 600 are coprime: a permutation */
+    for (int k = 0; k < 600; k++) idx[k] = (k * 7 + 5) % 600;
+    CHECK_OK(nn_dataset_subset(d, idx, 600, &s, &err), err);
+    for (int pass = 0; pass < 2; pass++) {
+        nn_loader *ld = NULL;
+        CHECK_OK(nn_loader_open(pass ? s : d, 300, NN_SHUFFLE_NONE, 0, &ld, &err), err);
+        nn_tensor *bx, *by;
+        int64_t seen = 0;
+        int same = 1;
+        static float hx[300 * 3], hy[300];
+        while (nn_loader_next(ld, &bx, &by) == 1) {
+            int64_t n = nn_tensor_shape(bx)->dim[0];
+            to_host(bx, hx, 3 * n);
+            to_host(by, hy, n);
+            for (int64_t k = 0; k < n; k++) {
+                float px[3], py[1];
+                CHECK_OK(nn_dataset_get(d, pass ? idx[seen + k] : seen + k, px, py), "get");
+                same = same && !memcmp(hx + 3 * k, px, sizeof px) && hy[k] == py[0];
+            }
+            seen += n;
+        }
+        CU_ASSERT(same);
+        CU_ASSERT_EQUAL(seen, 600);
+        nn_loader_free(ld);
+        nn_ctx_scratch_reset(ctx);
+    }
+    nn_dataset_free(s);
+    nn_dataset_free(d);
+}
+
 /* An evaluation over a subset (here a permutation of every sample) equals
  * one over the parent in that order, bit for bit: the same samples in the
  * same batches. */
@@ -144,5 +183,6 @@ void register_subset_tests(void)
     CU_pSuite s = fx_add_suite("subset");
     FX_ADD(s, test_subset_samples);
     FX_ADD(s, test_subset_fit_epoch);
+    FX_ADD(s, test_subset_get_batch);
     FX_ADD(s, test_predict_class);
 }

@@ -606,7 +606,8 @@ NN_API const char *nn_dataset_learned(const nn_dataset *d);
  * NN_INVALID and records nothing. */
 NN_API nn_status nn_dataset_get(nn_dataset *d, int64_t i, float *x, float *y);
 /* A view of d by index (PyTorch's Subset): sample k is d's sample idx[k].
- * It shares d's samples and cache, so d must outlive it; idx is copied. */
+ * It reads d's samples (through d's plugin or cache), so d must outlive it;
+ * idx is copied. */
 NN_API nn_status nn_dataset_subset(nn_dataset *d, const int64_t *idx, int64_t n,
                                    nn_dataset **out, char **err);
 

@@ -218,7 +218,9 @@ typedef struct nn_dataset_vt {
     /* One sample into host memory. On failure, say why in *err (with nn_fail;
      * the core frees it and reports it after the dataset's name). */
     nn_status (*get)(void *priv, int64_t i, float *x, float *y, char **err);
-    /* Optional: n samples by index, rows packed, for speed; *err as for get. */
+    /* Optional: n samples by index, rows packed, for speed; *err as for get.
+     * With it, the core keeps no copy of the samples and calls it for every
+     * batch. */
     nn_status (*get_batch)(void *priv, const int64_t *idx, int64_t n, float *x, float *y,
                            char **err);
     /* ---- ABI 2.0 ---- */
