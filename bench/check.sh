@@ -32,6 +32,13 @@ sh_run "$tmp/measure" "$tmp/m" "$tmp/no-such-program"
 check "measure: a command that cannot start is status 127, with a message" \
     eval 'status_is 127 && err_has "cannot run"'
 
+sh_run "$tmp/measure" -k 0.2 "$tmp/m" sleep 5
+check "measure -k stops a command that runs too long: status 124" status_is 124
+sh_run "$tmp/measure" -k 0 "$tmp/m" true
+check "measure -k 0 sets no limit" status_is 0
+sh_run "$tmp/measure" -k x "$tmp/m" true
+check "measure refuses a bad -k" eval 'status_is 2 && err_has "wants a number of seconds"'
+
 sh_run "$tmp/sgemm" -t 0.01 3,4,5,N,T 4,3,2,T,N
 check "sgemm reports each shape and the total" \
     eval 'status_is 0 && out_has "^openblas .* threads [0-9]" && out_has "^shape 3,4,5,N,T us [0-9.]* gflops" && out_has "^total flop 168 us "'
