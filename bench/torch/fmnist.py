@@ -1,10 +1,10 @@
-# fmnist.py DIR ARCH THREADS EPOCHS - train on Fashion-MNIST's 60000
+# fmnist.py DIR ARCH THREADS EPOCHS [SEED] - train on Fashion-MNIST's 60000
 # training images in PyTorch, then test on its 10000 test images, loading
 # included (the files of DIR, *-idx?-ubyte.gz). ARCH mlp: Flatten
 # Linear(784,256) ReLU Linear(256,10), SGD(0.1, momentum 0.9); cnn:
 # Conv2d(1,8,3) ReLU MaxPool2d(2) Flatten Linear(1352,10), SGD(0.05, 0.9).
 # Cross-entropy, batch 64, reshuffled each epoch, the last partial batch
-# kept. Prints: test_acc A loop_s S (S: the training loop alone).
+# kept. SEED (default 0) seeds initialisation and shuffling. Prints: test_acc A loop_s S (S: the training loop alone).
 import gzip
 import os
 import sys
@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 
 folder, arch, threads, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+seed = int(sys.argv[5]) if len(sys.argv) > 5 else 0
 torch.set_num_threads(threads)
 
 
@@ -28,7 +29,7 @@ def idx(name):
 
 X, Y = idx("train-images-idx3-ubyte.gz"), idx("train-labels-idx1-ubyte.gz")
 Xt, Yt = idx("t10k-images-idx3-ubyte.gz"), idx("t10k-labels-idx1-ubyte.gz")
-torch.manual_seed(0)
+torch.manual_seed(seed)
 if arch == "mlp":
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
     lr = 0.1
