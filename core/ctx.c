@@ -179,6 +179,7 @@ nn_status nn_ctx_open(nn_registry *reg, const char *device, uint64_t seed, nn_ct
     ctx->dev.vt = vt;
     ctx->dev.comp = comp;
     ctx->dev.props = props;
+    ctx->dev.host_memory = NN_VT_IN(vt, nn_device_vt, flags) && (vt->flags & NN_DEVICE_HOST_MEMORY);
     ctx->grad_enabled = true;
     ctx->scratch.device = true;
     nn_rng_seed(&ctx->rng, seed, 0);

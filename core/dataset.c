@@ -254,12 +254,13 @@ void nn_loader_free(nn_loader *l)
     free(l);
 }
 
+/* A scratch tensor of n samples, filled from h unless h is NULL. */
 static nn_tensor *batch_tensor(nn_ctx *ctx, const nn_shape *sample, int64_t n, const float *h)
 {
     nn_shape s = {sample->ndim + 1, {n}};
     memcpy(s.dim + 1, sample->dim, (size_t)sample->ndim * sizeof s.dim[0]);
     nn_tensor *t = nn_tensor_scratch(ctx, &s);
-    if (t) nn_tensor_from_host(t, h, nn_tensor_numel(t));
+    if (t && h) nn_tensor_from_host(t, h, nn_tensor_numel(t));
     return t;
 }
 
@@ -279,15 +280,26 @@ int nn_loader_next(nn_loader *l, nn_tensor **x, nn_tensor **y)
         l->pos = -1;
         return 0;
     }
+    /* Device memory that is host memory takes the samples straight. */
+    bool direct = d->ctx->dev.host_memory;
+    nn_tensor *tx = NULL, *ty = NULL;
+    if (direct && (!(tx = batch_tensor(d->ctx, &d->input, n, NULL)) ||
+                   !(ty = batch_tensor(d->ctx, &d->target, n, NULL))))
+        return -1;
     char *err = NULL;
-    nn_status st = nn_dataset_gather(d, l->order + l->pos, n, l->hx, l->hy, &err);
+    nn_status st = nn_dataset_gather(d, l->order + l->pos, n, direct ? tx->data : l->hx,
+                                     direct ? ty->data : l->hy, &err);
     if (st) {
         nn_ctx_fail(d->ctx, st, "%s", err ? err : nn_strerror(st));
         free(err);
         return -1;
     }
     l->pos += n;
-    *x = batch_tensor(d->ctx, &d->input, n, l->hx);
-    *y = batch_tensor(d->ctx, &d->target, n, l->hy);
+    if (!direct) {
+        tx = batch_tensor(d->ctx, &d->input, n, l->hx);
+        ty = batch_tensor(d->ctx, &d->target, n, l->hy);
+    }
+    *x = tx;
+    *y = ty;
     return *x && *y ? 1 : -1;
 }

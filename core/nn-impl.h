@@ -74,6 +74,7 @@ typedef struct nn_device {
     void *h; /* the plugin's handle */
     const nn_component *comp;
     nn_props *props;
+    bool host_memory; /* NN_DEVICE_HOST_MEMORY */
 } nn_device;
 
 typedef struct nn_node nn_node;
