@@ -60,11 +60,23 @@ void nn_arena_reset(nn_arena *a)
         c->next = *sp;
         *sp = c;
     }
+    /* The biggest is current at once, so the next step's first allocation
+     * takes the in-line path too. */
+    if (a->spare) {
+        a->head = a->spare;
+        a->spare = a->head->next;
+        a->head->next = NULL;
+    }
 }
 
 void nn_arena_release(nn_ctx *ctx, nn_arena *a)
 {
     nn_arena_reset(a);
+    if (a->head) { /* every chunk on the spare list, to be freed with the rest */
+        a->head->next = a->spare;
+        a->spare = a->head;
+        a->head = NULL;
+    }
     while (a->spare) {
         nn_chunk *c = a->spare;
         a->spare = c->next;
