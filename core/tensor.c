@@ -38,8 +38,12 @@ static void tensor_setup(nn_tensor *t, nn_ctx *ctx, const nn_shape *shape)
 {
     t->ctx = ctx;
     t->shape = *shape;
-    nn_strides_contig(shape, t->stride);
-    t->numel = nn_shape_numel(shape);
+    int64_t st = 1; /* the strides and, in the same pass, the element count */
+    for (int i = shape->ndim - 1; i >= 0; i--) {
+        t->stride[i] = st;
+        st *= shape->dim[i];
+    }
+    t->numel = st;
     t->dtype = NN_F32;
 }
 
