@@ -79,7 +79,7 @@ nn_tensor *nn_tensor_scratch_like(nn_ctx *ctx, const nn_shape *shape)
 {
     nn_tensor *t = nn_arena_alloc(ctx, &ctx->meta, sizeof *t);
     if (!t) return nn_ctx_fail(ctx, NN_NO_MEMORY, "out of host memory for scratch tensors");
-    memset(t, 0, sizeof *t);
+    nn_tensor_clear(t);
     tensor_setup(t, ctx, shape);
     t->data = nn_arena_alloc(ctx, &ctx->scratch, (size_t)t->numel * sizeof(float));
     if (!t->data)
