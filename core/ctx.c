@@ -60,11 +60,23 @@ void nn_arena_reset(nn_arena *a)
         c->next = *sp;
         *sp = c;
     }
+    /* The biggest is current at once, so the next step's first allocation
+     * takes the in-line path too. */
+    if (a->spare) {
+        a->head = a->spare;
+        a->spare = a->head->next;
+        a->head->next = NULL;
+    }
 }
 
 void nn_arena_release(nn_ctx *ctx, nn_arena *a)
 {
     nn_arena_reset(a);
+    if (a->head) { /* every chunk on the spare list, to be freed with the rest */
+        a->head->next = a->spare;
+        a->spare = a->head;
+        a->head = NULL;
+    }
     while (a->spare) {
         nn_chunk *c = a->spare;
         a->spare = c->next;
@@ -179,6 +191,7 @@ nn_status nn_ctx_open(nn_registry *reg, const char *device, uint64_t seed, nn_ct
     ctx->dev.vt = vt;
     ctx->dev.comp = comp;
     ctx->dev.props = props;
+    ctx->dev.host_memory = NN_VT_IN(vt, nn_device_vt, flags) && (vt->flags & NN_DEVICE_HOST_MEMORY);
     ctx->grad_enabled = true;
     ctx->scratch.device = true;
     nn_rng_seed(&ctx->rng, seed, 0);

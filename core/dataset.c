@@ -160,28 +160,34 @@ static nn_status gather_batched(nn_dataset *d, nn_dataset *src, const int64_t *i
     return NN_OK;
 }
 
-/* Rows idx[0..n) (through map when there is one) of w floats each, from
- * src to dst. A row of a few values (the tutorial's two coordinates and
- * one label) is moved by a copy of fixed size that the compiler does in
- * line, chosen once per batch, rather than by a call to memcpy per row. */
-#define GATHER_ROWS(W)                                                                     \
+/* Samples idx[0..n): each one's input row (wx floats) from sx to dx and its
+ * target row (wy) from sy to dy, in one pass over the indices. A row of a
+ * few values (the tutorial's two coordinates and one label) is moved by a
+ * copy of fixed size that the compiler does in line, chosen once per batch,
+ * rather than by a call to memcpy per row. */
+#define GATHER_PAIRS(WX, WY)                                                               \
     for (int64_t k = 0; k < n; k++) {                                                      \
-        int64_t i = map ? map[idx[k]] : idx[k];                                            \
-        memcpy(dst + k * (W), src + i * (W), (size_t)(W) * sizeof(float));                 \
+        int64_t i = idx[k];                                                                \
+        memcpy(dx + k * (WX), sx + i * (WX), (size_t)(WX) * sizeof(float));                \
+        memcpy(dy + k * (WY), sy + i * (WY), (size_t)(WY) * sizeof(float));                \
     }
 
-static void gather_rows(float *restrict dst, const float *restrict src, const int64_t *idx,
-                        const int64_t *map, int64_t n, int64_t w)
+static void gather_pairs(float *restrict dx, const float *restrict sx, int64_t wx,
+                         float *restrict dy, const float *restrict sy, int64_t wy,
+                         const int64_t *idx, int64_t n)
 {
-    switch (w) {
-    case 1: GATHER_ROWS(1); break;
-    case 2: GATHER_ROWS(2); break;
-    case 3: GATHER_ROWS(3); break;
-    case 4: GATHER_ROWS(4); break;
-    default: GATHER_ROWS(w); break;
+    if (wy == 1) {
+        switch (wx) {
+        case 1: GATHER_PAIRS(1, 1); return;
+        case 2: GATHER_PAIRS(2, 1); return;
+        case 3: GATHER_PAIRS(3, 1); return;
+        case 4: GATHER_PAIRS(4, 1); return;
+        default: GATHER_PAIRS(wx, 1); return;
+        }
     }
+    GATHER_PAIRS(wx, wy);
 }
-#undef GATHER_ROWS
+#undef GATHER_PAIRS
 
 nn_status nn_dataset_gather(nn_dataset *d, const int64_t *idx, int64_t n, float *x, float *y,
                             char **err)
@@ -193,8 +199,17 @@ nn_status nn_dataset_gather(nn_dataset *d, const int64_t *idx, int64_t n, float 
         nn_status st = fill_cache(src, err);
         if (st) return st;
     }
-    gather_rows(x, src->x, idx, d->map, n, nn_shape_numel(&d->input));
-    gather_rows(y, src->y, idx, d->map, n, nn_shape_numel(&d->target));
+    int64_t xn = nn_shape_numel(&d->input), yn = nn_shape_numel(&d->target);
+    if (!d->map) {
+        gather_pairs(x, src->x, xn, y, src->y, yn, idx, n);
+        return NN_OK;
+    }
+    int64_t map[256]; /* a subset's indices, mapped to its parent's a slice at a time */
+    for (int64_t i = 0; i < n; i += 256) {
+        int64_t m = n - i < 256 ? n - i : 256;
+        for (int64_t k = 0; k < m; k++) map[k] = d->map[idx[i + k]];
+        gather_pairs(x + i * xn, src->x, xn, y + i * yn, src->y, yn, map, m);
+    }
     return NN_OK;
 }
 
@@ -254,12 +269,13 @@ void nn_loader_free(nn_loader *l)
     free(l);
 }
 
+/* A scratch tensor of n samples, filled from h unless h is NULL. */
 static nn_tensor *batch_tensor(nn_ctx *ctx, const nn_shape *sample, int64_t n, const float *h)
 {
     nn_shape s = {sample->ndim + 1, {n}};
     memcpy(s.dim + 1, sample->dim, (size_t)sample->ndim * sizeof s.dim[0]);
     nn_tensor *t = nn_tensor_scratch(ctx, &s);
-    if (t) nn_tensor_from_host(t, h, nn_tensor_numel(t));
+    if (t && h) nn_tensor_from_host(t, h, nn_tensor_numel(t));
     return t;
 }
 
@@ -279,15 +295,26 @@ int nn_loader_next(nn_loader *l, nn_tensor **x, nn_tensor **y)
         l->pos = -1;
         return 0;
     }
+    /* Device memory that is host memory takes the samples straight. */
+    bool direct = d->ctx->dev.host_memory;
+    nn_tensor *tx = NULL, *ty = NULL;
+    if (direct && (!(tx = batch_tensor(d->ctx, &d->input, n, NULL)) ||
+                   !(ty = batch_tensor(d->ctx, &d->target, n, NULL))))
+        return -1;
     char *err = NULL;
-    nn_status st = nn_dataset_gather(d, l->order + l->pos, n, l->hx, l->hy, &err);
+    nn_status st = nn_dataset_gather(d, l->order + l->pos, n, direct ? tx->data : l->hx,
+                                     direct ? ty->data : l->hy, &err);
     if (st) {
         nn_ctx_fail(d->ctx, st, "%s", err ? err : nn_strerror(st));
         free(err);
         return -1;
     }
     l->pos += n;
-    *x = batch_tensor(d->ctx, &d->input, n, l->hx);
-    *y = batch_tensor(d->ctx, &d->target, n, l->hy);
+    if (!direct) {
+        tx = batch_tensor(d->ctx, &d->input, n, l->hx);
+        ty = batch_tensor(d->ctx, &d->target, n, l->hy);
+    }
+    *x = tx;
+    *y = ty;
     return *x && *y ? 1 : -1;
 }

@@ -74,6 +74,7 @@ typedef struct nn_device {
     void *h; /* the plugin's handle */
     const nn_component *comp;
     nn_props *props;
+    bool host_memory; /* NN_DEVICE_HOST_MEMORY */
 } nn_device;
 
 typedef struct nn_node nn_node;
@@ -172,6 +173,25 @@ static inline bool nn_t_gemm_transposed(const nn_tensor *t)
     return t->shape.ndim == 2 && t->stride[0] == 1 && t->stride[1] == t->shape.dim[0] &&
            t->shape.dim[0] > 1;
 }
+
+/* Every field of t zero, by plain stores: a memset of the whole struct
+ * compiles to rep stos, which takes longer to start than these stores
+ * take, on the several tensor structs of every step. */
+static inline void nn_tensor_clear(nn_tensor *t)
+{
+    t->ctx = NULL;
+    t->data = NULL;
+    memset(&t->shape, 0, sizeof t->shape);
+    memset(t->stride, 0, sizeof t->stride);
+    t->numel = 0;
+    t->dtype = NN_F32;
+    t->flags = 0;
+    t->grad = NULL;
+    t->grad_fn = NULL;
+}
+/* A field added at the end of nn_tensor must be cleared above too. */
+_Static_assert(sizeof(nn_tensor) == offsetof(nn_tensor, grad_fn) + sizeof(nn_node *),
+               "nn_tensor_clear sets every field of nn_tensor");
 
 void nn_strides_contig(const nn_shape *s, int64_t *stride);
 nn_tensor *nn_tensor_scratch_like(nn_ctx *ctx, const nn_shape *shape);

@@ -190,6 +190,10 @@ static nn_status take_inputs(nn_op *op, nn_tensor *const *in, nn_tensor **x,
 
 static void op_backward(nn_node *nd);
 
+/* A field added at the end of nn_node must be set in record too. */
+_Static_assert(sizeof(nn_node) == offsetof(nn_node, attr) + sizeof(double *),
+               "record sets every field of nn_node");
+
 /* Puts the call on the tape; its outputs then require grad. */
 static void record(nn_op *op, nn_tensor *const *x, nn_tensor *const *y, const double *attr)
 {
@@ -203,7 +207,12 @@ static void record(nn_op *op, nn_tensor *const *x, nn_tensor *const *y, const do
         nn_ctx_fail(ctx, NN_NO_MEMORY, "out of memory for the autograd tape");
         return;
     }
-    memset(n, 0, sizeof *n);
+    /* Field by field, not a memset of the node (rep stos, slow to start). */
+    memset(n->in, 0, sizeof n->in);
+    n->scalar = n->scalar2 = 0.0f;
+    n->iarg = 0;
+    n->saved = NULL;
+    n->grad_alias = false;
     n->name = d->node_name;
     n->backward = op_backward;
     n->op = op;

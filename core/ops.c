@@ -120,7 +120,7 @@ nn_tensor *nn_t(nn_tensor *a)
     if (a->shape.ndim != 2) return nn_ctx_fail(ctx, NN_SHAPE, "t() expects a 2-d tensor, got %d-d", a->shape.ndim);
     nn_tensor *v = nn_arena_alloc(ctx, &ctx->meta, sizeof *v);
     if (!v) return nn_ctx_fail(ctx, NN_NO_MEMORY, "out of memory");
-    memset(v, 0, sizeof *v);
+    nn_tensor_clear(v);
     v->ctx = ctx;
     v->data = a->data;
     v->dtype = a->dtype;

@@ -183,7 +183,7 @@ static nn_tensor *alias(nn_ctx *ctx, nn_tensor *a, const nn_shape *s)
 {
     nn_tensor *v = nn_arena_alloc(ctx, &ctx->meta, sizeof *v);
     if (!v) return nn_ctx_fail(ctx, NN_NO_MEMORY, "out of host memory for scratch tensors");
-    memset(v, 0, sizeof *v);
+    nn_tensor_clear(v);
     v->ctx = ctx;
     v->data = a->data;
     v->dtype = a->dtype;

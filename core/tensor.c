@@ -38,8 +38,12 @@ static void tensor_setup(nn_tensor *t, nn_ctx *ctx, const nn_shape *shape)
 {
     t->ctx = ctx;
     t->shape = *shape;
-    nn_strides_contig(shape, t->stride);
-    t->numel = nn_shape_numel(shape);
+    int64_t st = 1; /* the strides and, in the same pass, the element count */
+    for (int i = shape->ndim - 1; i >= 0; i--) {
+        t->stride[i] = st;
+        st *= shape->dim[i];
+    }
+    t->numel = st;
     t->dtype = NN_F32;
 }
 
@@ -75,7 +79,7 @@ nn_tensor *nn_tensor_scratch_like(nn_ctx *ctx, const nn_shape *shape)
 {
     nn_tensor *t = nn_arena_alloc(ctx, &ctx->meta, sizeof *t);
     if (!t) return nn_ctx_fail(ctx, NN_NO_MEMORY, "out of host memory for scratch tensors");
-    memset(t, 0, sizeof *t);
+    nn_tensor_clear(t);
     tensor_setup(t, ctx, shape);
     t->data = nn_arena_alloc(ctx, &ctx->scratch, (size_t)t->numel * sizeof(float));
     if (!t->data)

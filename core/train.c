@@ -88,7 +88,8 @@ static void restore_modes(nn_module *m, modes *s)
 
 /* One pass: batches of `batch` samples in `order` (NULL: 0..n-1), the last
  * one smaller unless drop_last. Each batch is gathered into host memory and
- * copied to the model's device on its own. */
+ * copied to the model's device on its own; on a device whose memory is host
+ * memory, gathered straight into the batch tensors. */
 /* Training stops at a non-finite loss or parameter, so that no save ever
  * holds the weights of a diverged run. The loss is read on the host each
  * step anyway; the parameters are read when a step fails (a NaN weight is
@@ -147,10 +148,11 @@ static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, 
     nn_tensor *xl = rest ? nn_tensor_new(ctx, &xr, 0) : NULL;
     nn_tensor *yl = rest ? nn_tensor_new(ctx, &yr, 0) : NULL;
     int64_t *idx = malloc((size_t)batch * sizeof *idx);
-    float *hx = malloc((size_t)nn_shape_numel(&xs) * sizeof(float));
-    float *hy = malloc((size_t)nn_shape_numel(&ys) * sizeof(float));
+    bool direct = ctx->dev.host_memory;
+    float *hx = direct ? NULL : malloc((size_t)nn_shape_numel(&xs) * sizeof(float));
+    float *hy = direct ? NULL : malloc((size_t)nn_shape_numel(&ys) * sizeof(float));
     nn_status st = NN_OK;
-    if (!xb || !yb || !idx || !hx || !hy || (rest && (!xl || !yl)))
+    if (!xb || !yb || !idx || (!direct && (!hx || !hy)) || (rest && (!xl || !yl)))
         st = nn_fail(err, NN_NO_MEMORY, "out of memory");
 
     modes prev_modes = {0};
@@ -167,9 +169,12 @@ static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, 
         const int64_t *ids = order ? order + b * batch : idx; /* the batch's samples */
         if (!order)
             for (int64_t k = 0; k < bs; k++) idx[k] = b * batch + k;
-        if ((st = nn_dataset_gather(d, ids, bs, hx, hy, err))) break;
-        nn_tensor_from_host(x, hx, x->numel);
-        nn_tensor_from_host(y, hy, y->numel);
+        if ((st = nn_dataset_gather(d, ids, bs, direct ? x->data : hx, direct ? y->data : hy, err)))
+            break;
+        if (!direct) {
+            nn_tensor_from_host(x, hx, x->numel);
+            nn_tensor_from_host(y, hy, y->numel);
+        }
         float loss;
         double acc = NAN;
         int64_t correct = 0, total = 0;

@@ -19,6 +19,11 @@
 #ifndef NN_CPU_DEVICE_NAME
 #define NN_CPU_DEVICE_NAME "cpu"
 #endif
+/* The tests' second device says 0, so that the core's copying path, the one
+ * of a device with memory of its own, is trained on too. */
+#ifndef NN_CPU_DEVICE_FLAGS
+#define NN_CPU_DEVICE_FLAGS NN_DEVICE_HOST_MEMORY
+#endif
 
 /* The device handle says which kernels this CPU runs; chosen once, here. */
 typedef struct {
@@ -548,6 +553,7 @@ static const nn_device_vt cpu_vt = {
     .reduce_dim = cpu_reduce_dim,
     .reduce_dim_backward = cpu_reduce_dim_backward,
     .addc = cpu_addc,
+    .flags = NN_CPU_DEVICE_FLAGS,
 };
 
 static const nn_component_def cpu_components[] = {

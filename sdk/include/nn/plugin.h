@@ -344,7 +344,16 @@ typedef struct nn_device_vt {
     /* t += value * (a op b); a has n elements, b n or bn as in binary */
     void (*addc)(void *dev, nn_binary_op op, int64_t n, float value, const float *a, int64_t bn,
                  const float *b, float *t);
+    /* ---- appended to ABI 2.0; a table that ends before it reads as 0 ---- */
+    uint32_t flags; /* NN_DEVICE_* */
 } nn_device_vt;
+
+enum {
+    /* Device memory is host memory: a pointer alloc() returned may be read
+     * and written by the host as to_host and to_device would, so the core
+     * gathers a batch straight into it instead of through a host buffer. */
+    NN_DEVICE_HOST_MEMORY = 1 << 0,
+};
 
 /* ---- Ops and kernels (ABI 2.0) ---------------------------------------------
  * An op is math that the core does not have: a name, its inputs, outputs
