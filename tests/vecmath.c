@@ -291,6 +291,37 @@ static void check_gemm(void *dev)
                             ok &= close_to(c[i], want[i], 1e-6 * (k + 1));
                         cases++;
                     }
+    /* the narrow-row kernels on the shapes of small networks: long m with
+     * small n and k (forward, and dh = dy W), long k with a tiny m x n
+     * (weight gradients), tails of every length past a block of 16 rows */
+    static const int shapes[][5] = {
+        /* ta, tb, m, n, k */
+        {0, 1, 100, 5, 2},  {0, 1, 100, 1, 5}, {0, 0, 100, 5, 1}, {1, 0, 1, 5, 100},
+        {1, 0, 5, 2, 100},  {0, 1, 37, 7, 8},  {0, 0, 50, 15, 3}, {0, 0, 33, 3, 7},
+        {0, 1, 64, 10, 8},  {1, 0, 8, 2, 77},  {1, 0, 4, 4, 19},  {1, 0, 3, 5, 256},
+        {0, 0, 200, 9, 5},  {0, 1, 19, 2, 2},  {1, 0, 2, 8, 33},  {0, 0, 1000, 4, 6},
+    };
+    static float big_a[8000], big_b[8000], big_c[8000], big_want[8000];
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int bi = 0; bi < 3; bi++) {
+            int ta = shapes[s][0], tb = shapes[s][1], m = shapes[s][2], n = shapes[s][3],
+                k = shapes[s][4];
+            float beta = betas[bi], alpha = bi == 2 ? 0.5f : 1.0f;
+            fill_uniform(big_a, m * k, -1.0f, 1.0f);
+            fill_uniform(big_b, k * n, -1.0f, 1.0f);
+            fill_uniform(big_c, m * n + 1, -1.0f, 1.0f);
+            if (beta == 0.0f) big_c[m * n - 1] = NAN;
+            big_c[m * n] = 42.0f; /* nothing written past C */
+            memcpy(big_want, big_c, (size_t)(m * n) * sizeof(float));
+            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                        tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, big_a, ta ? m : k,
+                        big_b, tb ? k : n, beta, big_want, n);
+            cpu_vt.gemm(dev, ta, tb, m, n, k, alpha, big_a, big_b, beta, big_c);
+            for (int i = 0; i < m * n; i++)
+                ok &= close_to(big_c[i], big_want[i], 1e-6 * (k + 1));
+            ok &= big_c[m * n] == 42.0f;
+            cases++;
+        }
     char what[160];
     snprintf(what, sizeof what,
              "device gemm: %d shapes, every layout, alpha and beta, as cblas_sgemm (%s)", cases,

@@ -6,7 +6,9 @@
  * one pass over C does it: a block of up to 8 rows of C times 16 columns
  * stays in registers while k runs, each op(A) element broadcast against a
  * row of op(B), the columns past n masked off. op(B) is read in place when
- * it is stored untransposed, else packed first (it is small).
+ * it is stored untransposed, else packed first (it is small). Two shape
+ * classes with rows of C narrower than a vector have their own kernels
+ * (small_gemm_k12, small_gemm_tn_tiny), which store whole vectors.
  *
  * small_gemm_fits says which shapes take this path; the caller checks it,
  * and that the CPU has AVX-512 (__builtin_cpu_supports), before calling
@@ -15,6 +17,7 @@
 #define NN_PLUGINS_SMALL_GEMM_H
 
 #include <stdint.h>
+#include <string.h>
 
 /* Largest m n k and largest packed op(B), in floats (on the stack). */
 #ifndef SMALL_GEMM_MNK
@@ -140,11 +143,133 @@ SG_TARGET static void small_gemv(int ta, int64_t m, int64_t k, float alpha, cons
     }
 }
 
+/* ---- shape classes where rows of C are narrower than a vector ----
+ *
+ * Masked stores of a few floats per row of C are slow on some CPUs (AMD's
+ * Zen 4: the row kernel above spends most of its time storing). The two
+ * kernels below store whole vectors, or one masked vector per call. */
+
+/* 16 rows of C (16 n floats, n whole vectors) from 16 rows of A (16 K
+ * floats, K <= 2: one or two vectors, v0 and v1): lane l of output vector
+ * v is C's element (r, j), its op(A) elements permuted out of v0 and v1 by
+ * idx[v K + p] = r K + p, its op(B) elements bp[v K + p]. */
+SG_INLINE void small_gemm_k12_block(int64_t n, const int K, const __m512i *idx, const __m512 *bp,
+                                    float alpha, float beta, const float *a, float *c)
+{
+    const __m512 v0 = _mm512_loadu_ps(a), v1 = K == 2 ? _mm512_loadu_ps(a + 16) : v0;
+    for (int64_t v = 0; v < n; v++) {
+        __m512 acc = _mm512_mul_ps(_mm512_permutex2var_ps(v0, idx[v * K], v1), bp[v * K]);
+        if (K == 2)
+            acc = _mm512_fmadd_ps(_mm512_permutex2var_ps(v0, idx[v * K + 1], v1), bp[v * K + 1], acc);
+        if (alpha != 1.0f) acc = _mm512_mul_ps(acc, _mm512_set1_ps(alpha));
+        if (beta != 0.0f) /* beta 0: C is not read, as BLAS */
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_loadu_ps(c + 16 * v), acc);
+        _mm512_storeu_ps(c + 16 * v, acc);
+    }
+}
+
+SG_INLINE void small_gemm_k12_rows(int64_t m, int64_t n, const int K, const __m512i *idx,
+                                   const __m512 *bp, float alpha, float beta, const float *a,
+                                   float *c)
+{
+    int64_t i = 0;
+    for (; i + 16 <= m; i += 16) small_gemm_k12_block(n, K, idx, bp, alpha, beta, a + i * K, c + i * n);
+    if (i < m) { /* the last rows, through zero-padded copies */
+        float ab[32] = {0}, cb[16 * 16];
+        memcpy(ab, a + i * K, (size_t)((m - i) * K) * sizeof(float));
+        if (beta != 0.0f) memcpy(cb, c + i * n, (size_t)((m - i) * n) * sizeof(float));
+        small_gemm_k12_block(n, K, idx, bp, alpha, beta, ab, cb);
+        memcpy(c + i * n, cb, (size_t)((m - i) * n) * sizeof(float));
+    }
+}
+
+/* C = alpha A op(B) + beta C for A stored as is (m x k) with k <= 2 and
+ * 1 < n < 16: the first layers of narrow networks (k inputs) and their
+ * dh = dy W for k = 1. C is taken as one flat array, 16 rows (n whole
+ * vectors) at a time, stored without masks; each lane's op(A) elements are
+ * permuted out of the block's rows of A (vpermt2ps), its op(B) elements
+ * from patterns made once per call. */
+SG_TARGET static void small_gemm_k12(int tb, int64_t m, int64_t n, int64_t k, float alpha,
+                                     const float *a, const float *b, float beta, float *c)
+{
+    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    /* all of op(B), n k <= 30 floats, in two vectors; element (p, j) at
+     * p sbp + j sbj */
+    const int64_t nk = n * k, sbp = tb ? 1 : n, sbj = tb ? k : 1;
+    const __m512 b0 = _mm512_maskz_loadu_ps((__mmask16)((1u << (nk < 16 ? nk : 16)) - 1), b);
+    const __m512 b1 = _mm512_maskz_loadu_ps((__mmask16)((1u << (nk > 16 ? nk - 16 : 0)) - 1), b + 16);
+    __m512i idx[32];
+    __m512 bp[32];
+    for (int64_t v = 0; v < n; v++) {
+        __m512i flat = _mm512_add_epi32(iota, _mm512_set1_epi32((int)(16 * v)));
+        /* row r = flat / n, exact: (flat + 1/2) / n is 1/(2n) or more from
+         * a whole number, far more than the float product's error */
+        __m512i r = _mm512_cvttps_epi32(
+            _mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(flat), _mm512_set1_ps(0.5f)),
+                          _mm512_set1_ps(1.0f / (float)n)));
+        __m512i j = _mm512_sub_epi32(flat, _mm512_mullo_epi32(r, _mm512_set1_epi32((int)n)));
+        __m512i jb = _mm512_mullo_epi32(j, _mm512_set1_epi32((int)sbj));
+        for (int64_t p = 0; p < k; p++) {
+            idx[v * k + p] = _mm512_add_epi32(_mm512_mullo_epi32(r, _mm512_set1_epi32((int)k)),
+                                              _mm512_set1_epi32((int)p));
+            bp[v * k + p] = _mm512_permutex2var_ps(
+                b0, _mm512_add_epi32(jb, _mm512_set1_epi32((int)(p * sbp))), b1);
+        }
+    }
+    if (k == 1)
+        small_gemm_k12_rows(m, n, 1, idx, bp, alpha, beta, a, c);
+    else
+        small_gemm_k12_rows(m, n, 2, idx, bp, alpha, beta, a, c);
+}
+
+/* C (m x n, m n <= 16) = alpha A^T B + beta C with A (k x m) and B (k x n)
+ * stored as is: the weight gradients of narrow layers, k the batch. The
+ * whole of C is one vector of sums, each lane's A and B elements permuted
+ * out of row p of A and of B; four chains of sums over p. */
+SG_TARGET static void small_gemm_tn_tiny(int64_t m, int64_t n, int64_t k, float alpha,
+                                         const float *a, const float *b, float beta, float *c)
+{
+    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    /* lane l is C's element (l / n, l % n); lanes past m n are not stored */
+    const __m512i ii = _mm512_cvttps_epi32(
+        _mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(iota), _mm512_set1_ps(0.5f)),
+                      _mm512_set1_ps(1.0f / (float)n)));
+    const __m512i jj = _mm512_sub_epi32(iota, _mm512_mullo_epi32(ii, _mm512_set1_epi32((int)n)));
+    const __mmask16 ma = (__mmask16)((1u << m) - 1), mb = (__mmask16)((1u << n) - 1);
+    __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                   _mm512_setzero_ps()};
+#define SG_TN_ROW(p, q)                                                                     \
+    s[q] = _mm512_fmadd_ps(_mm512_permutexvar_ps(ii, _mm512_maskz_loadu_ps(ma, a + (p) * m)), \
+                           _mm512_permutexvar_ps(jj, _mm512_maskz_loadu_ps(mb, b + (p) * n)), s[q])
+    int64_t p = 0;
+    for (; p + 4 <= k; p += 4) {
+        SG_TN_ROW(p, 0);
+        SG_TN_ROW(p + 1, 1);
+        SG_TN_ROW(p + 2, 2);
+        SG_TN_ROW(p + 3, 3);
+    }
+    for (; p < k; p++) SG_TN_ROW(p, 0);
+#undef SG_TN_ROW
+    const __mmask16 mc = (__mmask16)((1u << (m * n)) - 1);
+    __m512 v = _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(s[0], s[1]), _mm512_add_ps(s[2], s[3])),
+                             _mm512_set1_ps(alpha));
+    if (beta != 0.0f) v = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(mc, c), v);
+    _mm512_mask_storeu_ps(c, mc, v);
+}
+
 /* c (m, n) = alpha op(a) op(b) + beta c, row-major, as cblas_sgemm with
  * lda, ldb, ldc the packed ones; the shape must pass small_gemm_fits. */
 SG_TARGET static void small_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
                                  const float *a, const float *b, float beta, float *c)
 {
+    if (ta && !tb && m > 1 && n > 1 && m * n <= 16 && k >= 16) {
+        small_gemm_tn_tiny(m, n, k, alpha, a, b, beta, c);
+        return;
+    }
+    if (!ta && n > 1 && n < 16 && k <= 2 && m >= 16) {
+        small_gemm_k12(tb, m, n, k, alpha, a, b, beta, c);
+        return;
+    }
     if (n == 1 || (ta && n <= 4 && k >= 32)) { /* column by column */
         for (int64_t j = 0; j < n; j++)
             small_gemv(ta, m, k, alpha, a, tb ? b + j * k : b + j, tb ? 1 : n, beta, c + j, n);
