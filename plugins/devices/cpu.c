@@ -271,26 +271,41 @@ static void cpu_repeat_rows(void *dev, int64_t rows, int64_t cols, const float *
 }
 
 /* Few columns (fewer than a vector): x runs as one flat array, in vectors
- * that keep lcm(cols, VF_N) / VF_N partial sums, each lane's column known from
- * its place in that period; the period's lanes are then added by column. */
+ * that keep lcm(cols, VF_N) / VF_N = NV partial sums, each lane's column
+ * known from its place in that period; the rows after the last whole
+ * period make one more, zero-padded. The period (whole rows) is then
+ * folded a row at a time, a vector load at each row's start whose lanes
+ * past cols are ignored. NV is a constant in each copy, so that the sums
+ * stay in registers (through memory, each add waits on a store). */
+static inline __attribute__((always_inline)) void
+sum_rows_period(int64_t rows, int64_t cols, const float *restrict x, float *restrict y, const int NV)
+{
+    const int64_t period = NV * VF_N, total = rows * cols;
+    vf part[8];
+    for (int v = 0; v < NV; v++) part[v] = vf_set(0.0f);
+    int64_t i = 0;
+    for (; i + period <= total; i += period)
+        for (int v = 0; v < NV; v++) part[v] += vf_load(x + i + v * VF_N);
+    float buf[8 * VF_N + VF_N] = {0};
+    if (i < total) {
+        memcpy(buf, x + i, (size_t)(total - i) * sizeof(float));
+        for (int v = 0; v < NV; v++) part[v] += vf_load(buf + v * VF_N);
+    }
+    for (int v = 0; v < NV; v++) vf_store(buf + v * VF_N, part[v]);
+    vf c = vf_load(buf);
+    for (int64_t r = 1; r < period / cols; r++) c += vf_load(buf + r * cols);
+    for (int64_t j = 0; j < cols; j++) y[j] += c[j];
+}
+
 NN_VEC_CLONES static void sum_rows_narrow(int64_t rows, int64_t cols, const float *restrict x,
                                           float *restrict y)
 {
-    int64_t period = cols, nv = 1; /* lcm(cols, VF_N) floats, nv vectors */
-    while (period % VF_N) period += cols;
-    nv = period / VF_N;
-    vf part[VF_N] = {{0}};
-    const int64_t total = rows * cols;
-    int64_t i = 0;
-    for (; i + period <= total; i += period)
-        for (int64_t v = 0; v < nv; v++) part[v] += vf_load(x + i + v * VF_N);
-    for (int64_t v = 0, j = 0; v < nv; v++)
-        for (int l = 0; l < VF_N; l++) {
-            y[j] += part[v][l];
-            if (++j == cols) j = 0;
-        }
-    for (; i < total; i += cols) /* the rows after the last whole period */
-        for (int64_t j = 0; j < cols; j++) y[j] += x[i + j];
+    switch (cols / (cols & -cols)) { /* cols (< 8)'s odd part: lcm(cols, 8) / 8 */
+    case 1: sum_rows_period(rows, cols, x, y, 1); break;
+    case 3: sum_rows_period(rows, cols, x, y, 3); break;
+    case 5: sum_rows_period(rows, cols, x, y, 5); break;
+    default: sum_rows_period(rows, cols, x, y, 7); break;
+    }
 }
 
 NN_VEC_CLONES static void sum_rows_wide(int64_t rows, int64_t cols, const float *restrict x,
