@@ -258,6 +258,56 @@ static void check_rows(void *dev)
     check(okr, "device repeat_rows: every shape up to 40 x 40, exact, nothing past the end");
 }
 
+/* The device's sigmoid (cpu.c's AVX-512 loop where the CPU has it, else
+ * vecmath.h's) against 1 / (1 + exp(-x)) in double, over floats of
+ * [-88.5, 20] (above, 1), in ulp of the exact value; and where
+ * libm's formula saturates or meets inf and NaN, its result exactly. */
+static void check_sigmoid(void *dev)
+{
+    enum { CHUNK = 4096 };
+    static float x[CHUNK], y[CHUNK];
+    double worst = 0.0;
+    float wx = 0.0f;
+    for (int side = 0; side < 2; side++) {
+        /* non-negative floats up to 20, negative ones down to -88.5 (below about
+         * -88.72, e^-x passes FLT_MAX and libm's formula gives 0, checked after) */
+        uint32_t from = side ? 0x80000000u : 0x00000000u, to = side ? 0xc2b10000u : 0x41a00000u;
+        for (uint64_t b = from; b <= to;) {
+            int n = 0;
+            for (; n < CHUNK && b <= to; n++, b += 97) {
+                uint32_t u = (uint32_t)b;
+                memcpy(&x[n], &u, sizeof u);
+            }
+            cpu_vt.unary(dev, NN_UNARY_SIGMOID, n, x, y);
+            for (int i = 0; i < n; i++) {
+                double e = ulp_error(y[i], 1.0 / (1.0 + exp(-(double)x[i])));
+                if (e > worst) worst = e, wx = x[i];
+            }
+        }
+    }
+    const float inf = INFINITY;
+    float xs[] = {0.0f, -0.0f, inf, -inf, NAN, 17.0f, 16.5f, 30.0f, 1e30f, -87.0f, -88.5f,
+                  -88.8f, -89.5f, -103.5f, -104.5f, -200.0f, -1e30f, 1.0f};
+    enum { N = sizeof xs / sizeof xs[0] };
+    float ys[N];
+    cpu_vt.unary(dev, NN_UNARY_SIGMOID, N, xs, ys);
+    int ok = 1;
+    for (int i = 0; i < N; i++) {
+        float ls = 1.0f / (1.0f + expf(-xs[i]));
+        if (isnan(ls) || ls == 0.0f || ls == 1.0f)
+            ok &= isnan(ls) ? isnan(ys[i]) : ys[i] == ls;
+        else
+            ok &= ulp_error(ys[i], 1.0 / (1.0 + exp(-(double)xs[i]))) <= 3.0;
+    }
+    char what[200];
+    snprintf(what, sizeof what,
+             "device sigmoid: within 3 ulp of 1 / (1 + exp(-x)) in double on [-88.5, 20] (worst "
+             "%.3f at %g; %s)",
+             worst, wx, ((const cpu_dev *)dev)->small_gemm ? "AVX-512 loop" : "generic loop");
+    check(worst <= 3.0, what);
+    check(ok, "device sigmoid: 0 and 1 where libm's formula saturates, inf and NaN as it");
+}
+
 /* The device's gemm (small_gemm.h where the CPU has AVX-512, cblas
  * elsewhere) against cblas_sgemm, on every layout, shapes from 1 to past
  * the small path's limit, beta 0 (with NaN in C, which must be ignored),
@@ -351,6 +401,7 @@ int main(void)
         return 1;
     }
     check_unary(dev);
+    check_sigmoid(dev);
     check_rows(dev);
     check_gemm(dev);
     return failures ? 1 : 0;
