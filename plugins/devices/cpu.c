@@ -113,7 +113,7 @@ NN_VEC_CLONES static void abs_loop(int64_t n, const float *restrict x, float *re
  * as their second operand). e^t = 2^n e^r with vecmath.h's reduction and
  * polynomial, the 2^n applied by vscalefps, which rounds results below
  * FLT_MIN once and gives inf above FLT_MAX (then 1 / inf = 0, as libm's
- * formula): a third of the generic code's operations per element. Within
+ * formula): about half the operations per element of the generic code. Within
  * 3 ulp of 1 / (1 + exp(-x)) in double (tests/vecmath.c). */
 SG_TARGET static void sigmoid_avx512(int64_t n, const float *restrict x, float *restrict y)
 {

@@ -184,7 +184,7 @@ SG_INLINE void small_gemm_k12_rows(int64_t m, int64_t n, const int K, const __m5
 }
 
 /* C = alpha A op(B) + beta C for A stored as is (m x k) with k <= 2 and
- * 1 < n < 16: the first layers of narrow networks (k inputs) and their
+ * n < 16: the first layers of narrow networks (k inputs) and their
  * dh = dy W for k = 1. C is taken as one flat array, 16 rows (n whole
  * vectors) at a time, stored without masks; each lane's op(A) elements are
  * permuted out of the block's rows of A (vpermt2ps), its op(B) elements
@@ -220,6 +220,83 @@ SG_TARGET static void small_gemm_k12(int tb, int64_t m, int64_t n, int64_t k, fl
         small_gemm_k12_rows(m, n, 1, idx, bp, alpha, beta, a, c);
     else
         small_gemm_k12_rows(m, n, 2, idx, bp, alpha, beta, a, c);
+}
+
+/* 16 rows of c = A b (16 K floats of A, K whole vectors): lane r of the
+ * output takes A's element r K + p of the block, for each p, from the pair
+ * of vectors (2q, 2q + 1) that holds it (the mask mk[p][q]), through
+ * vpermt2ps with idx[p]. */
+SG_INLINE void small_gemv_rows_block(const int K, const __m512i *idx, const __mmask16 (*mk)[4],
+                                     const __m512 *bb, float alpha, float beta, const float *a,
+                                     float *c)
+{
+    __m512 v[8];
+#pragma GCC unroll 8
+    for (int u = 0; u < K; u++) v[u] = _mm512_loadu_ps(a + 16 * u);
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int p = 0; p < K; p++)
+#pragma GCC unroll 4
+        for (int q = 0; q < (K + 1) / 2; q++) {
+            __m512 e = _mm512_maskz_permutex2var_ps(mk[p][q], v[2 * q], idx[p],
+                                                    v[2 * q + 1 < K ? 2 * q + 1 : 2 * q]);
+            if (q % 2)
+                s1 = _mm512_fmadd_ps(e, bb[p], s1);
+            else
+                s0 = _mm512_fmadd_ps(e, bb[p], s0);
+        }
+    __m512 acc = _mm512_add_ps(s0, s1);
+    if (alpha != 1.0f) acc = _mm512_mul_ps(acc, _mm512_set1_ps(alpha));
+    if (beta != 0.0f) /* beta 0: c is not read, as BLAS */
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_loadu_ps(c), acc);
+    _mm512_storeu_ps(c, acc);
+}
+
+SG_INLINE void small_gemv_rows_k(int64_t m, const int K, const float *b, float alpha, float beta,
+                                 const float *a, float *c)
+{
+    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    __m512i idx[8];
+    __mmask16 mk[8][4];
+    __m512 bb[8];
+#pragma GCC unroll 8
+    for (int p = 0; p < K; p++) {
+        __m512i f = _mm512_add_epi32(_mm512_mullo_epi32(iota, _mm512_set1_epi32(K)),
+                                     _mm512_set1_epi32(p));
+        idx[p] = _mm512_and_si512(f, _mm512_set1_epi32(31));
+        __m512i fq = _mm512_srli_epi32(f, 5);
+#pragma GCC unroll 4
+        for (int q = 0; q < (K + 1) / 2; q++)
+            mk[p][q] = _mm512_cmpeq_epi32_mask(fq, _mm512_set1_epi32(q));
+        bb[p] = _mm512_set1_ps(b[p]);
+    }
+    int64_t i = 0;
+    for (; i + 16 <= m; i += 16) small_gemv_rows_block(K, idx, mk, bb, alpha, beta, a + i * K, c + i);
+    if (i < m) { /* the last rows, through zero-padded copies */
+        float ab[16 * 8] = {0}, cb[16];
+        memcpy(ab, a + i * K, (size_t)((m - i) * K) * sizeof(float));
+        if (beta != 0.0f) memcpy(cb, c + i, (size_t)(m - i) * sizeof(float));
+        small_gemv_rows_block(K, idx, mk, bb, alpha, beta, ab, cb);
+        memcpy(c + i, cb, (size_t)(m - i) * sizeof(float));
+    }
+}
+
+/* c (m x 1) = alpha A b + beta c for A stored as is, m x k with 3 <= k <=
+ * 8 (b, k x 1 or 1 x k, contiguous either way): the output layer of a
+ * narrow network. The
+ * column gathers of small_gemv cost more than permuting each row's k
+ * elements out of the 16-row block's k vectors. */
+SG_TARGET static void small_gemv_rows(int64_t m, int64_t k, const float *b, float alpha,
+                                      float beta, const float *a, float *c)
+{
+    switch (k) {
+    case 3: small_gemv_rows_k(m, 3, b, alpha, beta, a, c); break;
+    case 4: small_gemv_rows_k(m, 4, b, alpha, beta, a, c); break;
+    case 5: small_gemv_rows_k(m, 5, b, alpha, beta, a, c); break;
+    case 6: small_gemv_rows_k(m, 6, b, alpha, beta, a, c); break;
+    case 7: small_gemv_rows_k(m, 7, b, alpha, beta, a, c); break;
+    default: small_gemv_rows_k(m, 8, b, alpha, beta, a, c); break;
+    }
 }
 
 /* C (m x n, m n <= 16) = alpha A^T B + beta C with A (k x m) and B (k x n)
@@ -266,8 +343,12 @@ SG_TARGET static void small_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k
         small_gemm_tn_tiny(m, n, k, alpha, a, b, beta, c);
         return;
     }
-    if (!ta && n > 1 && n < 16 && k <= 2 && m >= 16) {
+    if (!ta && n < 16 && k <= 2 && m >= 16) {
         small_gemm_k12(tb, m, n, k, alpha, a, b, beta, c);
+        return;
+    }
+    if (!ta && n == 1 && k >= 3 && k <= 8 && m >= 16) {
+        small_gemv_rows(m, k, b, alpha, beta, a, c);
         return;
     }
     if (n == 1 || (ta && n <= 4 && k >= 32)) { /* column by column */
