@@ -301,37 +301,64 @@ SG_TARGET static void small_gemv_rows(int64_t m, int64_t k, const float *b, floa
 
 /* C (m x n, m n <= 16) = alpha A^T B + beta C with A (k x m) and B (k x n)
  * stored as is: the weight gradients of narrow layers, k the batch. The
- * whole of C is one vector of sums, each lane's A and B elements permuted
- * out of row p of A and of B; four chains of sums over p. */
+ * whole of C is one vector of sums, G = 16 / (m n) of them side by side
+ * (G consecutive rows p of A and B at once: they are contiguous), each
+ * lane's A and B elements permuted out of those rows; four chains of sums
+ * over p, and the G copies of C added at the end. */
+SG_INLINE void small_gemm_tn_rows(int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                                  const float *b, float beta, float *c, const int64_t G)
+{
+    const int64_t mn = m * n;
+    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    /* lane l is row g = l / mn's element (w / n, w % n), w = l % mn, of C,
+     * at g m + w / n in the A rows loaded and g n + w % n in the B rows
+     * (exact quotients: see small_gemm_k12) */
+#define SG_DIV(x, d)                                                                    \
+    _mm512_cvttps_epi32(_mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(x), _mm512_set1_ps(0.5f)), \
+                                      _mm512_set1_ps(1.0f / (float)(d))))
+    const __m512i g = SG_DIV(iota, mn);
+    const __m512i w = _mm512_sub_epi32(iota, _mm512_mullo_epi32(g, _mm512_set1_epi32((int)mn)));
+    const __m512i i = SG_DIV(w, n);
+    const __m512i j = _mm512_sub_epi32(w, _mm512_mullo_epi32(i, _mm512_set1_epi32((int)n)));
+#undef SG_DIV
+    const __m512i ia = _mm512_add_epi32(_mm512_mullo_epi32(g, _mm512_set1_epi32((int)m)), i);
+    const __m512i ib = _mm512_add_epi32(_mm512_mullo_epi32(g, _mm512_set1_epi32((int)n)), j);
+    /* lanes of rows past G (16 not a multiple of mn) are loaded as zeros */
+    const __mmask16 ma = (__mmask16)((1u << (G * m)) - 1), mb = (__mmask16)((1u << (G * n)) - 1);
+    __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                   _mm512_setzero_ps()};
+#define SG_TN_ROWS(p, q, MA, MB)                                                            \
+    s[q] = _mm512_fmadd_ps(_mm512_permutexvar_ps(ia, _mm512_maskz_loadu_ps(MA, a + (p) * m)), \
+                           _mm512_permutexvar_ps(ib, _mm512_maskz_loadu_ps(MB, b + (p) * n)), s[q])
+    int64_t p = 0;
+    for (; p + 4 * G <= k; p += 4 * G) {
+        SG_TN_ROWS(p, 0, ma, mb);
+        SG_TN_ROWS(p + G, 1, ma, mb);
+        SG_TN_ROWS(p + 2 * G, 2, ma, mb);
+        SG_TN_ROWS(p + 3 * G, 3, ma, mb);
+    }
+    for (; p + G <= k; p += G) SG_TN_ROWS(p, 0, ma, mb);
+    if (p < k) /* fewer than G rows left: the others' lanes load zeros */
+        SG_TN_ROWS(p, 0, (__mmask16)((1u << ((k - p) * m)) - 1),
+                   (__mmask16)((1u << ((k - p) * n)) - 1));
+#undef SG_TN_ROWS
+    float sums[32] = {0};
+    _mm512_storeu_ps(sums, _mm512_add_ps(_mm512_add_ps(s[0], s[1]), _mm512_add_ps(s[2], s[3])));
+    __m512 v = _mm512_loadu_ps(sums);
+    for (int64_t r = 1; r < G; r++) v = _mm512_add_ps(v, _mm512_loadu_ps(sums + r * mn));
+    const __mmask16 mc = (__mmask16)((1u << mn) - 1);
+    v = _mm512_mul_ps(v, _mm512_set1_ps(alpha));
+    if (beta != 0.0f) v = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(mc, c), v);
+    _mm512_mask_storeu_ps(c, mc, v);
+}
+
 SG_TARGET static void small_gemm_tn_tiny(int64_t m, int64_t n, int64_t k, float alpha,
                                          const float *a, const float *b, float beta, float *c)
 {
-    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-    /* lane l is C's element (l / n, l % n); lanes past m n are not stored */
-    const __m512i ii = _mm512_cvttps_epi32(
-        _mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(iota), _mm512_set1_ps(0.5f)),
-                      _mm512_set1_ps(1.0f / (float)n)));
-    const __m512i jj = _mm512_sub_epi32(iota, _mm512_mullo_epi32(ii, _mm512_set1_epi32((int)n)));
-    const __mmask16 ma = (__mmask16)((1u << m) - 1), mb = (__mmask16)((1u << n) - 1);
-    __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                   _mm512_setzero_ps()};
-#define SG_TN_ROW(p, q)                                                                     \
-    s[q] = _mm512_fmadd_ps(_mm512_permutexvar_ps(ii, _mm512_maskz_loadu_ps(ma, a + (p) * m)), \
-                           _mm512_permutexvar_ps(jj, _mm512_maskz_loadu_ps(mb, b + (p) * n)), s[q])
-    int64_t p = 0;
-    for (; p + 4 <= k; p += 4) {
-        SG_TN_ROW(p, 0);
-        SG_TN_ROW(p + 1, 1);
-        SG_TN_ROW(p + 2, 2);
-        SG_TN_ROW(p + 3, 3);
-    }
-    for (; p < k; p++) SG_TN_ROW(p, 0);
-#undef SG_TN_ROW
-    const __mmask16 mc = (__mmask16)((1u << (m * n)) - 1);
-    __m512 v = _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(s[0], s[1]), _mm512_add_ps(s[2], s[3])),
-                             _mm512_set1_ps(alpha));
-    if (beta != 0.0f) v = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(mc, c), v);
-    _mm512_mask_storeu_ps(c, mc, v);
+    if (m * n > 8) /* one copy of C: G a constant, for the loop's addressing */
+        small_gemm_tn_rows(m, n, k, alpha, a, b, beta, c, 1);
+    else
+        small_gemm_tn_rows(m, n, k, alpha, a, b, beta, c, 16 / (m * n));
 }
 
 /* c (m, n) = alpha op(a) op(b) + beta c, row-major, as cblas_sgemm with
@@ -339,7 +366,7 @@ SG_TARGET static void small_gemm_tn_tiny(int64_t m, int64_t n, int64_t k, float 
 SG_TARGET static void small_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
                                  const float *a, const float *b, float beta, float *c)
 {
-    if (ta && !tb && m > 1 && n > 1 && m * n <= 16 && k >= 16) {
+    if (ta && !tb && m * n <= 16 && (m * n <= 8 || (m > 1 && n > 1)) && k >= 16) {
         small_gemm_tn_tiny(m, n, k, alpha, a, b, beta, c);
         return;
     }
