@@ -258,6 +258,56 @@ static void check_rows(void *dev)
     check(okr, "device repeat_rows: every shape up to 40 x 40, exact, nothing past the end");
 }
 
+/* The device's sigmoid (cpu.c's AVX-512 loop where the CPU has it, else
+ * vecmath.h's) against 1 / (1 + exp(-x)) in double, over floats of
+ * [-88.5, 20] (above, 1), in ulp of the exact value; and where
+ * libm's formula saturates or meets inf and NaN, its result exactly. */
+static void check_sigmoid(void *dev)
+{
+    enum { CHUNK = 4096 };
+    static float x[CHUNK], y[CHUNK];
+    double worst = 0.0;
+    float wx = 0.0f;
+    for (int side = 0; side < 2; side++) {
+        /* non-negative floats up to 20, negative ones down to -88.5 (below about
+         * -88.72, e^-x passes FLT_MAX and libm's formula gives 0, checked after) */
+        uint32_t from = side ? 0x80000000u : 0x00000000u, to = side ? 0xc2b10000u : 0x41a00000u;
+        for (uint64_t b = from; b <= to;) {
+            int n = 0;
+            for (; n < CHUNK && b <= to; n++, b += 97) {
+                uint32_t u = (uint32_t)b;
+                memcpy(&x[n], &u, sizeof u);
+            }
+            cpu_vt.unary(dev, NN_UNARY_SIGMOID, n, x, y);
+            for (int i = 0; i < n; i++) {
+                double e = ulp_error(y[i], 1.0 / (1.0 + exp(-(double)x[i])));
+                if (e > worst) worst = e, wx = x[i];
+            }
+        }
+    }
+    const float inf = INFINITY;
+    float xs[] = {0.0f, -0.0f, inf, -inf, NAN, 17.0f, 16.5f, 30.0f, 1e30f, -87.0f, -88.5f,
+                  -88.8f, -89.5f, -103.5f, -104.5f, -200.0f, -1e30f, 1.0f};
+    enum { N = sizeof xs / sizeof xs[0] };
+    float ys[N];
+    cpu_vt.unary(dev, NN_UNARY_SIGMOID, N, xs, ys);
+    int ok = 1;
+    for (int i = 0; i < N; i++) {
+        float ls = 1.0f / (1.0f + expf(-xs[i]));
+        if (isnan(ls) || ls == 0.0f || ls == 1.0f)
+            ok &= isnan(ls) ? isnan(ys[i]) : ys[i] == ls;
+        else
+            ok &= ulp_error(ys[i], 1.0 / (1.0 + exp(-(double)xs[i]))) <= 3.0;
+    }
+    char what[200];
+    snprintf(what, sizeof what,
+             "device sigmoid: within 3 ulp of 1 / (1 + exp(-x)) in double on [-88.5, 20] (worst "
+             "%.3f at %g; %s)",
+             worst, wx, ((const cpu_dev *)dev)->small_gemm ? "AVX-512 loop" : "generic loop");
+    check(worst <= 3.0, what);
+    check(ok, "device sigmoid: 0 and 1 where libm's formula saturates, inf and NaN as it");
+}
+
 /* The device's gemm (small_gemm.h where the CPU has AVX-512, cblas
  * elsewhere) against cblas_sgemm, on every layout, shapes from 1 to past
  * the small path's limit, beta 0 (with NaN in C, which must be ignored),
@@ -291,10 +341,45 @@ static void check_gemm(void *dev)
                             ok &= close_to(c[i], want[i], 1e-6 * (k + 1));
                         cases++;
                     }
+    /* the narrow-row kernels on the shapes of small networks: long m with
+     * small n and k (forward, and dh = dy W), long k with a tiny m x n
+     * (weight gradients), tails of every length past a block of 16 rows */
+    static const int shapes[][5] = {
+        /* ta, tb, m, n, k */
+        {0, 1, 100, 5, 2},  {0, 1, 100, 1, 5}, {0, 0, 100, 5, 1}, {1, 0, 1, 5, 100},
+        {1, 0, 5, 2, 100},  {0, 1, 37, 7, 8},  {0, 0, 50, 15, 3}, {0, 0, 33, 3, 7},
+        {0, 1, 64, 10, 8},  {1, 0, 8, 2, 77},  {1, 0, 4, 4, 19},  {1, 0, 3, 5, 256},
+        {0, 0, 200, 9, 5},  {0, 1, 19, 2, 2},  {1, 0, 2, 8, 33},  {0, 0, 1000, 4, 6},
+        {0, 0, 100, 1, 8},  {0, 1, 45, 1, 3},  {0, 0, 17, 1, 7},  {0, 1, 100, 1, 2},
+        {0, 0, 33, 1, 1},   {0, 1, 250, 1, 4}, {0, 0, 16, 1, 6},  {0, 1, 31, 15, 1},
+        {1, 0, 1, 1, 100},  {1, 0, 2, 3, 101}, {1, 0, 1, 8, 17},  {1, 0, 3, 1, 50},
+        {1, 0, 1, 3, 16},   {1, 0, 2, 2, 99},  {1, 0, 7, 1, 64},  {1, 0, 1, 16, 40},
+    };
+    static float big_a[8000], big_b[8000], big_c[8000], big_want[8000];
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int bi = 0; bi < 3; bi++) {
+            int ta = shapes[s][0], tb = shapes[s][1], m = shapes[s][2], n = shapes[s][3],
+                k = shapes[s][4];
+            float beta = betas[bi], alpha = bi == 2 ? 0.5f : 1.0f;
+            fill_uniform(big_a, m * k, -1.0f, 1.0f);
+            fill_uniform(big_b, k * n, -1.0f, 1.0f);
+            fill_uniform(big_c, m * n + 1, -1.0f, 1.0f);
+            if (beta == 0.0f) big_c[m * n - 1] = NAN;
+            big_c[m * n] = 42.0f; /* nothing written past C */
+            memcpy(big_want, big_c, (size_t)(m * n) * sizeof(float));
+            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                        tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, big_a, ta ? m : k,
+                        big_b, tb ? k : n, beta, big_want, n);
+            cpu_vt.gemm(dev, ta, tb, m, n, k, alpha, big_a, big_b, beta, big_c);
+            for (int i = 0; i < m * n; i++)
+                ok &= close_to(big_c[i], big_want[i], 1e-6 * (k + 1));
+            ok &= big_c[m * n] == 42.0f;
+            cases++;
+        }
     char what[160];
     snprintf(what, sizeof what,
              "device gemm: %d shapes, every layout, alpha and beta, as cblas_sgemm (%s)", cases,
-             ((const cpu_dev *)dev)->small_gemm ? "small path on AVX-512" : "cblas only here");
+             ((const cpu_dev *)dev)->small_gemm ? "small path on AVX-512" : "cblas only");
     check(ok, what);
 }
 
@@ -320,7 +405,14 @@ int main(void)
         return 1;
     }
     check_unary(dev);
+    check_sigmoid(dev);
     check_rows(dev);
     check_gemm(dev);
+    /* and, on a CPU with AVX-512, the paths of one without: vecmath.h's
+     * sigmoid, cblas_sgemm for every product */
+    if (dev != (void *)&cpu_plain) {
+        check_sigmoid((void *)&cpu_plain);
+        check_gemm((void *)&cpu_plain);
+    }
     return failures ? 1 : 0;
 }

@@ -112,11 +112,50 @@ NN_VEC_CLONES static void abs_loop(int64_t n, const float *restrict x, float *re
     VF_EACH(n, x, y, (vf)((vu)v & 0x7fffffffu));
 }
 
+#ifdef SMALL_GEMM_AVX512
+/* Sigmoid on AVX-512, 16 lanes: 1 / (1 + e^t), t = -x clamped to [-104,
+ * 89] (beyond, the result is 1 or 0 all the same; NaN passes max and min
+ * as their second operand). e^t = 2^n e^r with vecmath.h's reduction and
+ * polynomial, the 2^n applied by vscalefps, which rounds results below
+ * FLT_MIN once and gives inf above FLT_MAX (then 1 / inf = 0, as libm's
+ * formula): about half the operations per element of the generic code. Within
+ * 3 ulp of 1 / (1 + exp(-x)) in double (tests/vecmath.c). */
+SG_TARGET static void sigmoid_avx512(int64_t n, const float *restrict x, float *restrict y)
+{
+    const __m512 lo = _mm512_set1_ps(-104.0f), hi = _mm512_set1_ps(89.0f), one = _mm512_set1_ps(1.0f);
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 t = _mm512_sub_ps(_mm512_setzero_ps(), _mm512_maskz_loadu_ps(mk, x + i));
+        t = _mm512_min_ps(hi, _mm512_max_ps(lo, t));
+        __m512 nn = _mm512_roundscale_ps(_mm512_mul_ps(t, _mm512_set1_ps(1.44269504f)),
+                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m512 r = _mm512_fnmadd_ps(nn, _mm512_set1_ps(0.693145751953125f), t);
+        r = _mm512_fnmadd_ps(nn, _mm512_set1_ps(1.42860677e-6f), r);
+        __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(1.0f / 5040.0f), r, _mm512_set1_ps(1.0f / 720.0f));
+        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f / 120.0f));
+        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f / 24.0f));
+        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f / 6.0f));
+        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(0.5f));
+        __m512 p = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(r, r), q, r), one);
+        __m512 e = _mm512_scalef_ps(p, nn);
+        _mm512_mask_storeu_ps(y + i, mk, _mm512_div_ps(one, _mm512_add_ps(one, e)));
+    }
+}
+#endif
+
 static void cpu_unary(void *dev, nn_unary_op op, int64_t n, const float *restrict x,
                       float *restrict y)
 {
     switch (op) {
-    case NN_UNARY_SIGMOID: sigmoid_loop(n, x, y); break;
+    case NN_UNARY_SIGMOID:
+#ifdef SMALL_GEMM_AVX512
+        if (dev && ((const cpu_dev *)dev)->small_gemm) {
+            sigmoid_avx512(n, x, y);
+            break;
+        }
+#endif
+        sigmoid_loop(n, x, y);
+        break;
     case NN_UNARY_RELU: relu_loop(n, x, y); break;
     case NN_UNARY_TANH:
         for (int64_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
@@ -172,12 +211,42 @@ UNARY_BACKWARD_LOOP(sqrt_backward, 0.5f / yv)
 UNARY_BACKWARD_LOOP(abs_backward, vf_sel(xv > 0.0f, vf_set(1.0f),
                                          vf_sel(xv < 0.0f, vf_set(-1.0f), vf_set(0.0f))))
 
+#ifdef SMALL_GEMM_AVX512
+/* dx (+)= dy y (1 - y) on AVX-512, 16 lanes, the tail masked: the generic
+ * loop's 8 lanes and element-by-element tail cost twice as much on the
+ * sizes of small networks (a few hundred elements). */
+SG_TARGET static void sigmoid_backward_avx512(int64_t n, const float *restrict y,
+                                              const float *restrict dy, float *restrict dx, int acc)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 yv = _mm512_maskz_loadu_ps(mk, y + i);
+        __m512 d = _mm512_mul_ps(_mm512_mul_ps(yv, _mm512_sub_ps(one, yv)),
+                                 _mm512_maskz_loadu_ps(mk, dy + i));
+        if (acc) d = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, dx + i), d);
+        if (mk == 0xffff) /* a masked store costs more, even with every lane on */
+            _mm512_storeu_ps(dx + i, d);
+        else
+            _mm512_mask_storeu_ps(dx + i, mk, d);
+    }
+}
+#endif
+
 static void cpu_unary_backward(void *dev, nn_unary_op op, int64_t n, const float *restrict x,
                                const float *restrict y, const float *restrict dy,
                                float *restrict dx, int acc)
 {
     switch (op) {
-    case NN_UNARY_SIGMOID: sigmoid_backward(n, x, y, dy, dx, acc); break;
+    case NN_UNARY_SIGMOID:
+#ifdef SMALL_GEMM_AVX512
+        if (dev && ((const cpu_dev *)dev)->small_gemm) {
+            sigmoid_backward_avx512(n, y, dy, dx, acc);
+            break;
+        }
+#endif
+        sigmoid_backward(n, x, y, dy, dx, acc);
+        break;
     case NN_UNARY_RELU: relu_backward(n, x, y, dy, dx, acc); break;
     case NN_UNARY_TANH: tanh_backward(n, x, y, dy, dx, acc); break;
     case NN_UNARY_EXP: exp_backward(n, x, y, dy, dx, acc); break;
@@ -276,26 +345,41 @@ static void cpu_repeat_rows(void *dev, int64_t rows, int64_t cols, const float *
 }
 
 /* Few columns (fewer than a vector): x runs as one flat array, in vectors
- * that keep lcm(cols, VF_N) / VF_N partial sums, each lane's column known from
- * its place in that period; the period's lanes are then added by column. */
+ * that keep lcm(cols, VF_N) / VF_N = NV partial sums, each lane's column
+ * known from its place in that period; the rows after the last whole
+ * period make one more, zero-padded. The period (whole rows) is then
+ * folded a row at a time, a vector load at each row's start whose lanes
+ * past cols are ignored. NV is a constant in each copy, so that the sums
+ * stay in registers (through memory, each add waits on a store). */
+static inline __attribute__((always_inline)) void
+sum_rows_period(int64_t rows, int64_t cols, const float *restrict x, float *restrict y, const int NV)
+{
+    const int64_t period = NV * VF_N, total = rows * cols;
+    vf part[8];
+    for (int v = 0; v < NV; v++) part[v] = vf_set(0.0f);
+    int64_t i = 0;
+    for (; i + period <= total; i += period)
+        for (int v = 0; v < NV; v++) part[v] += vf_load(x + i + v * VF_N);
+    float buf[8 * VF_N + VF_N] = {0};
+    if (i < total) {
+        memcpy(buf, x + i, (size_t)(total - i) * sizeof(float));
+        for (int v = 0; v < NV; v++) part[v] += vf_load(buf + v * VF_N);
+    }
+    for (int v = 0; v < NV; v++) vf_store(buf + v * VF_N, part[v]);
+    vf c = vf_load(buf);
+    for (int64_t r = 1; r < period / cols; r++) c += vf_load(buf + r * cols);
+    for (int64_t j = 0; j < cols; j++) y[j] += c[j];
+}
+
 NN_VEC_CLONES static void sum_rows_narrow(int64_t rows, int64_t cols, const float *restrict x,
                                           float *restrict y)
 {
-    int64_t period = cols, nv = 1; /* lcm(cols, VF_N) floats, nv vectors */
-    while (period % VF_N) period += cols;
-    nv = period / VF_N;
-    vf part[VF_N] = {{0}};
-    const int64_t total = rows * cols;
-    int64_t i = 0;
-    for (; i + period <= total; i += period)
-        for (int64_t v = 0; v < nv; v++) part[v] += vf_load(x + i + v * VF_N);
-    for (int64_t v = 0, j = 0; v < nv; v++)
-        for (int l = 0; l < VF_N; l++) {
-            y[j] += part[v][l];
-            if (++j == cols) j = 0;
-        }
-    for (; i < total; i += cols) /* the rows after the last whole period */
-        for (int64_t j = 0; j < cols; j++) y[j] += x[i + j];
+    switch (cols / (cols & -cols)) { /* cols (< 8)'s odd part: lcm(cols, 8) / 8 */
+    case 1: sum_rows_period(rows, cols, x, y, 1); break;
+    case 3: sum_rows_period(rows, cols, x, y, 3); break;
+    case 5: sum_rows_period(rows, cols, x, y, 5); break;
+    default: sum_rows_period(rows, cols, x, y, 7); break;
+    }
 }
 
 NN_VEC_CLONES static void sum_rows_wide(int64_t rows, int64_t cols, const float *restrict x,

@@ -6,7 +6,9 @@
  * one pass over C does it: a block of up to 8 rows of C times 16 columns
  * stays in registers while k runs, each op(A) element broadcast against a
  * row of op(B), the columns past n masked off. op(B) is read in place when
- * it is stored untransposed, else packed first (it is small).
+ * it is stored untransposed, else packed first (it is small). Two shape
+ * classes with rows of C narrower than a vector have their own kernels
+ * (small_gemm_k12, small_gemm_tn_tiny), which store whole vectors.
  *
  * small_gemm_fits says which shapes take this path; the caller checks it,
  * and that the CPU has AVX-512 (__builtin_cpu_supports), before calling
@@ -15,6 +17,7 @@
 #define NN_PLUGINS_SMALL_GEMM_H
 
 #include <stdint.h>
+#include <string.h>
 
 /* Largest m n k and largest packed op(B), in floats (on the stack). */
 #ifndef SMALL_GEMM_MNK
@@ -140,11 +143,241 @@ SG_TARGET static void small_gemv(int ta, int64_t m, int64_t k, float alpha, cons
     }
 }
 
+/* ---- shape classes where rows of C are narrower than a vector ----
+ *
+ * Masked stores of a few floats per row of C are slow on some CPUs (AMD's
+ * Zen 4: the row kernel above spends most of its time storing). The two
+ * kernels below store whole vectors, or one masked vector per call. */
+
+/* 16 rows of C (16 n floats, n whole vectors) from 16 rows of A (16 K
+ * floats, K <= 2: one or two vectors, v0 and v1): lane l of output vector
+ * v is C's element (r, j), its op(A) elements permuted out of v0 and v1 by
+ * idx[v K + p] = r K + p, its op(B) elements bp[v K + p]. */
+SG_INLINE void small_gemm_k12_block(int64_t n, const int K, const __m512i *idx, const __m512 *bp,
+                                    float alpha, float beta, const float *a, float *c)
+{
+    const __m512 v0 = _mm512_loadu_ps(a), v1 = K == 2 ? _mm512_loadu_ps(a + 16) : v0;
+    for (int64_t v = 0; v < n; v++) {
+        __m512 acc = _mm512_mul_ps(_mm512_permutex2var_ps(v0, idx[v * K], v1), bp[v * K]);
+        if (K == 2)
+            acc = _mm512_fmadd_ps(_mm512_permutex2var_ps(v0, idx[v * K + 1], v1), bp[v * K + 1], acc);
+        if (alpha != 1.0f) acc = _mm512_mul_ps(acc, _mm512_set1_ps(alpha));
+        if (beta != 0.0f) /* beta 0: C is not read, as BLAS */
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_loadu_ps(c + 16 * v), acc);
+        _mm512_storeu_ps(c + 16 * v, acc);
+    }
+}
+
+SG_INLINE void small_gemm_k12_rows(int64_t m, int64_t n, const int K, const __m512i *idx,
+                                   const __m512 *bp, float alpha, float beta, const float *a,
+                                   float *c)
+{
+    int64_t i = 0;
+    for (; i + 16 <= m; i += 16) small_gemm_k12_block(n, K, idx, bp, alpha, beta, a + i * K, c + i * n);
+    if (i < m) { /* the last rows, through zero-padded copies */
+        float ab[32] = {0}, cb[16 * 16];
+        memcpy(ab, a + i * K, (size_t)((m - i) * K) * sizeof(float));
+        if (beta != 0.0f) memcpy(cb, c + i * n, (size_t)((m - i) * n) * sizeof(float));
+        small_gemm_k12_block(n, K, idx, bp, alpha, beta, ab, cb);
+        memcpy(c + i * n, cb, (size_t)((m - i) * n) * sizeof(float));
+    }
+}
+
+/* C = alpha A op(B) + beta C for A stored as is (m x k) with k <= 2 and
+ * n < 16: the first layers of narrow networks (k inputs) and their
+ * dh = dy W for k = 1. C is taken as one flat array, 16 rows (n whole
+ * vectors) at a time, stored without masks; each lane's op(A) elements are
+ * permuted out of the block's rows of A (vpermt2ps), its op(B) elements
+ * from patterns made once per call. */
+SG_TARGET static void small_gemm_k12(int tb, int64_t m, int64_t n, int64_t k, float alpha,
+                                     const float *a, const float *b, float beta, float *c)
+{
+    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    /* all of op(B), n k <= 30 floats, in two vectors; element (p, j) at
+     * p sbp + j sbj */
+    const int64_t nk = n * k, sbp = tb ? 1 : n, sbj = tb ? k : 1;
+    const __m512 b0 = _mm512_maskz_loadu_ps((__mmask16)((1u << (nk < 16 ? nk : 16)) - 1), b);
+    const __m512 b1 = _mm512_maskz_loadu_ps((__mmask16)((1u << (nk > 16 ? nk - 16 : 0)) - 1), b + 16);
+    __m512i idx[32];
+    __m512 bp[32];
+    for (int64_t v = 0; v < n; v++) {
+        __m512i flat = _mm512_add_epi32(iota, _mm512_set1_epi32((int)(16 * v)));
+        /* row r = flat / n, exact: (flat + 1/2) / n is 1/(2n) or more from
+         * a whole number, far more than the float product's error */
+        __m512i r = _mm512_cvttps_epi32(
+            _mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(flat), _mm512_set1_ps(0.5f)),
+                          _mm512_set1_ps(1.0f / (float)n)));
+        __m512i j = _mm512_sub_epi32(flat, _mm512_mullo_epi32(r, _mm512_set1_epi32((int)n)));
+        __m512i jb = _mm512_mullo_epi32(j, _mm512_set1_epi32((int)sbj));
+        for (int64_t p = 0; p < k; p++) {
+            idx[v * k + p] = _mm512_add_epi32(_mm512_mullo_epi32(r, _mm512_set1_epi32((int)k)),
+                                              _mm512_set1_epi32((int)p));
+            bp[v * k + p] = _mm512_permutex2var_ps(
+                b0, _mm512_add_epi32(jb, _mm512_set1_epi32((int)(p * sbp))), b1);
+        }
+    }
+    if (k == 1)
+        small_gemm_k12_rows(m, n, 1, idx, bp, alpha, beta, a, c);
+    else
+        small_gemm_k12_rows(m, n, 2, idx, bp, alpha, beta, a, c);
+}
+
+/* 16 rows of c = A b (16 K floats of A, K whole vectors): lane r of the
+ * output takes A's element r K + p of the block, for each p, from the pair
+ * of vectors (2q, 2q + 1) that holds it (the mask mk[p][q]), through
+ * vpermt2ps with idx[p]. */
+SG_INLINE void small_gemv_rows_block(const int K, const __m512i *idx, const __mmask16 (*mk)[4],
+                                     const __m512 *bb, float alpha, float beta, const float *a,
+                                     float *c)
+{
+    __m512 v[8];
+#pragma GCC unroll 8
+    for (int u = 0; u < K; u++) v[u] = _mm512_loadu_ps(a + 16 * u);
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int p = 0; p < K; p++)
+#pragma GCC unroll 4
+        for (int q = 0; q < (K + 1) / 2; q++) {
+            __m512 e = _mm512_maskz_permutex2var_ps(mk[p][q], v[2 * q], idx[p],
+                                                    v[2 * q + 1 < K ? 2 * q + 1 : 2 * q]);
+            if (q % 2)
+                s1 = _mm512_fmadd_ps(e, bb[p], s1);
+            else
+                s0 = _mm512_fmadd_ps(e, bb[p], s0);
+        }
+    __m512 acc = _mm512_add_ps(s0, s1);
+    if (alpha != 1.0f) acc = _mm512_mul_ps(acc, _mm512_set1_ps(alpha));
+    if (beta != 0.0f) /* beta 0: c is not read, as BLAS */
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_loadu_ps(c), acc);
+    _mm512_storeu_ps(c, acc);
+}
+
+SG_INLINE void small_gemv_rows_k(int64_t m, const int K, const float *b, float alpha, float beta,
+                                 const float *a, float *c)
+{
+    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    __m512i idx[8];
+    __mmask16 mk[8][4];
+    __m512 bb[8];
+#pragma GCC unroll 8
+    for (int p = 0; p < K; p++) {
+        __m512i f = _mm512_add_epi32(_mm512_mullo_epi32(iota, _mm512_set1_epi32(K)),
+                                     _mm512_set1_epi32(p));
+        idx[p] = _mm512_and_si512(f, _mm512_set1_epi32(31));
+        __m512i fq = _mm512_srli_epi32(f, 5);
+#pragma GCC unroll 4
+        for (int q = 0; q < (K + 1) / 2; q++)
+            mk[p][q] = _mm512_cmpeq_epi32_mask(fq, _mm512_set1_epi32(q));
+        bb[p] = _mm512_set1_ps(b[p]);
+    }
+    int64_t i = 0;
+    for (; i + 16 <= m; i += 16) small_gemv_rows_block(K, idx, mk, bb, alpha, beta, a + i * K, c + i);
+    if (i < m) { /* the last rows, through zero-padded copies */
+        float ab[16 * 8] = {0}, cb[16];
+        memcpy(ab, a + i * K, (size_t)((m - i) * K) * sizeof(float));
+        if (beta != 0.0f) memcpy(cb, c + i, (size_t)(m - i) * sizeof(float));
+        small_gemv_rows_block(K, idx, mk, bb, alpha, beta, ab, cb);
+        memcpy(c + i, cb, (size_t)(m - i) * sizeof(float));
+    }
+}
+
+/* c (m x 1) = alpha A b + beta c for A stored as is, m x k with 3 <= k <=
+ * 8 (b, k x 1 or 1 x k, contiguous either way): the output layer of a
+ * narrow network. The
+ * column gathers of small_gemv cost more than permuting each row's k
+ * elements out of the 16-row block's k vectors. */
+SG_TARGET static void small_gemv_rows(int64_t m, int64_t k, const float *b, float alpha,
+                                      float beta, const float *a, float *c)
+{
+    switch (k) {
+    case 3: small_gemv_rows_k(m, 3, b, alpha, beta, a, c); break;
+    case 4: small_gemv_rows_k(m, 4, b, alpha, beta, a, c); break;
+    case 5: small_gemv_rows_k(m, 5, b, alpha, beta, a, c); break;
+    case 6: small_gemv_rows_k(m, 6, b, alpha, beta, a, c); break;
+    case 7: small_gemv_rows_k(m, 7, b, alpha, beta, a, c); break;
+    default: small_gemv_rows_k(m, 8, b, alpha, beta, a, c); break;
+    }
+}
+
+/* C (m x n, m n <= 16) = alpha A^T B + beta C with A (k x m) and B (k x n)
+ * stored as is: the weight gradients of narrow layers, k the batch. The
+ * whole of C is one vector of sums, G = 16 / (m n) of them side by side
+ * (G consecutive rows p of A and B at once: they are contiguous), each
+ * lane's A and B elements permuted out of those rows; four chains of sums
+ * over p, and the G copies of C added at the end. */
+SG_INLINE void small_gemm_tn_rows(int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                                  const float *b, float beta, float *c, const int64_t G)
+{
+    const int64_t mn = m * n;
+    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    /* lane l is row g = l / mn's element (w / n, w % n), w = l % mn, of C,
+     * at g m + w / n in the A rows loaded and g n + w % n in the B rows
+     * (exact quotients: see small_gemm_k12) */
+#define SG_DIV(x, d)                                                                    \
+    _mm512_cvttps_epi32(_mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(x), _mm512_set1_ps(0.5f)), \
+                                      _mm512_set1_ps(1.0f / (float)(d))))
+    const __m512i g = SG_DIV(iota, mn);
+    const __m512i w = _mm512_sub_epi32(iota, _mm512_mullo_epi32(g, _mm512_set1_epi32((int)mn)));
+    const __m512i i = SG_DIV(w, n);
+    const __m512i j = _mm512_sub_epi32(w, _mm512_mullo_epi32(i, _mm512_set1_epi32((int)n)));
+#undef SG_DIV
+    const __m512i ia = _mm512_add_epi32(_mm512_mullo_epi32(g, _mm512_set1_epi32((int)m)), i);
+    const __m512i ib = _mm512_add_epi32(_mm512_mullo_epi32(g, _mm512_set1_epi32((int)n)), j);
+    /* lanes of rows past G (16 not a multiple of mn) are loaded as zeros */
+    const __mmask16 ma = (__mmask16)((1u << (G * m)) - 1), mb = (__mmask16)((1u << (G * n)) - 1);
+    __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                   _mm512_setzero_ps()};
+#define SG_TN_ROWS(p, q, MA, MB)                                                            \
+    s[q] = _mm512_fmadd_ps(_mm512_permutexvar_ps(ia, _mm512_maskz_loadu_ps(MA, a + (p) * m)), \
+                           _mm512_permutexvar_ps(ib, _mm512_maskz_loadu_ps(MB, b + (p) * n)), s[q])
+    int64_t p = 0;
+    for (; p + 4 * G <= k; p += 4 * G) {
+        SG_TN_ROWS(p, 0, ma, mb);
+        SG_TN_ROWS(p + G, 1, ma, mb);
+        SG_TN_ROWS(p + 2 * G, 2, ma, mb);
+        SG_TN_ROWS(p + 3 * G, 3, ma, mb);
+    }
+    for (; p + G <= k; p += G) SG_TN_ROWS(p, 0, ma, mb);
+    if (p < k) /* fewer than G rows left: the others' lanes load zeros */
+        SG_TN_ROWS(p, 0, (__mmask16)((1u << ((k - p) * m)) - 1),
+                   (__mmask16)((1u << ((k - p) * n)) - 1));
+#undef SG_TN_ROWS
+    float sums[32] = {0};
+    _mm512_storeu_ps(sums, _mm512_add_ps(_mm512_add_ps(s[0], s[1]), _mm512_add_ps(s[2], s[3])));
+    __m512 v = _mm512_loadu_ps(sums);
+    for (int64_t r = 1; r < G; r++) v = _mm512_add_ps(v, _mm512_loadu_ps(sums + r * mn));
+    const __mmask16 mc = (__mmask16)((1u << mn) - 1);
+    v = _mm512_mul_ps(v, _mm512_set1_ps(alpha));
+    if (beta != 0.0f) v = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(mc, c), v);
+    _mm512_mask_storeu_ps(c, mc, v);
+}
+
+SG_TARGET static void small_gemm_tn_tiny(int64_t m, int64_t n, int64_t k, float alpha,
+                                         const float *a, const float *b, float beta, float *c)
+{
+    if (m * n > 8) /* one copy of C: G a constant, for the loop's addressing */
+        small_gemm_tn_rows(m, n, k, alpha, a, b, beta, c, 1);
+    else
+        small_gemm_tn_rows(m, n, k, alpha, a, b, beta, c, 16 / (m * n));
+}
+
 /* c (m, n) = alpha op(a) op(b) + beta c, row-major, as cblas_sgemm with
  * lda, ldb, ldc the packed ones; the shape must pass small_gemm_fits. */
 SG_TARGET static void small_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
                                  const float *a, const float *b, float beta, float *c)
 {
+    if (ta && !tb && m * n <= 16 && (m * n <= 8 || (m > 1 && n > 1)) && k >= 16) {
+        small_gemm_tn_tiny(m, n, k, alpha, a, b, beta, c);
+        return;
+    }
+    if (!ta && n < 16 && k <= 2 && m >= 16) {
+        small_gemm_k12(tb, m, n, k, alpha, a, b, beta, c);
+        return;
+    }
+    if (!ta && n == 1 && k >= 3 && k <= 8 && m >= 16) {
+        small_gemv_rows(m, k, b, alpha, beta, a, c);
+        return;
+    }
     if (n == 1 || (ta && n <= 4 && k >= 32)) { /* column by column */
         for (int64_t j = 0; j < n; j++)
             small_gemv(ta, m, k, alpha, a, tb ? b + j * k : b + j, tb ? 1 : n, beta, c + j, n);

@@ -48,22 +48,6 @@ static const nn_op_def bce_op = {
     .shape = bce_shape,
 };
 
-/* Is every p in [0, 1]? NaN is not. */
-NN_VEC_CLONES static int all_probabilities(int64_t n, const float *restrict p)
-{
-    vi bad = vi_set(0);
-    int64_t i = 0;
-    for (; i + VF_N <= n; i += VF_N) {
-        vf v = vf_load(p + i);
-        bad |= ~((v >= 0.0f) & (v <= 1.0f));
-    }
-    for (int l = 0; l < VF_N; l++)
-        if (bad[l]) return 0;
-    for (; i < n; i++)
-        if (!(p[i] >= 0.0f && p[i] <= 1.0f)) return 0;
-    return 1;
-}
-
 /* The n terms t log p + (1 - t) log(1 - p), each log clamped at -100
  * (max(log, -100) for p in [0, 1]), summed in double. */
 VF_INLINE vf bce_terms(vf p, vf t)
@@ -80,22 +64,6 @@ VF_INLINE vf bce_terms_01(vf p, vf t)
 {
     vf l = vf_log(vf_sel(t != 0.0f, p, 1.0f - p));
     return vf_sel(l < -100.0f, vf_set(-100.0f), l);
-}
-
-/* Are all targets 0 or 1 (hard labels, the usual case)? */
-NN_VEC_CLONES static int all_zero_one(int64_t n, const float *restrict t)
-{
-    vi other = vi_set(0);
-    int64_t i = 0;
-    for (; i + VF_N <= n; i += VF_N) {
-        vf v = vf_load(t + i);
-        other |= (v != 0.0f) & (v != 1.0f);
-    }
-    for (int l = 0; l < VF_N; l++)
-        if (other[l]) return 0;
-    for (; i < n; i++)
-        if (t[i] != 0.0f && t[i] != 1.0f) return 0;
-    return 1;
 }
 
 /* The terms' sum in VF_N double partial sums; TERMS is bce_terms or
@@ -116,10 +84,39 @@ NN_VEC_CLONES static int all_zero_one(int64_t n, const float *restrict t)
 NN_VEC_CLONES static double bce_sum(int64_t n, const float *restrict p, const float *restrict t)
 {
     double total = 0.0;
-    if (all_zero_one(n, t))
-        BCE_SUM(bce_terms_01);
-    else
-        BCE_SUM(bce_terms);
+    BCE_SUM(bce_terms);
+    return total;
+}
+
+/* The sum of the terms in one pass for hard labels (the usual case), with
+ * bce_terms_01, and the checks alongside: *bad_p when some p is outside [0,
+ * 1] or NaN, *soft when some t is neither 0 nor 1 (the sum is then
+ * meaningless: the caller sums again with bce_terms). */
+NN_VEC_CLONES static double bce_sum_01(int64_t n, const float *restrict p, const float *restrict t,
+                                       int *bad_p, int *soft)
+{
+    vd s = {0};
+    vi bad = vi_set(0), other = vi_set(0);
+    int64_t i = 0;
+    for (; i + VF_N <= n; i += VF_N) {
+        vf pv = vf_load(p + i), tv = vf_load(t + i);
+        bad |= ~((pv >= 0.0f) & (pv <= 1.0f));
+        other |= (tv != 0.0f) & (tv != 1.0f);
+        s += __builtin_convertvector(bce_terms_01(pv, tv), vd);
+    }
+    if (i < n) { /* padded with p = t = 1, whose term is 0 */
+        vf pv = vf_load_part(p + i, n - i, 1.0f), tv = vf_load_part(t + i, n - i, 1.0f);
+        bad |= ~((pv >= 0.0f) & (pv <= 1.0f));
+        other |= (tv != 0.0f) & (tv != 1.0f);
+        s += __builtin_convertvector(bce_terms_01(pv, tv), vd);
+    }
+    double total = 0.0;
+    *bad_p = *soft = 0;
+    for (int l = 0; l < VF_N; l++) {
+        total += s[l];
+        *bad_p |= bad[l] != 0;
+        *soft |= other[l] != 0;
+    }
     return total;
 }
 
@@ -131,14 +128,17 @@ static nn_status bce_cpu_forward(const nn_kernel_call *c)
 {
     const float *restrict p = c->in[IN_P].data, *restrict t = c->in[IN_T].data;
     int64_t n = c->in[IN_P].numel;
-    if (!all_probabilities(n, p))
+    int bad_p, soft;
+    double sum = bce_sum_01(n, p, t, &bad_p, &soft);
+    if (bad_p)
         for (int64_t i = 0; i < n; i++) /* the first one, for the message */
             if (!(p[i] >= 0.0f && p[i] <= 1.0f))
                 return nn_ctx_set_error(c->ctx, NN_INVALID,
                                         "binary_cross_entropy: all elements of input should be "
                                         "between 0 and 1 (element %lld is %g)",
                                         (long long)i, (double)p[i]);
-    c->out[0].data[0] = (float)(-bce_sum(n, p, t) / (double)n);
+    if (soft) sum = bce_sum(n, p, t);
+    c->out[0].data[0] = (float)(-sum / (double)n);
     return NN_OK;
 }
 
