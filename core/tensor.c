@@ -79,7 +79,13 @@ nn_tensor *nn_tensor_scratch_like(nn_ctx *ctx, const nn_shape *shape)
 {
     nn_tensor *t = nn_arena_alloc(ctx, &ctx->meta, sizeof *t);
     if (!t) return nn_ctx_fail(ctx, NN_NO_MEMORY, "out of host memory for scratch tensors");
-    nn_tensor_clear(t);
+    /* Each field written once (several of these a step): tensor_setup sets
+     * ctx, shape, numel, dtype and the strides up to ndim; the rest here. */
+    t->data = NULL;
+    memset(t->stride, 0, sizeof t->stride);
+    t->flags = 0;
+    t->grad = NULL;
+    t->grad_fn = NULL;
     tensor_setup(t, ctx, shape);
     t->data = nn_arena_alloc(ctx, &ctx->scratch, (size_t)t->numel * sizeof(float));
     if (!t->data)
