@@ -1,5 +1,5 @@
-/* cpu.c - the reference device: OpenBLAS for matrix products (and
- * small_gemm.h for the tiny ones), plain loops for the rest, and explicit
+/* cpu.c - the reference device: OpenBLAS for matrix products (loaded on
+ * first use; small_gemm.h for the tiny ones), plain loops for the rest, and explicit
  * vector loops (vecmath.h, one clone per instruction set) for the hot ones:
  * the activations, their gradients, the bias's sum and repeat. Memory is
  * ordinary host memory, so "device" copies are memcpy.
@@ -9,7 +9,9 @@
 #include <nn/plugin.h>
 
 #include <cblas.h>
+#include <dlfcn.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +71,39 @@ NN_VEC_CLONES static void cpu_fill(void *dev, int64_t n, float v, float *restric
     for (; i < n; i++) y[i] = v;
 }
 
+/* OpenBLAS is loaded on the first product small_gemm does not take, not
+ * with the plugin: loading it costs milliseconds of symbol relocations and
+ * starts a thread that spins for a while, which the tiny networks, whose
+ * every product small_gemm does, never need. NN_CBLAS_SONAME is the file
+ * configure found it in. */
+#ifndef NN_CBLAS_SONAME
+#error "NN_CBLAS_SONAME: the file name of the library with cblas_sgemm (set by configure)"
+#endif
+typedef void (*sgemm_fn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE,
+                         const enum CBLAS_TRANSPOSE, const blasint, const blasint,
+                         const blasint, const float, const float *, const blasint,
+                         const float *, const blasint, const float, float *, const blasint);
+
+/* The loaded cblas_sgemm. Two threads that race here both get the same
+ * function: dlopen of a loaded library returns it again. The gemm slot
+ * cannot fail, so a library missing since the build is a fatal error. */
+static sgemm_fn cblas_sgemm_lazy(void)
+{
+    static sgemm_fn loaded;
+    sgemm_fn f = __atomic_load_n(&loaded, __ATOMIC_ACQUIRE);
+    if (f) return f;
+    void *lib = dlopen(NN_CBLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
+    void *sym = lib ? dlsym(lib, "cblas_sgemm") : NULL;
+    if (!sym) {
+        fprintf(stderr, "nn: the " NN_CPU_DEVICE_NAME " device cannot load cblas_sgemm from "
+                        NN_CBLAS_SONAME " for its matrix products: %s\n", dlerror());
+        abort();
+    }
+    memcpy(&f, &sym, sizeof f); /* object to function pointer, as POSIX allows */
+    __atomic_store_n(&loaded, f, __ATOMIC_RELEASE);
+    return f;
+}
+
 static void cpu_gemm(void *dev, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
                      const float *a, const float *b, float beta, float *c)
 {
@@ -79,9 +114,10 @@ static void cpu_gemm(void *dev, int ta, int tb, int64_t m, int64_t n, int64_t k,
         return;
     }
 #endif
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)(ta ? m : k), b,
-                (blasint)(tb ? k : n), beta, c, (blasint)n);
+    cblas_sgemm_lazy()(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                       tb ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k,
+                       alpha, a, (blasint)(ta ? m : k), b, (blasint)(tb ? k : n), beta, c,
+                       (blasint)n);
 }
 
 /* One loop per map, each compiled for every instruction set. ReLU keeps
