@@ -388,6 +388,30 @@ static void check_gemm(void *dev)
     check(ok, what);
 }
 
+/* The AVX-512 sum over rows of fewer than 8 columns gives the generic
+ * one's bits (the same sums in the same order), and writes cols floats. */
+static void check_sum_rows_narrow(void *dev)
+{
+#ifdef SMALL_GEMM_AVX512
+    if (!((const cpu_dev *)dev)->small_gemm) {
+        printf("ok - sum_rows on AVX-512 # SKIP this CPU lacks AVX-512\n");
+        return;
+    }
+    static float x[300 * 7];
+    int same = 1;
+    for (int64_t cols = 1; cols < 8; cols++)
+        for (int64_t rows = 0; rows <= 300; rows += rows < 50 ? 1 : 50) {
+            fill_uniform(x, rows * cols, -1.0f, 1.0f);
+            float y1[9], y2[9];
+            for (int j = 0; j < 9; j++) y1[j] = y2[j] = (float)j;
+            sum_rows_narrow(rows, cols, x, y1);
+            sum_rows_narrow_avx512(rows, cols, x, y2);
+            same &= memcmp(y1, y2, sizeof y1) == 0;
+        }
+    check(same, "sum_rows on AVX-512: the generic sums' bits, 1 to 7 columns, 0 to 300 rows");
+#endif
+}
+
 /* The bce loss's AVX-512 sum of hard-label terms gives bce_sum_01's bits
  * and flags: every length to 80 and a few longer, probabilities over
  * (0, 1) with exact 0s, 1s and denormals, then a NaN, a p outside [0, 1],
@@ -463,6 +487,7 @@ int main(void)
     check_rows(dev);
     check_gemm(dev);
     check_bce_sum();
+    check_sum_rows_narrow(dev);
     /* and, on a CPU with AVX-512, the paths of one without: vecmath.h's
      * sigmoid, cblas_sgemm for every product */
     if (dev != (void *)&cpu_plain) {

@@ -418,6 +418,53 @@ NN_VEC_CLONES static void sum_rows_narrow(int64_t rows, int64_t cols, const floa
     }
 }
 
+#ifdef SMALL_GEMM_AVX512
+/* sum_rows_period's sums, in the same order (so the same bits), without
+ * going through memory: on AVX-512 (VL: 8 lanes, its width), the tail
+ * read through a mask rather than copied, and the period's rows permuted
+ * out of the partial sums in registers rather than loaded back from a
+ * store (which the CPU cannot forward: the loads straddle the stores). */
+SG_INLINE void sum_rows_period_avx512(int64_t rows, int64_t cols, const float *restrict x,
+                                      float *restrict y, const int NV)
+{
+    const int64_t period = NV * 8, total = rows * cols;
+    __m256 part[8];
+    for (int v = 0; v < NV; v++) part[v] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + period <= total; i += period)
+        for (int v = 0; v < NV; v++) part[v] = _mm256_add_ps(part[v], _mm256_loadu_ps(x + i + v * 8));
+    if (i < total)
+        for (int v = 0; v < NV; v++) {
+            int64_t left = total - i - v * 8;
+            __mmask8 mk = left >= 8 ? (__mmask8)0xff : left <= 0 ? (__mmask8)0 : (__mmask8)((1u << left) - 1);
+            part[v] = _mm256_add_ps(part[v], _mm256_maskz_loadu_ps(mk, x + i + v * 8));
+        }
+    /* row r of the period: floats r cols .. r cols + cols - 1 of the
+     * concatenated sums, within part[q] and part[q + 1], q = r cols / 8 */
+    const __m256i iota = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+    __m256 c = part[0];
+    for (int64_t r = 1; r < period / cols; r++) {
+        int64_t f = r * cols, q = f / 8;
+        __m256i idx = _mm256_add_epi32(iota, _mm256_set1_epi32((int)(f % 8)));
+        c = _mm256_add_ps(c, _mm256_permutex2var_ps(part[q], idx, part[q + 1 < NV ? q + 1 : q]));
+    }
+    float out[8];
+    _mm256_storeu_ps(out, c);
+    for (int64_t j = 0; j < cols; j++) y[j] += out[j];
+}
+
+SG_TARGET static void sum_rows_narrow_avx512(int64_t rows, int64_t cols, const float *restrict x,
+                                             float *restrict y)
+{
+    switch (cols / (cols & -cols)) {
+    case 1: sum_rows_period_avx512(rows, cols, x, y, 1); break;
+    case 3: sum_rows_period_avx512(rows, cols, x, y, 3); break;
+    case 5: sum_rows_period_avx512(rows, cols, x, y, 5); break;
+    default: sum_rows_period_avx512(rows, cols, x, y, 7); break;
+    }
+}
+#endif
+
 NN_VEC_CLONES static void sum_rows_wide(int64_t rows, int64_t cols, const float *restrict x,
                                         float *restrict y)
 {
@@ -435,6 +482,12 @@ static void cpu_sum_rows(void *dev, int64_t rows, int64_t cols, const float *res
                          float *restrict y, int acc)
 {
     if (!acc) cpu_fill(dev, cols, 0.0f, y);
+#ifdef SMALL_GEMM_AVX512
+    if (cols < VF_N && dev && ((const cpu_dev *)dev)->small_gemm) {
+        sum_rows_narrow_avx512(rows, cols, x, y);
+        return;
+    }
+#endif
     if (cols < VF_N)
         sum_rows_narrow(rows, cols, x, y);
     else
