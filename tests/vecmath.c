@@ -455,6 +455,23 @@ static void check_bce_sum(void)
         }
     }
     check(same, "bce sum on AVX-512: the bits and checks of the generic sum, lengths 0 to 1100");
+    /* the gradient: the generic loop's bits, acc 0 and 1, nothing past n */
+    static float d1[N + 1], d2[N + 1];
+    int same_g = 1;
+    for (int64_t n = 0; n <= 300; n++)
+        for (int acc = 0; acc <= 1; acc++) {
+            for (int64_t i = 0; i < n; i++) {
+                p[i] = i % 31 == 0 ? (float)(i % 2) : uniform(0.0f, 1.0f);
+                t[i] = i % 37 == 5 ? 0.3f : (float)(rng >> 7 & 1);
+            }
+            if (n > 7) p[7] = NAN;
+            fill_uniform(d1, n + 1, -1.0f, 1.0f);
+            memcpy(d2, d1, (size_t)(n + 1) * sizeof(float));
+            bce_grad_loop(n, 0.37f, p, t, d1, acc);
+            bce_grad_avx512(n, 0.37f, p, t, d2, acc);
+            same_g &= memcmp(d1, d2, (size_t)(n + 1) * sizeof(float)) == 0;
+        }
+    check(same_g, "bce gradient on AVX-512: the generic loop's bits, acc 0 and 1, n floats written");
     check(near, "bce sum on AVX-512: within 1e-6 of the terms in double");
 #else
     printf("ok - bce sum on AVX-512 # SKIP not an x86-64 build\n");
