@@ -5,9 +5,14 @@
  * and libm's special values (inf, NaN, zeros, denormals); its rint as
  * rintf. Then, through the device's own table (cpu.c built into this program): the activations and
  * their gradients, sum_rows and repeat_rows against plain loops, and the
- * small matrix products against cblas_sgemm on every layout. Prints one line
+ * small matrix products against cblas_sgemm on every layout; the bce loss's
+ * AVX-512 sum against its generic one, bit for bit. Prints one line
  * per check, "ok" or "FAIL"; exits 1 on a failure. */
 #include "../plugins/devices/cpu.c"
+/* and the bce loss's kernels (its plugin descriptor renamed: one program) */
+#undef NN_PLUGIN_SYMBOL
+#define NN_PLUGIN_SYMBOL bce_plugin_descriptor
+#include "../plugins/losses/bce.c"
 
 #include <float.h>
 #include <stdio.h>
@@ -383,6 +388,96 @@ static void check_gemm(void *dev)
     check(ok, what);
 }
 
+/* The AVX-512 sum over rows of fewer than 8 columns gives the generic
+ * one's bits (the same sums in the same order), and writes cols floats. */
+static void check_sum_rows_narrow(void *dev)
+{
+#ifdef SMALL_GEMM_AVX512
+    if (!((const cpu_dev *)dev)->small_gemm) {
+        printf("ok - sum_rows on AVX-512 # SKIP this CPU lacks AVX-512\n");
+        return;
+    }
+    static float x[300 * 7];
+    int same = 1;
+    for (int64_t cols = 1; cols < 8; cols++)
+        for (int64_t rows = 0; rows <= 300; rows += rows < 50 ? 1 : 50) {
+            fill_uniform(x, rows * cols, -1.0f, 1.0f);
+            float y1[9], y2[9];
+            for (int j = 0; j < 9; j++) y1[j] = y2[j] = (float)j;
+            sum_rows_narrow(rows, cols, x, y1);
+            sum_rows_narrow_avx512(rows, cols, x, y2);
+            same &= memcmp(y1, y2, sizeof y1) == 0;
+        }
+    check(same, "sum_rows on AVX-512: the generic sums' bits, 1 to 7 columns, 0 to 300 rows");
+#endif
+}
+
+/* The bce loss's AVX-512 sum of hard-label terms gives bce_sum_01's bits
+ * and flags: every length to 80 and a few longer, probabilities over
+ * (0, 1) with exact 0s, 1s and denormals, then a NaN, a p outside [0, 1],
+ * a soft label. The terms themselves: near the double formula. */
+static void check_bce_sum(void)
+{
+#ifdef BCE_AVX512
+    if (!bce_avx512) {
+        printf("ok - bce sum on AVX-512 # SKIP this CPU lacks AVX-512\n");
+        return;
+    }
+    enum { N = 1100 };
+    static float p[N], t[N];
+    int same = 1, near = 1;
+    for (int64_t n = 0; n <= N; n += n < 80 ? 1 : 97) {
+        for (int64_t i = 0; i < n; i++) {
+            p[i] = uniform(0.0f, 1.0f);
+            if (i % 13 == 0) p[i] = uniform(0.0f, 1.0f) * 0x1p-140f; /* denormal */
+            if (i % 29 == 0) p[i] = (float)(i % 2);
+            t[i] = (float)(rng >> 7 & 1);
+        }
+        for (int c = 0; c < 4; c++) {
+            int64_t at = n ? (int64_t)(rng % (uint32_t)n) : 0;
+            float keep_p = n ? p[at] : 0.0f, keep_t = n ? t[at] : 0.0f;
+            if (n && c == 1) p[at] = NAN;
+            if (n && c == 2) p[at] = 1.5f;
+            if (n && c == 3) t[at] = 0.25f;
+            int b1, s1, b2, s2;
+            double a = bce_sum_01(n, p, t, &b1, &s1), v = bce_sum_01_avx512(n, p, t, &b2, &s2);
+            same &= (memcmp(&a, &v, sizeof a) == 0 || (isnan(a) && isnan(v))) && b1 == b2 &&
+                    s1 == s2;
+            if (c == 0) {
+                double ref = 0.0;
+                for (int64_t i = 0; i < n; i++) {
+                    double x = t[i] != 0.0f ? p[i] : 1.0 - (double)p[i];
+                    ref += x > 0.0 && log(x) > -100.0 ? log(x) : -100.0;
+                }
+                near &= fabs(v - ref) <= 1e-6 * (fabs(ref) + 1.0);
+            }
+            if (n) p[at] = keep_p, t[at] = keep_t;
+        }
+    }
+    check(same, "bce sum on AVX-512: the bits and checks of the generic sum, lengths 0 to 1100");
+    /* the gradient: the generic loop's bits, acc 0 and 1, nothing past n */
+    static float d1[N + 1], d2[N + 1];
+    int same_g = 1;
+    for (int64_t n = 0; n <= 300; n++)
+        for (int acc = 0; acc <= 1; acc++) {
+            for (int64_t i = 0; i < n; i++) {
+                p[i] = i % 31 == 0 ? (float)(i % 2) : uniform(0.0f, 1.0f);
+                t[i] = i % 37 == 5 ? 0.3f : (float)(rng >> 7 & 1);
+            }
+            if (n > 7) p[7] = NAN;
+            fill_uniform(d1, n + 1, -1.0f, 1.0f);
+            memcpy(d2, d1, (size_t)(n + 1) * sizeof(float));
+            bce_grad_loop(n, 0.37f, p, t, d1, acc);
+            bce_grad_avx512(n, 0.37f, p, t, d2, acc);
+            same_g &= memcmp(d1, d2, (size_t)(n + 1) * sizeof(float)) == 0;
+        }
+    check(same_g, "bce gradient on AVX-512: the generic loop's bits, acc 0 and 1, n floats written");
+    check(near, "bce sum on AVX-512: within 1e-6 of the terms in double");
+#else
+    printf("ok - bce sum on AVX-512 # SKIP not an x86-64 build\n");
+#endif
+}
+
 int main(void)
 {
     check_math("baseline x86-64", exp_base, log_base, sigmoid_base, rint_base);
@@ -408,6 +503,8 @@ int main(void)
     check_sigmoid(dev);
     check_rows(dev);
     check_gemm(dev);
+    check_bce_sum();
+    check_sum_rows_narrow(dev);
     /* and, on a CPU with AVX-512, the paths of one without: vecmath.h's
      * sigmoid, cblas_sgemm for every product */
     if (dev != (void *)&cpu_plain) {

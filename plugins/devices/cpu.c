@@ -1,5 +1,5 @@
-/* cpu.c - the reference device: OpenBLAS for matrix products (and
- * small_gemm.h for the tiny ones), plain loops for the rest, and explicit
+/* cpu.c - the reference device: OpenBLAS for matrix products (loaded on
+ * first use; small_gemm.h for the tiny ones), plain loops for the rest, and explicit
  * vector loops (vecmath.h, one clone per instruction set) for the hot ones:
  * the activations, their gradients, the bias's sum and repeat. Memory is
  * ordinary host memory, so "device" copies are memcpy.
@@ -9,7 +9,9 @@
 #include <nn/plugin.h>
 
 #include <cblas.h>
+#include <dlfcn.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +71,39 @@ NN_VEC_CLONES static void cpu_fill(void *dev, int64_t n, float v, float *restric
     for (; i < n; i++) y[i] = v;
 }
 
+/* OpenBLAS is loaded on the first product small_gemm does not take, not
+ * with the plugin: loading it costs milliseconds of symbol relocations and
+ * starts a thread that spins for a while, which the tiny networks, whose
+ * every product small_gemm does, never need. NN_CBLAS_SONAME is the file
+ * configure found it in. */
+#ifndef NN_CBLAS_SONAME
+#error "NN_CBLAS_SONAME: the file name of the library with cblas_sgemm (set by configure)"
+#endif
+typedef void (*sgemm_fn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE,
+                         const enum CBLAS_TRANSPOSE, const blasint, const blasint,
+                         const blasint, const float, const float *, const blasint,
+                         const float *, const blasint, const float, float *, const blasint);
+
+/* The loaded cblas_sgemm. Two threads that race here both get the same
+ * function: dlopen of a loaded library returns it again. The gemm slot
+ * cannot fail, so a library missing since the build is a fatal error. */
+static sgemm_fn cblas_sgemm_lazy(void)
+{
+    static sgemm_fn loaded;
+    sgemm_fn f = __atomic_load_n(&loaded, __ATOMIC_ACQUIRE);
+    if (f) return f;
+    void *lib = dlopen(NN_CBLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
+    void *sym = lib ? dlsym(lib, "cblas_sgemm") : NULL;
+    if (!sym) {
+        fprintf(stderr, "nn: the " NN_CPU_DEVICE_NAME " device cannot load cblas_sgemm from "
+                        NN_CBLAS_SONAME " for its matrix products: %s\n", dlerror());
+        abort();
+    }
+    memcpy(&f, &sym, sizeof f); /* object to function pointer, as POSIX allows */
+    __atomic_store_n(&loaded, f, __ATOMIC_RELEASE);
+    return f;
+}
+
 static void cpu_gemm(void *dev, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
                      const float *a, const float *b, float beta, float *c)
 {
@@ -79,9 +114,10 @@ static void cpu_gemm(void *dev, int ta, int tb, int64_t m, int64_t n, int64_t k,
         return;
     }
 #endif
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)(ta ? m : k), b,
-                (blasint)(tb ? k : n), beta, c, (blasint)n);
+    cblas_sgemm_lazy()(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                       tb ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k,
+                       alpha, a, (blasint)(ta ? m : k), b, (blasint)(tb ? k : n), beta, c,
+                       (blasint)n);
 }
 
 /* One loop per map, each compiled for every instruction set. ReLU keeps
@@ -382,6 +418,53 @@ NN_VEC_CLONES static void sum_rows_narrow(int64_t rows, int64_t cols, const floa
     }
 }
 
+#ifdef SMALL_GEMM_AVX512
+/* sum_rows_period's sums, in the same order (so the same bits), without
+ * going through memory: on AVX-512 (VL: 8 lanes, its width), the tail
+ * read through a mask rather than copied, and the period's rows permuted
+ * out of the partial sums in registers rather than loaded back from a
+ * store (which the CPU cannot forward: the loads straddle the stores). */
+SG_INLINE void sum_rows_period_avx512(int64_t rows, int64_t cols, const float *restrict x,
+                                      float *restrict y, const int NV)
+{
+    const int64_t period = NV * 8, total = rows * cols;
+    __m256 part[8];
+    for (int v = 0; v < NV; v++) part[v] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + period <= total; i += period)
+        for (int v = 0; v < NV; v++) part[v] = _mm256_add_ps(part[v], _mm256_loadu_ps(x + i + v * 8));
+    if (i < total)
+        for (int v = 0; v < NV; v++) {
+            int64_t left = total - i - v * 8;
+            __mmask8 mk = left >= 8 ? (__mmask8)0xff : left <= 0 ? (__mmask8)0 : (__mmask8)((1u << left) - 1);
+            part[v] = _mm256_add_ps(part[v], _mm256_maskz_loadu_ps(mk, x + i + v * 8));
+        }
+    /* row r of the period: floats r cols .. r cols + cols - 1 of the
+     * concatenated sums, within part[q] and part[q + 1], q = r cols / 8 */
+    const __m256i iota = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+    __m256 c = part[0];
+    for (int64_t r = 1; r < period / cols; r++) {
+        int64_t f = r * cols, q = f / 8;
+        __m256i idx = _mm256_add_epi32(iota, _mm256_set1_epi32((int)(f % 8)));
+        c = _mm256_add_ps(c, _mm256_permutex2var_ps(part[q], idx, part[q + 1 < NV ? q + 1 : q]));
+    }
+    float out[8];
+    _mm256_storeu_ps(out, c);
+    for (int64_t j = 0; j < cols; j++) y[j] += out[j];
+}
+
+SG_TARGET static void sum_rows_narrow_avx512(int64_t rows, int64_t cols, const float *restrict x,
+                                             float *restrict y)
+{
+    switch (cols / (cols & -cols)) {
+    case 1: sum_rows_period_avx512(rows, cols, x, y, 1); break;
+    case 3: sum_rows_period_avx512(rows, cols, x, y, 3); break;
+    case 5: sum_rows_period_avx512(rows, cols, x, y, 5); break;
+    default: sum_rows_period_avx512(rows, cols, x, y, 7); break;
+    }
+}
+#endif
+
 NN_VEC_CLONES static void sum_rows_wide(int64_t rows, int64_t cols, const float *restrict x,
                                         float *restrict y)
 {
@@ -399,6 +482,12 @@ static void cpu_sum_rows(void *dev, int64_t rows, int64_t cols, const float *res
                          float *restrict y, int acc)
 {
     if (!acc) cpu_fill(dev, cols, 0.0f, y);
+#ifdef SMALL_GEMM_AVX512
+    if (cols < VF_N && dev && ((const cpu_dev *)dev)->small_gemm) {
+        sum_rows_narrow_avx512(rows, cols, x, y);
+        return;
+    }
+#endif
     if (cols < VF_N)
         sum_rows_narrow(rows, cols, x, y);
     else

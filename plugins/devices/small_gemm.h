@@ -149,22 +149,41 @@ SG_TARGET static void small_gemv(int ta, int64_t m, int64_t k, float alpha, cons
  * Zen 4: the row kernel above spends most of its time storing). The two
  * kernels below store whole vectors, or one masked vector per call. */
 
+/* The first f (0 to 16 or more) lanes of a vector. */
+SG_INLINE __mmask16 sg_first(int64_t f)
+{
+    return f >= 16 ? (__mmask16)0xffff : f <= 0 ? (__mmask16)0 : (__mmask16)((1u << f) - 1);
+}
+
 /* 16 rows of C (16 n floats, n whole vectors) from 16 rows of A (16 K
  * floats, K <= 2: one or two vectors, v0 and v1): lane l of output vector
  * v is C's element (r, j), its op(A) elements permuted out of v0 and v1 by
- * idx[v K + p] = r K + p, its op(B) elements bp[v K + p]. */
+ * idx[v K + p] = r K + p, its op(B) elements bp[v K + p]. TAIL: only the
+ * first rows (< 16) are there, read and written through masks (the lanes
+ * past them compute on zeros and are dropped). */
 SG_INLINE void small_gemm_k12_block(int64_t n, const int K, const __m512i *idx, const __m512 *bp,
-                                    float alpha, float beta, const float *a, float *c)
+                                    float alpha, float beta, const float *a, float *c,
+                                    const int TAIL, int64_t rows)
 {
-    const __m512 v0 = _mm512_loadu_ps(a), v1 = K == 2 ? _mm512_loadu_ps(a + 16) : v0;
+    const __m512 v0 = TAIL ? _mm512_maskz_loadu_ps(sg_first(rows * K), a) : _mm512_loadu_ps(a);
+    const __m512 v1 = K != 2 ? v0
+                      : TAIL ? _mm512_maskz_loadu_ps(sg_first(rows * K - 16), a + 16)
+                             : _mm512_loadu_ps(a + 16);
     for (int64_t v = 0; v < n; v++) {
+        const __mmask16 mc = TAIL ? sg_first(rows * n - 16 * v) : (__mmask16)0xffff;
         __m512 acc = _mm512_mul_ps(_mm512_permutex2var_ps(v0, idx[v * K], v1), bp[v * K]);
         if (K == 2)
             acc = _mm512_fmadd_ps(_mm512_permutex2var_ps(v0, idx[v * K + 1], v1), bp[v * K + 1], acc);
         if (alpha != 1.0f) acc = _mm512_mul_ps(acc, _mm512_set1_ps(alpha));
         if (beta != 0.0f) /* beta 0: C is not read, as BLAS */
-            acc = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_loadu_ps(c + 16 * v), acc);
-        _mm512_storeu_ps(c + 16 * v, acc);
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(beta),
+                                  TAIL ? _mm512_maskz_loadu_ps(mc, c + 16 * v)
+                                       : _mm512_loadu_ps(c + 16 * v),
+                                  acc);
+        if (TAIL)
+            _mm512_mask_storeu_ps(c + 16 * v, mc, acc);
+        else
+            _mm512_storeu_ps(c + 16 * v, acc);
     }
 }
 
@@ -173,14 +192,10 @@ SG_INLINE void small_gemm_k12_rows(int64_t m, int64_t n, const int K, const __m5
                                    float *c)
 {
     int64_t i = 0;
-    for (; i + 16 <= m; i += 16) small_gemm_k12_block(n, K, idx, bp, alpha, beta, a + i * K, c + i * n);
-    if (i < m) { /* the last rows, through zero-padded copies */
-        float ab[32] = {0}, cb[16 * 16];
-        memcpy(ab, a + i * K, (size_t)((m - i) * K) * sizeof(float));
-        if (beta != 0.0f) memcpy(cb, c + i * n, (size_t)((m - i) * n) * sizeof(float));
-        small_gemm_k12_block(n, K, idx, bp, alpha, beta, ab, cb);
-        memcpy(c + i * n, cb, (size_t)((m - i) * n) * sizeof(float));
-    }
+    for (; i + 16 <= m; i += 16)
+        small_gemm_k12_block(n, K, idx, bp, alpha, beta, a + i * K, c + i * n, 0, 16);
+    if (i < m) /* the last rows */
+        small_gemm_k12_block(n, K, idx, bp, alpha, beta, a + i * K, c + i * n, 1, m - i);
 }
 
 /* C = alpha A op(B) + beta C for A stored as is (m x k) with k <= 2 and
@@ -225,14 +240,17 @@ SG_TARGET static void small_gemm_k12(int tb, int64_t m, int64_t n, int64_t k, fl
 /* 16 rows of c = A b (16 K floats of A, K whole vectors): lane r of the
  * output takes A's element r K + p of the block, for each p, from the pair
  * of vectors (2q, 2q + 1) that holds it (the mask mk[p][q]), through
- * vpermt2ps with idx[p]. */
+ * vpermt2ps with idx[p]. TAIL: only the first rows (< 16) are there, read
+ * and written through masks. */
 SG_INLINE void small_gemv_rows_block(const int K, const __m512i *idx, const __mmask16 (*mk)[4],
                                      const __m512 *bb, float alpha, float beta, const float *a,
-                                     float *c)
+                                     float *c, const int TAIL, int64_t rows)
 {
     __m512 v[8];
 #pragma GCC unroll 8
-    for (int u = 0; u < K; u++) v[u] = _mm512_loadu_ps(a + 16 * u);
+    for (int u = 0; u < K; u++)
+        v[u] = TAIL ? _mm512_maskz_loadu_ps(sg_first(rows * K - 16 * u), a + 16 * u)
+                    : _mm512_loadu_ps(a + 16 * u);
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
 #pragma GCC unroll 8
     for (int p = 0; p < K; p++)
@@ -246,10 +264,15 @@ SG_INLINE void small_gemv_rows_block(const int K, const __m512i *idx, const __mm
                 s0 = _mm512_fmadd_ps(e, bb[p], s0);
         }
     __m512 acc = _mm512_add_ps(s0, s1);
+    const __mmask16 mc = TAIL ? sg_first(rows) : (__mmask16)0xffff;
     if (alpha != 1.0f) acc = _mm512_mul_ps(acc, _mm512_set1_ps(alpha));
     if (beta != 0.0f) /* beta 0: c is not read, as BLAS */
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_loadu_ps(c), acc);
-    _mm512_storeu_ps(c, acc);
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(beta),
+                              TAIL ? _mm512_maskz_loadu_ps(mc, c) : _mm512_loadu_ps(c), acc);
+    if (TAIL)
+        _mm512_mask_storeu_ps(c, mc, acc);
+    else
+        _mm512_storeu_ps(c, acc);
 }
 
 SG_INLINE void small_gemv_rows_k(int64_t m, const int K, const float *b, float alpha, float beta,
@@ -271,14 +294,10 @@ SG_INLINE void small_gemv_rows_k(int64_t m, const int K, const float *b, float a
         bb[p] = _mm512_set1_ps(b[p]);
     }
     int64_t i = 0;
-    for (; i + 16 <= m; i += 16) small_gemv_rows_block(K, idx, mk, bb, alpha, beta, a + i * K, c + i);
-    if (i < m) { /* the last rows, through zero-padded copies */
-        float ab[16 * 8] = {0}, cb[16];
-        memcpy(ab, a + i * K, (size_t)((m - i) * K) * sizeof(float));
-        if (beta != 0.0f) memcpy(cb, c + i, (size_t)(m - i) * sizeof(float));
-        small_gemv_rows_block(K, idx, mk, bb, alpha, beta, ab, cb);
-        memcpy(c + i, cb, (size_t)(m - i) * sizeof(float));
-    }
+    for (; i + 16 <= m; i += 16)
+        small_gemv_rows_block(K, idx, mk, bb, alpha, beta, a + i * K, c + i, 0, 16);
+    if (i < m) /* the last rows */
+        small_gemv_rows_block(K, idx, mk, bb, alpha, beta, a + i * K, c + i, 1, m - i);
 }
 
 /* c (m x 1) = alpha A b + beta c for A stored as is, m x k with 3 <= k <=
