@@ -37,10 +37,15 @@ static const cpu_dev cpu_plain = {0};
 static const cpu_dev cpu_avx512 = {1};
 #endif
 
+typedef void (*sgemm_fn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE,
+                         const enum CBLAS_TRANSPOSE, const blasint, const blasint,
+                         const blasint, const float, const float *, const blasint,
+                         const float *, const blasint, const float, float *, const blasint);
+static sgemm_fn cblas_load(char **err);
+
 static nn_status cpu_open(const nn_props *p, void **dev, char **err)
 {
     (void)p;
-    (void)err;
     /* no state but the choice: every kernel runs on the calling thread */
     *dev = (void *)&cpu_plain;
 #ifdef SMALL_GEMM_AVX512
@@ -49,6 +54,7 @@ static nn_status cpu_open(const nn_props *p, void **dev, char **err)
         __builtin_cpu_supports("avx512dq"))
         *dev = (void *)&cpu_avx512;
 #endif
+    if (*dev == (void *)&cpu_plain && !cblas_load(err)) return NN_UNSUPPORTED;
     return NN_OK;
 }
 
@@ -79,15 +85,11 @@ NN_VEC_CLONES static void cpu_fill(void *dev, int64_t n, float v, float *restric
 #ifndef NN_CBLAS_SONAME
 #error "NN_CBLAS_SONAME: the file name of the library with cblas_sgemm (set by configure)"
 #endif
-typedef void (*sgemm_fn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE,
-                         const enum CBLAS_TRANSPOSE, const blasint, const blasint,
-                         const blasint, const float, const float *, const blasint,
-                         const float *, const blasint, const float, float *, const blasint);
 
-/* The loaded cblas_sgemm. Two threads that race here both get the same
- * function: dlopen of a loaded library returns it again. The gemm slot
- * cannot fail, so a library missing since the build is a fatal error. */
-static sgemm_fn cblas_sgemm_lazy(void)
+/* The loaded cblas_sgemm, or NULL with the reason in *err. Two threads
+ * that race here both get the same function: dlopen of a loaded library
+ * returns it again. */
+static sgemm_fn cblas_load(char **err)
 {
     static sgemm_fn loaded;
     sgemm_fn f = __atomic_load_n(&loaded, __ATOMIC_ACQUIRE);
@@ -95,12 +97,27 @@ static sgemm_fn cblas_sgemm_lazy(void)
     void *lib = dlopen(NN_CBLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
     void *sym = lib ? dlsym(lib, "cblas_sgemm") : NULL;
     if (!sym) {
-        fprintf(stderr, "nn: the " NN_CPU_DEVICE_NAME " device cannot load cblas_sgemm from "
-                        NN_CBLAS_SONAME " for its matrix products: %s\n", dlerror());
-        abort();
+        nn_fail(err, NN_UNSUPPORTED, "the " NN_CPU_DEVICE_NAME " device cannot load cblas_sgemm from "
+                NN_CBLAS_SONAME " for its matrix products: %s", dlerror());
+        return NULL;
     }
     memcpy(&f, &sym, sizeof f); /* object to function pointer, as POSIX allows */
     __atomic_store_n(&loaded, f, __ATOMIC_RELEASE);
+    return f;
+}
+
+/* The gemm slot cannot fail. A device without the small path loads the
+ * library when it opens, and refuses to open without it; with the small
+ * path, a library gone since the build is found on the first large
+ * product, and is fatal there. */
+static sgemm_fn cblas_sgemm_lazy(void)
+{
+    char *err = NULL;
+    sgemm_fn f = cblas_load(&err);
+    if (!f) {
+        fprintf(stderr, "nn: %s\n", err ? err : "out of memory");
+        abort();
+    }
     return f;
 }
 
