@@ -103,6 +103,13 @@ void *nn_kernel_scratch(const nn_kernel_call *c, size_t nbytes)
     return nn_arena_alloc(c->ctx, &c->ctx->scratch, nbytes);
 }
 
+void nn_kernel_gemm(const nn_kernel_call *c, int ta, int tb, int64_t m, int64_t n, int64_t k,
+                    float alpha, const float *a, const float *b, float beta, float *out)
+{
+    nn_ctx *ctx = c->ctx;
+    ctx->dev.vt->gemm(ctx->dev.h, ta, tb, m, n, k, alpha, a, b, beta, out);
+}
+
 /* ---- the call -------------------------------------------------------------- */
 
 static nn_kernel_tensor kt(const nn_tensor *t)

@@ -6,10 +6,9 @@
  *
  * The op "conv2d" (inputs input, weight and an optional bias; attributes
  * stride, padding and dilation per axis), its cpu kernel (im2col and one
- * OpenBLAS gemm per sample, forward and backward), and the module. */
+ * device gemm per sample, forward and backward), and the module. */
 #include <nn/plugin.h>
 
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -89,7 +88,7 @@ static const nn_op_def conv_op = {
 
 /* ---- its cpu kernel ----
  *
- * im2col and one OpenBLAS gemm per sample, forward and backward. Padding is
+ * im2col and one device gemm per sample, forward and backward. Padding is
  * made real first: each sample is copied into a zeroed plane of
  * (h + 2 ph, w + 2 pw), after which every window lies inside it, and tap
  * t = (ci, ki, kj) of output (i, j) reads xp[off[t] + i sh wp + j sw] with
@@ -212,14 +211,6 @@ static void col2im(const geom *g, const float *restrict dcol, const int64_t *off
         }
 }
 
-static void sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a,
-                  const float *b, float beta, float *c)
-{
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (blasint)m, (blasint)n, (blasint)k, 1.0f, a, (blasint)(ta ? m : k), b,
-                (blasint)(tb ? k : n), beta, c, (blasint)n);
-}
-
 static nn_status no_scratch(const nn_kernel_call *c)
 {
     return nn_ctx_set_error(c->ctx, NN_NO_MEMORY, "conv2d: out of memory for its scratch");
@@ -249,7 +240,7 @@ static nn_status conv_cpu_forward(const nn_kernel_call *c)
     }
     for (int64_t s = 0; s < g.n; s++) {
         im2col(&g, pad_sample(&g, x + s * g.c * g.h * g.w, pad), off, col);
-        sgemm(0, 0, g.o, g.p, k, w, col, 0.0f, y + s * g.o * g.p); /* (o, k) @ (k, p) */
+        nn_kernel_gemm(c, 0, 0, g.o, g.p, k, 1.0f, w, col, 0.0f, y + s * g.o * g.p); /* (o, k) @ (k, p) */
     }
     return NN_OK;
 }
@@ -300,12 +291,12 @@ static nn_status conv_cpu_backward(const nn_kernel_call *c)
         const float *dys = dy + s * g.o * g.p;
         if (dw) { /* dW (o, k) += dy (o, p) @ col^T (p, k) */
             im2col(&g, pad_sample(&g, x + s * g.c * g.h * g.w, pad), off, col);
-            sgemm(0, 1, g.o, g.k, g.p, dys, col, 1.0f, dw);
+            nn_kernel_gemm(c, 0, 1, g.o, g.k, g.p, 1.0f, dys, col, 1.0f, dw);
         }
         if (dx) { /* dcol (k, p) = W^T (k, o) @ dy (o, p) */
             float *dxs = dx + s * g.c * g.h * g.w;
             if (dpad) memset(dpad, 0, (size_t)(g.c * g.hp * g.wp) * sizeof *dpad);
-            sgemm(1, 0, g.k, g.p, g.o, w, dys, 0.0f, dcol);
+            nn_kernel_gemm(c, 1, 0, g.k, g.p, g.o, 1.0f, w, dys, 0.0f, dcol);
             col2im(&g, dcol, off, dpad ? dpad : dxs);
             if (dpad) unpad_sample(&g, dpad, dxs);
         }
@@ -433,7 +424,7 @@ static const nn_module_vt conv_vt = {
 static const nn_component_def conv_components[] = {
     {NN_KIND_OP, "conv2d", "2-d convolution of (N, C, H, W) by (O, C, kH, kW), plus a bias",
      &conv_op, NULL, 0},
-    {NN_KIND_KERNEL, "conv2d", "cpu: im2col and an OpenBLAS gemm per sample", &conv_cpu, NULL,
+    {NN_KIND_KERNEL, "conv2d", "cpu: im2col and a device gemm per sample", &conv_cpu, NULL,
      0},
     {NN_KIND_MODULE, "conv2d", "2-d convolution layer (PyTorch Conv2d)", &conv_vt, conv_props,
      NN_COUNT_OF(conv_props)},

@@ -438,6 +438,14 @@ typedef nn_status (*nn_kernel_fn)(const nn_kernel_call *c);
  * until the step ends (nn_ctx_scratch_reset). NULL when out of memory. */
 NN_API void *nn_kernel_scratch(const nn_kernel_call *c, size_t nbytes);
 
+/* The device's own matrix product, for a kernel on that device: row-major
+ * c (m, n) = alpha * op(a) @ op(b) + beta * c, op transposing when ta or tb
+ * is 1, on device memory; the device picks its path (on cpu: a small-matrix
+ * kernel or OpenBLAS), so a kernel need not link a BLAS of its own. */
+NN_API void nn_kernel_gemm(const nn_kernel_call *c, int ta, int tb, int64_t m, int64_t n,
+                           int64_t k, float alpha, const float *a, const float *b, float beta,
+                           float *out);
+
 typedef struct nn_op_def {
     uint32_t abi_version, struct_size;
     /* ---- slots below are ABI 2.0 ---- */
