@@ -17,11 +17,12 @@
 #include <float.h>
 #include <stdio.h>
 
-static int failures;
+static int checks, failures;
 
 static void check(int ok, const char *what)
 {
     printf("%s - %s\n", ok ? "ok" : "FAIL", what);
+    checks++;
     if (!ok) failures++;
 }
 
@@ -511,5 +512,6 @@ int main(void)
         check_sigmoid((void *)&cpu_plain);
         check_gemm((void *)&cpu_plain);
     }
+    printf("%d passed, %d failed\n", checks - failures, failures);
     return failures ? 1 : 0;
 }
