@@ -6,6 +6,8 @@
 # seed corpus (fuzz/corpus/TARGET). Fails on any finding; the input that
 # triggered it is kept in BUILDDIR/fuzz/findings.
 # Needs clang and libclang-rt-14-dev; the normal build does not.
+# NN_CBLAS_SONAME: the file the cpu device loads OpenBLAS from (make fuzz
+# passes configure's finding).
 set -eu
 src=$(cd "$1" && pwd)
 build=$(cd "$2" && pwd)
@@ -24,6 +26,7 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 CFLAGS="-g -O1 -fno-omit-frame-pointer $SAN -Wall -Wextra -Wno-unused-parameter"
 CPPFLAGS="-I$src/sdk/include -I$build/proto $(pkg-config --cflags libprotobuf-c openblas zlib 2>/dev/null || true)"
 LIBS="$(pkg-config --libs libprotobuf-c) -lltdl -lopenblas -lz -lm"
+cblas=${NN_CBLAS_SONAME:-libopenblas.so.0}
 
 plugins=""
 objs=""
@@ -37,7 +40,7 @@ done
 for f in "$src"/plugins/*/*.c; do
     n=$(basename "$f" .c)
     o=$out/obj/plugin-$n.o
-    echo "$CLANG $CFLAGS -fsanitize=fuzzer-no-link $CPPFLAGS -Dnn_plugin_descriptor=nn_plugin_descriptor_$n -c $f -o $o" >>"$jobs"
+    echo "$CLANG $CFLAGS -fsanitize=fuzzer-no-link $CPPFLAGS -Dnn_plugin_descriptor=nn_plugin_descriptor_$n -DNN_CBLAS_SONAME='\"$cblas\"' -c $f -o $o" >>"$jobs"
     objs="$objs $o"
     plugins="$plugins X($n)"
 done
