@@ -193,7 +193,8 @@ static inline void nn_tensor_clear(nn_tensor *t)
 _Static_assert(sizeof(nn_tensor) == offsetof(nn_tensor, grad_fn) + sizeof(nn_node *),
                "nn_tensor_clear sets every field of nn_tensor");
 
-void nn_strides_contig(const nn_shape *s, int64_t *stride);
+/* The strides of a contiguous tensor of shape s; returns its element count. */
+int64_t nn_strides_contig(const nn_shape *s, int64_t *stride);
 nn_tensor *nn_tensor_scratch_like(nn_ctx *ctx, const nn_shape *shape);
 
 /* ---- autograd ------------------------------------------------------------ */

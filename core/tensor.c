@@ -1,13 +1,14 @@
 /* tensor.c - tensor storage, host copies and in-place updates. */
 #include "nn-impl.h"
 
-void nn_strides_contig(const nn_shape *s, int64_t *stride)
+int64_t nn_strides_contig(const nn_shape *s, int64_t *stride)
 {
     int64_t st = 1;
     for (int i = s->ndim - 1; i >= 0; i--) {
         stride[i] = st;
         st *= s->dim[i];
     }
+    return st;
 }
 
 static bool shape_ok(nn_ctx *ctx, const nn_shape *shape)
@@ -38,12 +39,7 @@ static void tensor_setup(nn_tensor *t, nn_ctx *ctx, const nn_shape *shape)
 {
     t->ctx = ctx;
     t->shape = *shape;
-    int64_t st = 1; /* the strides and, in the same pass, the element count */
-    for (int i = shape->ndim - 1; i >= 0; i--) {
-        t->stride[i] = st;
-        st *= shape->dim[i];
-    }
-    t->numel = st;
+    t->numel = nn_strides_contig(shape, t->stride); /* one pass for both */
     t->dtype = NN_F32;
 }
 
