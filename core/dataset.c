@@ -123,41 +123,28 @@ static nn_status fill_cache(nn_dataset *d, char **err)
     return NN_OK;
 }
 
-/* n samples of a dataset with get_batch, straight from the plugin: its own
- * storage is the cache (the idx plugin keeps bytes, a quarter of floats),
- * so the core keeps no float copy of every sample. A subset's indices are
- * mapped to its parent's, a slice at a time. */
-static nn_status gather_batched(nn_dataset *d, nn_dataset *src, const int64_t *idx, int64_t n,
-                                float *x, float *y, char **err)
+/* Samples ids[0..m) of src with get_batch, straight from the plugin: its
+ * own storage is the cache (the idx plugin keeps bytes, a quarter of
+ * floats), so the core keeps no float copy of every sample. */
+static nn_status read_batch(nn_dataset *src, const int64_t *ids, int64_t m, float *x, float *y,
+                           char **err)
 {
-    int64_t xn = nn_shape_numel(&d->input), yn = nn_shape_numel(&d->target);
-    int64_t map[256];
-    for (int64_t i = 0; i < n;) {
-        int64_t m = n - i;
-        const int64_t *ids = idx + i;
-        if (d->map) {
-            if (m > 256) m = 256;
-            for (int64_t k = 0; k < m; k++) map[k] = d->map[idx[i + k]];
-            ids = map;
-        }
-        char *why = NULL;
-        nn_status st = src->vt->get_batch(src->priv, ids, m, x + i * xn, y + i * yn, &why);
-        if (st) {
-            bool run = true; /* consecutive indices are named as a range */
-            for (int64_t k = 1; k < m && run; k++) run = ids[k] == ids[0] + k;
-            char what[96];
-            if (run)
-                snprintf(what, sizeof what, "samples %lld..%lld", (long long)ids[0],
-                         (long long)(ids[0] + m - 1));
-            else
-                snprintf(what, sizeof what, "a batch of %lld samples from sample %lld",
-                         (long long)m, (long long)ids[0]);
-            return read_failed(src, st, why, what, err);
-        }
+    char *why = NULL;
+    nn_status st = src->vt->get_batch(src->priv, ids, m, x, y, &why);
+    if (!st) {
         free(why);
-        i += m;
+        return NN_OK;
     }
-    return NN_OK;
+    bool run = true; /* consecutive indices are named as a range */
+    for (int64_t k = 1; k < m && run; k++) run = ids[k] == ids[0] + k;
+    char what[96];
+    if (run)
+        snprintf(what, sizeof what, "samples %lld..%lld", (long long)ids[0],
+                 (long long)(ids[0] + m - 1));
+    else
+        snprintf(what, sizeof what, "a batch of %lld samples from sample %lld", (long long)m,
+                 (long long)ids[0]);
+    return read_failed(src, st, why, what, err);
 }
 
 /* Samples idx[0..n): each one's input row (wx floats) from sx to dx and its
@@ -193,24 +180,43 @@ nn_status nn_dataset_gather(nn_dataset *d, const int64_t *idx, int64_t n, float 
                             char **err)
 {
     nn_dataset *src = d->parent ? d->parent : d; /* a subset reads its parent's samples */
-    if (NN_VT_HAS(src->vt, nn_dataset_vt, get_batch))
-        return gather_batched(d, src, idx, n, x, y, err);
-    if (!src->x) {
+    bool batched = NN_VT_HAS(src->vt, nn_dataset_vt, get_batch);
+    if (!batched && !src->x) {
         nn_status st = fill_cache(src, err);
         if (st) return st;
     }
     int64_t xn = nn_shape_numel(&d->input), yn = nn_shape_numel(&d->target);
-    if (!d->map) {
-        gather_pairs(x, src->x, xn, y, src->y, yn, idx, n);
-        return NN_OK;
-    }
     int64_t map[256]; /* a subset's indices, mapped to its parent's a slice at a time */
-    for (int64_t i = 0; i < n; i += 256) {
-        int64_t m = n - i < 256 ? n - i : 256;
-        for (int64_t k = 0; k < m; k++) map[k] = d->map[idx[i + k]];
-        gather_pairs(x + i * xn, src->x, xn, y + i * yn, src->y, yn, map, m);
+    for (int64_t i = 0; i < n;) {
+        int64_t m = n - i;
+        const int64_t *ids = idx + i;
+        if (d->map) {
+            if (m > 256) m = 256;
+            for (int64_t k = 0; k < m; k++) map[k] = d->map[idx[i + k]];
+            ids = map;
+        }
+        if (batched) {
+            nn_status st = read_batch(src, ids, m, x + i * xn, y + i * yn, err);
+            if (st) return st;
+        } else {
+            gather_pairs(x + i * xn, src->x, xn, y + i * yn, src->y, yn, ids, m);
+        }
+        i += m;
     }
     return NN_OK;
+}
+
+nn_status nn_dataset_gather_batch(nn_dataset *d, const int64_t *idx, int64_t n, nn_tensor *x,
+                                  nn_tensor *y, float *hx, float *hy, char **err)
+{
+    if (d->ctx->dev.host_memory) /* the device's memory takes the samples straight */
+        return nn_dataset_gather(d, idx, n, x->data, y->data, err);
+    nn_status st = nn_dataset_gather(d, idx, n, hx, hy, err);
+    if (!st) {
+        nn_tensor_from_host(x, hx, x->numel);
+        nn_tensor_from_host(y, hy, y->numel);
+    }
+    return st;
 }
 
 /* ---- the DataLoader ---- */
@@ -241,12 +247,15 @@ nn_status nn_loader_open(nn_dataset *d, int64_t batch, nn_shuffle shuffle, int d
                        (long long)batch, (long long)d->len);
     nn_loader *l = calloc(1, sizeof *l);
     int64_t b = batch < d->len ? batch : d->len;
+    bool stage = !d->ctx->dev.host_memory; /* host rows, then a copy to the device */
     if (l) {
         l->order = malloc((size_t)d->len * sizeof *l->order);
-        l->hx = malloc((size_t)(b * nn_shape_numel(&d->input)) * sizeof(float));
-        l->hy = malloc((size_t)(b * nn_shape_numel(&d->target)) * sizeof(float));
+        if (stage) {
+            l->hx = malloc((size_t)(b * nn_shape_numel(&d->input)) * sizeof(float));
+            l->hy = malloc((size_t)(b * nn_shape_numel(&d->target)) * sizeof(float));
+        }
     }
-    if (!l || !l->order || !l->hx || !l->hy) {
+    if (!l || !l->order || (stage && (!l->hx || !l->hy))) {
         nn_loader_free(l);
         return nn_fail(err, NN_NO_MEMORY, "out of memory");
     }
@@ -269,14 +278,12 @@ void nn_loader_free(nn_loader *l)
     free(l);
 }
 
-/* A scratch tensor of n samples, filled from h unless h is NULL. */
-static nn_tensor *batch_tensor(nn_ctx *ctx, const nn_shape *sample, int64_t n, const float *h)
+/* A scratch tensor of n samples. */
+static nn_tensor *batch_tensor(nn_ctx *ctx, const nn_shape *sample, int64_t n)
 {
     nn_shape s = {sample->ndim + 1, {n}};
     memcpy(s.dim + 1, sample->dim, (size_t)sample->ndim * sizeof s.dim[0]);
-    nn_tensor *t = nn_tensor_scratch(ctx, &s);
-    if (t && h) nn_tensor_from_host(t, h, nn_tensor_numel(t));
-    return t;
+    return nn_tensor_scratch(ctx, &s);
 }
 
 int nn_loader_next(nn_loader *l, nn_tensor **x, nn_tensor **y)
@@ -295,26 +302,17 @@ int nn_loader_next(nn_loader *l, nn_tensor **x, nn_tensor **y)
         l->pos = -1;
         return 0;
     }
-    /* Device memory that is host memory takes the samples straight. */
-    bool direct = d->ctx->dev.host_memory;
-    nn_tensor *tx = NULL, *ty = NULL;
-    if (direct && (!(tx = batch_tensor(d->ctx, &d->input, n, NULL)) ||
-                   !(ty = batch_tensor(d->ctx, &d->target, n, NULL))))
-        return -1;
+    nn_tensor *tx = batch_tensor(d->ctx, &d->input, n), *ty = batch_tensor(d->ctx, &d->target, n);
+    if (!tx || !ty) return -1;
     char *err = NULL;
-    nn_status st = nn_dataset_gather(d, l->order + l->pos, n, direct ? tx->data : l->hx,
-                                     direct ? ty->data : l->hy, &err);
+    nn_status st = nn_dataset_gather_batch(d, l->order + l->pos, n, tx, ty, l->hx, l->hy, &err);
     if (st) {
         nn_ctx_fail(d->ctx, st, "%s", err ? err : nn_strerror(st));
         free(err);
         return -1;
     }
     l->pos += n;
-    if (!direct) {
-        tx = batch_tensor(d->ctx, &d->input, n, l->hx);
-        ty = batch_tensor(d->ctx, &d->target, n, l->hy);
-    }
     *x = tx;
     *y = ty;
-    return *x && *y ? 1 : -1;
+    return 1;
 }

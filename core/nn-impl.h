@@ -349,6 +349,11 @@ void nn_order_shuffle(nn_rng *r, int64_t *order, int64_t n);
 /* Fills host rows for idx[0..n) from the dataset. */
 nn_status nn_dataset_gather(nn_dataset *d, const int64_t *idx, int64_t n, float *x, float *y,
                             char **err);
+/* Fills the batch tensors x and y with samples idx[0..n): straight into
+ * them on a device whose memory is host memory, otherwise into the host
+ * rows hx and hy and then to the device (hx, hy unused: may be NULL). */
+nn_status nn_dataset_gather_batch(nn_dataset *d, const int64_t *idx, int64_t n, nn_tensor *x,
+                                  nn_tensor *y, float *hx, float *hy, char **err);
 
 /* Property i as key and text (value caller-owned), for checkpoints. */
 int nn_props_count(const nn_props *p);

@@ -169,12 +169,7 @@ static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, 
         const int64_t *ids = order ? order + b * batch : idx; /* the batch's samples */
         if (!order)
             for (int64_t k = 0; k < bs; k++) idx[k] = b * batch + k;
-        if ((st = nn_dataset_gather(d, ids, bs, direct ? x->data : hx, direct ? y->data : hy, err)))
-            break;
-        if (!direct) {
-            nn_tensor_from_host(x, hx, x->numel);
-            nn_tensor_from_host(y, hy, y->numel);
-        }
+        if ((st = nn_dataset_gather_batch(d, ids, bs, x, y, hx, hy, err))) break;
         float loss;
         double acc = NAN;
         int64_t correct = 0, total = 0;
