@@ -13,6 +13,7 @@
  * input: [1, rows, cols], pixels scaled to [0, 1] (byte / 255)
  * target: [1], the class index as a float, in 0..classes-1 */
 #include <nn/plugin.h>
+#include "../devices/clones.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -232,19 +233,12 @@ static nn_status idx_load(const char *images, const char *labels, int classes, v
 
 static void idx_close(void *priv) { idx_free(priv); }
 
-/* The hot loop is built for AVX2 and for baseline x86-64, and the loader
- * picks one by the CPU it runs on; elsewhere, built once. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define CLONES
-#endif
 
 /* x[0..n) = the pixels src[0..n) / 255, in blocks of 16 that the compiler
  * makes vector conversions and divisions of: each value is the one a table
  * of v / 255.0f gives (a product by 1/255 would differ in the last bit for
  * half of them), at a fraction of the table's cost per pixel. */
-CLONES static void scale_pixels(const uint8_t *restrict src, float *restrict x, int64_t n)
+NN_VEC_CLONES static void scale_pixels(const uint8_t *restrict src, float *restrict x, int64_t n)
 {
     int64_t k = 0;
     for (; k + 16 <= n; k += 16)

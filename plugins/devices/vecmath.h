@@ -34,14 +34,7 @@ typedef int32_t vi __attribute__((vector_size(VF_N * sizeof(int32_t))));
 typedef uint32_t vu __attribute__((vector_size(VF_N * sizeof(uint32_t)))); /* bit work: wraps */
 typedef double vd __attribute__((vector_size(VF_N * sizeof(double))));
 
-/* One clone per instruction set for a function with vector loops: AVX-512,
- * AVX2 + FMA, and the x86-64 baseline. Elsewhere, the one build. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__ELF__)
-#define NN_VEC_CLONES \
-    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NN_VEC_CLONES
-#endif
+#include "clones.h" /* NN_VEC_CLONES */
 
 #define VF_INLINE static inline __attribute__((always_inline))
 

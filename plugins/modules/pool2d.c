@@ -10,6 +10,7 @@
  *
  * Two ops with their cpu kernels, and the two modules. */
 #include <nn/plugin.h>
+#include "../devices/clones.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -151,13 +152,6 @@ typedef float lanes_u __attribute__((vector_size(LANES * sizeof(float)), aligned
 #define LOW(u, v) __builtin_shufflevector(u, v, 0, 4, 1, 5)
 #define HIGH(u, v) __builtin_shufflevector(u, v, 2, 6, 3, 7)
 
-/* The hot loops are built for AVX2 and for baseline x86-64, and the loader
- * picks one by the CPU it runs on; elsewhere, built once. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define CLONES
-#endif
 
 static int two_by_two(const geom *g)
 {
@@ -190,7 +184,7 @@ static inline int scan4(float a, float b, float c, float d)
 }
 
 /* The output row y (ow) of the input rows r0 and r1. */
-CLONES static void max2_row(int64_t ow, const float *restrict r0, const float *restrict r1,
+NN_VEC_CLONES static void max2_row(int64_t ow, const float *restrict r0, const float *restrict r1,
                             float *restrict y)
 {
     if (ow < LANES) {
@@ -214,7 +208,7 @@ CLONES static void max2_row(int64_t ow, const float *restrict r0, const float *r
 /* The gradient rows q0 and q1 of the input rows r0 and r1 (+)= the output
  * row's gradient d (ow) at each window's argmax, zeros elsewhere. A row's
  * last vector adds nothing to the outputs it shares with the one before. */
-CLONES static void max2_row_backward(int64_t ow, const float *restrict r0,
+NN_VEC_CLONES static void max2_row_backward(int64_t ow, const float *restrict r0,
                                      const float *restrict r1, const float *restrict d,
                                      float *restrict q0, float *restrict q1, int acc)
 {
