@@ -50,7 +50,7 @@ extern "C" {
 /* ABI of this header. A plugin built against major M minor m loads in a core
  * with the same M and a minor >= m. */
 #define NN_ABI_MAJOR 2
-#define NN_ABI_MINOR 0
+#define NN_ABI_MINOR 1
 #define NN_ABI ((uint32_t)((NN_ABI_MAJOR << 16) | NN_ABI_MINOR))
 
 #define NN_VT_HEADER(type) .abi_version = NN_ABI, .struct_size = sizeof(type)
@@ -344,7 +344,7 @@ typedef struct nn_device_vt {
     /* t += value * (a op b); a has n elements, b n or bn as in binary */
     void (*addc)(void *dev, nn_binary_op op, int64_t n, float value, const float *a, int64_t bn,
                  const float *b, float *t);
-    /* ---- appended to ABI 2.0; a table that ends before it reads as 0 ---- */
+    /* ---- ABI 2.1; a table that ends before it reads as 0 ---- */
     uint32_t flags; /* NN_DEVICE_* */
 } nn_device_vt;
 
@@ -438,7 +438,7 @@ typedef nn_status (*nn_kernel_fn)(const nn_kernel_call *c);
  * until the step ends (nn_ctx_scratch_reset). NULL when out of memory. */
 NN_API void *nn_kernel_scratch(const nn_kernel_call *c, size_t nbytes);
 
-/* The device's own matrix product, for a kernel on that device: row-major
+/* (ABI 2.1) The device's own matrix product, for a kernel on that device: row-major
  * c (m, n) = alpha * op(a) @ op(b) + beta * c, op transposing when ta or tb
  * is 1, on device memory; the device picks its path (on cpu: a small-matrix
  * kernel or OpenBLAS), so a kernel need not link a BLAS of its own. */
