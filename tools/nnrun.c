@@ -20,6 +20,7 @@
 #include "schedule.h"
 #include "dataspec.h"
 #include "escape.h"
+#include "history.h"
 
 #include <ctype.h>
 #include <signal.h>
@@ -459,6 +460,8 @@ typedef struct {
     run_state *r;
     nn_status st; /* a failed periodic save stops training */
     char *err;
+    history hist;  /* every epoch's figures */
+    double t_last; /* when the epoch now ending began */
 } epoch_state;
 
 static void print_stats(const char *label, const nn_epoch_stats *s, const nn_epoch_stats *val)
@@ -534,17 +537,25 @@ static int on_epoch(const nn_epoch_stats *s, void *user)
 {
     epoch_state *es = user;
     const options *o = es->o;
+    history_row row = {s->epoch, s->loss, s->accuracy, NAN, NAN, NAN, now() - es->t_last};
+    if (nn_optim_get(es->r->optim, "lr", &row.lr)) row.lr = NAN;
     if (s->epoch % o->log_every == 0 || s->epoch == o->epochs - 1) {
         char label[32];
         snprintf(label, sizeof label, "epoch: %5lld", (long long)s->epoch);
         nn_epoch_stats vs;
         if (es->r->val && (es->st = eval_val(o, es->r, &vs, &es->err))) return 1;
+        if (es->r->val) row.val_loss = vs.loss, row.val_accuracy = vs.accuracy;
         print_stats(label, s, es->r->val ? &vs : NULL);
         fflush(stdout);
+    }
+    if (history_push(&es->hist, &row)) {
+        es->st = nn_fail(&es->err, NN_NO_MEMORY, "out of memory");
+        return 1;
     }
     if (o->save && o->save_every && (s->epoch + 1) % o->save_every == 0 &&
         s->epoch != o->epochs - 1) /* the last epoch is saved once, after the loop */
         es->st = save_run(o, es->r, s->epoch + 1, &es->err);
+    es->t_last = now(); /* the next epoch's time leaves out validation and saving */
     return es->st != NN_OK;
 }
 
@@ -728,10 +739,11 @@ static int cmd_train(options *o, int argc, char **argv)
                (long long)nn_dataset_len(r.val));
     print_stats("before:     ", &before, r.val ? &vbefore : NULL);
     if (o->detect_anomaly) nn_ctx_set_detect_anomaly(r.ctx, 1);
-    epoch_state es = {o, &r, NN_OK, NULL};
+    epoch_state es = {o, &r, NN_OK, NULL, {0}, 0.0};
     nn_fit_opts fo = {o->epochs, o->batch, shuffle_mode(o->shuffle),
                       on_epoch, &es, first, r.order, r.sched, o->drop_last, o->clip};
     double t0 = now();
+    es.t_last = t0;
     st = nn_fit(r.model, r.loss, r.optim, r.data, &fo, &err);
     double dt = now() - t0;
     if (!st && es.st) {
@@ -740,6 +752,7 @@ static int cmd_train(options *o, int argc, char **argv)
         es.err = NULL;
     }
     free(es.err);
+    history_free(&es.hist);
     if (st) goto out;
     int64_t done = o->epochs > first ? o->epochs - first : 0;
     int64_t n = nn_dataset_len(r.data);
