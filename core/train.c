@@ -112,9 +112,17 @@ static nn_status nonfinite(nn_module *m, nn_status st, float loss, int64_t epoch
     return pst ? nn_fail(err, pst, "reading the parameters: %s", nn_strerror(pst)) : NN_OK;
 }
 
+/* nn_fit's on_batch and what it said: stop after the epoch's last batch
+ * (the epoch complete) or before it. */
+typedef struct batch_cb {
+    nn_batch_fn fn; /* NULL: none */
+    void *user;
+    enum { RUN_ON, STOP_AT_END, STOP_PARTIAL } stop;
+} batch_cb;
+
 static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, int64_t batch,
                           const int64_t *order, bool drop_last, int64_t epoch, double clip,
-                          nn_epoch_stats *out, char **err)
+                          batch_cb *cb, nn_epoch_stats *out, char **err)
 {
     nn_ctx *ctx = m->ctx;
     if (batch <= 0) return nn_fail(err, NN_INVALID, "batch size must be positive");
@@ -163,6 +171,7 @@ static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, 
     double sum_loss = 0, sum_acc = 0, wsum_loss = 0;
     int64_t sum_correct = 0, sum_total = 0;
     bool has_acc = true;
+    nn_batch_fn on_batch = cb ? cb->fn : NULL;
     for (int64_t b = 0; b < nb + (rest > 0) && !st; b++) {
         int64_t bs = b < nb ? batch : rest;
         nn_tensor *x = b < nb ? xb : xl, *y = b < nb ? yb : yl;
@@ -184,13 +193,22 @@ static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, 
         sum_acc += acc;
         sum_correct += correct;
         sum_total += total;
+        if (on_batch) { /* NULL (the common case) costs this one branch */
+            nn_batch_stats bst = {epoch, b, nb + (rest > 0), b * batch + bs, loss};
+            if (on_batch(&bst, cb->user)) {
+                bool last = b == nb + (rest > 0) - 1; /* its parameters checked above */
+                cb->stop = last ? STOP_AT_END : STOP_PARTIAL;
+                if (!last && o) st = nonfinite(m, NN_OK, loss, epoch, b, err);
+                break;
+            }
+        }
     }
     nn_grad_set_enabled(ctx, prev_grad);
     prev_modes.cap = prev_modes.n; /* put every module's mode back */
     prev_modes.n = 0;
     if (prev_modes.flag) restore_modes(m, &prev_modes);
     free(prev_modes.flag);
-    if (!st && out) {
+    if (!st && out && !(cb && cb->stop == STOP_PARTIAL)) {
         /* Weighted by samples; with equal batches the plain mean, summed as
          * it always was so that the figures stay the same to the last digit. */
         if (!rest) {
@@ -217,7 +235,7 @@ static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, 
 nn_status nn_fit_epoch(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, int64_t batch,
                        const int64_t *order, nn_epoch_stats *out, char **err)
 {
-    return fit_pass(m, l, o, d, batch, order, false, -1, 0.0, out, err);
+    return fit_pass(m, l, o, d, batch, order, false, -1, 0.0, NULL, out, err);
 }
 
 nn_status nn_fit(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, const nn_fit_opts *opts,
@@ -253,9 +271,12 @@ nn_status nn_fit(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, const nn_
             ord = tmp;
         }
         nn_epoch_stats s = {.epoch = e};
-        st = fit_pass(m, l, o, d, opts->batch, ord, opts->drop_last, e, opts->clip_grad_norm, &s,
-                      err);
-        if (!st && opts->on_epoch && opts->on_epoch(&s, opts->user)) break;
+        batch_cb cb = {opts->on_batch, opts->user, RUN_ON};
+        st = fit_pass(m, l, o, d, opts->batch, ord, opts->drop_last, e, opts->clip_grad_norm, &cb,
+                      &s, err);
+        if (st || cb.stop == STOP_PARTIAL) break; /* on_epoch sees complete epochs only */
+        if (opts->on_epoch && opts->on_epoch(&s, opts->user)) break;
+        if (cb.stop) break;
     }
     free(own);
     free(tmp);

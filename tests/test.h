@@ -126,6 +126,7 @@ void register_loader_tests(void);
 void register_batches_tests(void);
 void register_props_tests(void);
 void register_train_tests(void);
+void register_on_batch_tests(void);
 void register_checkpoint_tests(void);
 void register_describe_tests(void);
 void register_op_tests(void);

@@ -229,6 +229,7 @@ int main(int argc, char **argv)
     register_loader_tests();
     register_props_tests();
     register_train_tests();
+    register_on_batch_tests();
     register_batches_tests();
     register_checkpoint_tests();
     register_describe_tests();

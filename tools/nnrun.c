@@ -740,8 +740,9 @@ static int cmd_train(options *o, int argc, char **argv)
     print_stats("before:     ", &before, r.val ? &vbefore : NULL);
     if (o->detect_anomaly) nn_ctx_set_detect_anomaly(r.ctx, 1);
     epoch_state es = {o, &r, NN_OK, NULL, {0}, 0.0};
-    nn_fit_opts fo = {o->epochs, o->batch, shuffle_mode(o->shuffle),
-                      on_epoch, &es, first, r.order, r.sched, o->drop_last, o->clip};
+    nn_fit_opts fo = {.epochs = o->epochs, .batch = o->batch, .shuffle = shuffle_mode(o->shuffle),
+                      .on_epoch = on_epoch, .user = &es, .first_epoch = first, .order = r.order,
+                      .schedule = r.sched, .drop_last = o->drop_last, .clip_grad_norm = o->clip};
     double t0 = now();
     es.t_last = t0;
     st = nn_fit(r.model, r.loss, r.optim, r.data, &fo, &err);

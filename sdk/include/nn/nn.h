@@ -678,6 +678,20 @@ typedef struct nn_epoch_stats {
 /* Called after every epoch; a non-zero return stops training early. */
 typedef int (*nn_epoch_fn)(const nn_epoch_stats *s, void *user);
 
+/* One training batch, as nn_fit hands it to opts->on_batch (a progress bar,
+ * a step counter, a stop at a time limit). */
+typedef struct nn_batch_stats {
+    int64_t epoch;   /* as nn_epoch_stats.epoch */
+    int64_t batch;   /* 0-based index in the epoch */
+    int64_t batches; /* batches in this epoch */
+    int64_t samples; /* samples of this epoch trained so far, this batch included */
+    double loss;     /* the batch's loss (the mean over its samples) */
+} nn_batch_stats;
+
+/* Called after every training batch, its optimizer step done; a non-zero
+ * return stops training after that batch. */
+typedef int (*nn_batch_fn)(const nn_batch_stats *s, void *user);
+
 typedef struct nn_fit_opts {
     int64_t epochs;      /* train until this many epochs are complete */
     int64_t batch;
@@ -691,6 +705,11 @@ typedef struct nn_fit_opts {
     nn_schedule *schedule; /* optional: applied to the optimizer before each epoch */
     int drop_last;       /* training skips the last partial batch */
     double clip_grad_norm; /* > 0: nn_clip_grad_norm(m, it) between backward and step */
+    /* Fields are only ever appended here, so that initialisers by position
+     * or by name keep their meaning; one left out is 0 (NULL): off. */
+    nn_batch_fn on_batch; /* optional: after every training batch, with user; its
+                             non-zero return stops training at once: the epoch's
+                             on_epoch is called only if that batch was its last */
 } nn_fit_opts;
 
 /* torch.nn.utils.clip_grad_norm_: the 2-norm of every gradient together
@@ -714,7 +733,9 @@ NN_API nn_status nn_fit_epoch(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset 
 /* The whole loop: epochs first_epoch .. epochs-1, shuffling per opts->shuffle
  * with the context's RNG (SAMPLE leaves opts->order as it is), dropping the
  * last partial batch when opts->drop_last, applying opts->schedule before each epoch and
- * calling opts->on_epoch after each. */
+ * calling opts->on_epoch after each, opts->on_batch (when set) after each
+ * training batch. Either callback stops training by returning non-zero; nn_fit
+ * then returns NN_OK, the parameters checked finite as at an epoch's end. */
 NN_API nn_status nn_fit(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d,
                         const nn_fit_opts *opts, char **err);
 
