@@ -21,6 +21,8 @@
 #include "dataspec.h"
 #include "escape.h"
 #include "history.h"
+#include "metrics.h"
+#include "progress.h"
 
 #include <ctype.h>
 #include <signal.h>
@@ -58,6 +60,9 @@ typedef struct {
     schedule_opts sched; /* --schedule, --lr-schedule */
     char *val;       /* --val SPEC */
     double val_split; /* --val-split F (0: none) */
+    char *metrics;    /* --metrics FILE.csv */
+    int quiet;        /* --quiet */
+    progress_mode progress; /* --progress */
 } options;
 
 static const char *const with_value[] = {"data",        "model",     "loss",   "optim",
@@ -65,7 +70,7 @@ static const char *const with_value[] = {"data",        "model",     "loss",   "
                                          "log-every",   "device",    "plugin-path", "save",
                                          "save-every",  "info",      "resume",
                                          "schedule",    "lr-schedule", "input-shape",
-                                         "val",         "val-split"};
+                                         "val",         "val-split", "metrics", "progress"};
 enum { OPT_DATA, OPT_MODEL, OPT_LOSS, OPT_OPTIM, OPT_EPOCHS, OPT_BATCH, OPT_SHUFFLE, OPT_SEED };
 #define DROP_LAST_KEY "drop-last" /* checkpoint metadata of a run trained with --drop-last */
 #define CLIP_KEY "clip-grad-norm"  /* and of one trained with --clip-grad-norm */
@@ -119,6 +124,13 @@ static const char usage[] =
     "  --val SPEC        a validation dataset, evaluated on every logged epoch\n"
     "  --val-split F     hold out a seeded random fraction F of the data for\n"
     "                    validation (0 < F < 1; the same --seed, the same split)\n"
+    "  --metrics FILE    write each epoch's figures as CSV (epoch,loss,accuracy,\n"
+    "                    val_loss,val_accuracy,lr,seconds; with validation, every\n"
+    "                    epoch is validated); after --resume, this run's epochs\n"
+    "  --progress WHEN   auto | always | never        (auto)\n"
+    "                    a bar during each epoch; auto: when stdout is a terminal\n"
+    "  --quiet           no bar, no before: or epoch lines; errors, the time:\n"
+    "                    and saved: lines stay\n"
     "  --resume FILE     continue a saved run up to --epochs in total (with its\n"
     "                    schedules, unless --schedule or --lr-schedule replace them)\n"
     "  --schedule 'E: key=value ...'   set optimizer properties at the start of\n"
@@ -233,6 +245,11 @@ static int set_option(options *o, const char *name, const char *value)
     else if (!strcmp(name, "info")) o->info = (char *)value;
     else if (!strcmp(name, "resume")) o->resume = (char *)value;
     else if (!strcmp(name, "val")) o->val = (char *)value;
+    else if (!strcmp(name, "metrics")) o->metrics = (char *)value;
+    else if (!strcmp(name, "progress")) {
+        if (progress_mode_parse(value, &o->progress))
+            return die("--progress expects never, auto or always, got '%s'", value);
+    }
     else if (!strcmp(name, "val-split")) {
         char *end;
         errno = 0;
@@ -337,6 +354,8 @@ static int parse_args(options *o, int argc, char **argv, const char **pos, int m
             o->verbose = 1;
         } else if (!strcmp(a, "--drop-last")) {
             o->drop_last = 1;
+        } else if (!strcmp(a, "--quiet")) {
+            o->quiet = 1;
         } else if (!strcmp(a, "--detect-anomaly")) {
             o->detect_anomaly = 1;
         } else if (!strncmp(a, "--clip-grad-norm", 16) && (!a[16] || a[16] == '=')) {
@@ -462,6 +481,7 @@ typedef struct {
     char *err;
     history hist;  /* every epoch's figures */
     double t_last; /* when the epoch now ending began */
+    progress bar;  /* --progress: cleared before each line */
 } epoch_state;
 
 static void print_stats(const char *label, const nn_epoch_stats *s, const nn_epoch_stats *val)
@@ -533,19 +553,34 @@ static nn_status save_run(const options *o, run_state *r, int64_t epochs_done, c
     return st;
 }
 
+/* Validation on every epoch, not only the logged ones, when the history
+ * goes to a file: its rows are then complete. */
+static bool history_wants_val(const options *o)
+{
+    return o->metrics != NULL;
+}
+
+static int on_batch(const nn_batch_stats *s, void *user)
+{
+    return progress_batch(&((epoch_state *)user)->bar, s);
+}
+
 static int on_epoch(const nn_epoch_stats *s, void *user)
 {
     epoch_state *es = user;
     const options *o = es->o;
     history_row row = {s->epoch, s->loss, s->accuracy, NAN, NAN, NAN, now() - es->t_last};
     if (nn_optim_get(es->r->optim, "lr", &row.lr)) row.lr = NAN;
-    if (s->epoch % o->log_every == 0 || s->epoch == o->epochs - 1) {
+    bool logged = !o->quiet && (s->epoch % o->log_every == 0 || s->epoch == o->epochs - 1);
+    bool val = es->r->val && (logged || history_wants_val(o));
+    nn_epoch_stats vs;
+    if (val && (es->st = eval_val(o, es->r, &vs, &es->err))) return 1;
+    if (val) row.val_loss = vs.loss, row.val_accuracy = vs.accuracy;
+    if (logged) {
         char label[32];
         snprintf(label, sizeof label, "epoch: %5lld", (long long)s->epoch);
-        nn_epoch_stats vs;
-        if (es->r->val && (es->st = eval_val(o, es->r, &vs, &es->err))) return 1;
-        if (es->r->val) row.val_loss = vs.loss, row.val_accuracy = vs.accuracy;
-        print_stats(label, s, es->r->val ? &vs : NULL);
+        progress_clear(&es->bar);
+        print_stats(label, s, val ? &vs : NULL);
         fflush(stdout);
     }
     if (history_push(&es->hist, &row)) {
@@ -553,8 +588,11 @@ static int on_epoch(const nn_epoch_stats *s, void *user)
         return 1;
     }
     if (o->save && o->save_every && (s->epoch + 1) % o->save_every == 0 &&
-        s->epoch != o->epochs - 1) /* the last epoch is saved once, after the loop */
+        s->epoch != o->epochs - 1) { /* the last epoch is saved once, after the loop */
         es->st = save_run(o, es->r, s->epoch + 1, &es->err);
+        if (!es->st && o->metrics) /* the figures up to the checkpoint */
+            es->st = metrics_write(o->metrics, &es->hist, &es->err);
+    }
     es->t_last = now(); /* the next epoch's time leaves out validation and saving */
     return es->st != NN_OK;
 }
@@ -711,8 +749,9 @@ static int cmd_train(options *o, int argc, char **argv)
     if (o->save_every && !o->save) return die("--save-every needs --save FILE");
     if (o->input_shape.ndim) return die("--input-shape is for print, summary, params, graph and "
                                         "check; train takes the shape from --data");
-    if (o->save) { /* fail now, not after the training, when the target cannot take it */
-        char *why = save_target_problem(o->save);
+    if (o->save || o->metrics) { /* fail now, not after the training, when a target cannot take it */
+        char *why = o->save ? save_target_problem(o->save) : NULL;
+        if (!why && o->metrics) why = metrics_target_problem(o->metrics, o->save);
         if (why) {
             die("%s", why);
             free(why);
@@ -734,25 +773,35 @@ static int cmd_train(options *o, int argc, char **argv)
     if (!st) st = nn_fit_epoch(r.model, r.loss, NULL, r.data, o->batch, NULL, &before, &err);
     if (!st && r.val) st = eval_val(o, &r, &vbefore, &err);
     if (st) goto out;
-    if (r.val)
+    if (r.val && !o->quiet)
         printf("samples:     %lld train, %lld validation\n", (long long)nn_dataset_len(r.data),
                (long long)nn_dataset_len(r.val));
-    print_stats("before:     ", &before, r.val ? &vbefore : NULL);
+    if (!o->quiet) print_stats("before:     ", &before, r.val ? &vbefore : NULL);
     if (o->detect_anomaly) nn_ctx_set_detect_anomaly(r.ctx, 1);
-    epoch_state es = {o, &r, NN_OK, NULL, {0}, 0.0};
+    epoch_state es = {o, &r, NN_OK, NULL, {0}, 0.0, {0}};
+    bool bar = !o->quiet && progress_wanted(o->progress, stdout);
     nn_fit_opts fo = {.epochs = o->epochs, .batch = o->batch, .shuffle = shuffle_mode(o->shuffle),
                       .on_epoch = on_epoch, .user = &es, .first_epoch = first, .order = r.order,
-                      .schedule = r.sched, .drop_last = o->drop_last, .clip_grad_norm = o->clip};
+                      .schedule = r.sched, .drop_last = o->drop_last, .clip_grad_norm = o->clip,
+                      .on_batch = bar ? on_batch : NULL}; /* none: the loop as fast as without */
     double t0 = now();
     es.t_last = t0;
+    if (bar) progress_start(&es.bar, stdout, o->epochs);
     st = nn_fit(r.model, r.loss, r.optim, r.data, &fo, &err);
     double dt = now() - t0;
+    progress_clear(&es.bar);
     if (!st && es.st) {
         st = es.st;
         err = es.err;
         es.err = NULL;
     }
     free(es.err);
+    if (o->metrics) { /* also after an error: the epochs that were trained */
+        char *merr = NULL;
+        nn_status mst = metrics_write(o->metrics, &es.hist, &merr);
+        if (mst && !st) st = mst, err = merr, merr = NULL;
+        nn_free(merr);
+    }
     history_free(&es.hist);
     if (st) goto out;
     int64_t done = o->epochs > first ? o->epochs - first : 0;
