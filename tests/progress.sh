@@ -180,6 +180,17 @@ check "its message names the file and the reason, and nothing ran" eval \
 mkdir "$tmp/dir.csv"
 user_error "--metrics onto a folder is refused" train --epochs 2 --metrics "$tmp/dir.csv"
 check "its message says it is a folder" err_has "folder"
+if [ "$(id -u)" -ne 0 ]; then
+    mkdir "$tmp/ro" && chmod 555 "$tmp/ro"
+    user_error "--metrics into a read-only folder is refused" \
+        train --epochs 2 --metrics "$tmp/ro/m.csv"
+    check "its message names the folder and the reason, and nothing ran" eval \
+        'err_has "into .*ro.*Permission denied" && [ ! -s "$tmp/out" ] && [ -z "$(ls "$tmp/ro")" ]'
+    chmod 755 "$tmp/ro"
+else
+    skip "--metrics into a read-only folder is refused" "root writes into any folder"
+    skip "its message names the folder and the reason, and nothing ran" "root"
+fi
 user_error "--metrics onto the --save checkpoint is refused" \
     train --epochs 2 --metrics "$tmp/same.pb" --save "$tmp/same.pb"
 check "its message says so, and neither file is made" eval \
