@@ -177,16 +177,13 @@ static void class_map(int n)
     plscmap1(r, g, b, n);
 }
 
-#define NSHADES 20
-
+/* The grid's cells as an image (an SVG keeps it as one raster, where shaded
+ * polygons would take megabytes), then the 0.5 contour over it. */
 static void draw_field_probability(const draw_axes *ax, const draw_field *f, PLFLT **z)
 {
     probability_map();
-    PLFLT levels[NSHADES + 1];
-    for (int k = 0; k <= NSHADES; k++) levels[k] = (PLFLT)k / NSHADES;
-    plshades((PLFLT_MATRIX)z, f->nx, f->ny, NULL, ax->xmin, ax->xmax, ax->ymin, ax->ymax, levels,
-             NSHADES + 1, 0, 0, 0, plfill, 1, NULL, NULL);
-    /* the decision boundary: the 0.5 contour over the same grid */
+    plimage((PLFLT_MATRIX)z, f->nx, f->ny, ax->xmin, ax->xmax, ax->ymin, ax->ymax, 0, 1,
+            ax->xmin, ax->xmax, ax->ymin, ax->ymax);
     PLFLT *xg = malloc((size_t)f->nx * sizeof *xg), *yg = malloc((size_t)f->ny * sizeof *yg);
     if (xg && yg) {
         for (int i = 0; i < f->nx; i++)
@@ -212,13 +209,12 @@ static void colour_bar(void)
     const char *label[] = {"P(class 1)"};
     const char *axis_opts[] = {"bcvtmi"};
     PLFLT ticks[] = {0.2};
-    PLINT sub_ticks[] = {2}, n_values[] = {NSHADES + 1};
-    PLFLT levels[NSHADES + 1];
-    for (int k = 0; k <= NSHADES; k++) levels[k] = (PLFLT)k / NSHADES;
-    const PLFLT *values[] = {levels};
+    PLINT sub_ticks[] = {2}, n_values[] = {2};
+    PLFLT ends[] = {0.0, 1.0};
+    const PLFLT *values[] = {ends};
     PLFLT w, h;
     plcol0(C_FG);
-    plcolorbar(&w, &h, PL_COLORBAR_SHADE | PL_COLORBAR_LABEL_TOP,
+    plcolorbar(&w, &h, PL_COLORBAR_GRADIENT | PL_COLORBAR_LABEL_TOP,
                PL_POSITION_RIGHT | PL_POSITION_OUTSIDE | PL_POSITION_VIEWPORT, 0.03, 0.0, 0.05, 1.0, C_BG, C_FG, 1, 0, 0, 0, 0, 1, label_opts, label, 1,
                axis_opts, ticks, sub_ticks, n_values, (PLFLT_MATRIX)values);
 }
