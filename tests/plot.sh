@@ -9,6 +9,10 @@
 
 pics=$tmp/pics
 mkdir "$pics"
+# In a sanitized build: what PLplot keeps until the process ends is no leak
+# of nn's (tests/plot.supp says what).
+LSAN_OPTIONS="suppressions=$top_srcdir/tests/plot.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export LSAN_OPTIONS
 
 if ! grep -q '^#define HAVE_PLPLOT 1' "$top_builddir/config.h"; then
     run plot --data circle -o "$pics/d.png"
@@ -183,6 +187,24 @@ softmax_matches() {
     for k in 1 2 3; do close_csv "$tmp/cgrid.csv" "$tmp/csoft.csv" $((k + 3)) $((k + 1)) 1e-6 || return 1; done
 }
 check "cross_entropy: P(class k) is the softmax of predict's scores (within 1e-6)" softmax_matches
+rm -f "$pics"/*
+
+# ---- the README's pictures --------------------------------------------------------
+
+# Its commands, as shown, each picture a 600x600 PNG; the committed pictures too.
+awk '/^## Pictures/ { f = 1 } f && /^```/ { if (inb) exit; inb = 1; next } f && inb' \
+    "$top_srcdir/README.md" | sed "s|^nnrun |\"\$NNRUN\" |" >"$tmp/readme.sh"
+(cd "$pics" && NNRUN=$NNRUN sh -e "$tmp/readme.sh") >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check "the README's picture commands run as shown" \
+    sh -c '[ "$1" -eq 0 ] && [ "$(grep -c "^nnrun\|\$NNRUN" "$2")" -eq 3 ] && [ ! -s "$3" ]' \
+    sh "$rc" "$tmp/readme.sh" "$tmp/err"
+for f in data hist boundary; do
+    check "the README's $f.png is made and is a 600x600 PNG" \
+        picture "$pics/$f.png" 600 600 $BLUE || cat "$tmp/why"
+    check "docs/img/$f.png, which the README shows, is a 600x600 PNG" \
+        picture "$top_srcdir/docs/img/$f.png" 600 600 $BLUE || cat "$tmp/why"
+done
 rm -f "$pics"/*
 
 # ---- refusals: one message, status 1, no file ------------------------------------

@@ -209,12 +209,13 @@ static void colour_bar(void)
     const char *label[] = {"P(class 1)"};
     const char *axis_opts[] = {"bcvtmi"};
     PLFLT ticks[] = {0.2};
-    PLINT sub_ticks[] = {2}, n_values[] = {2};
-    PLFLT ends[] = {0.0, 1.0};
-    const PLFLT *values[] = {ends};
+    PLINT sub_ticks[] = {2}, n_values[] = {101};
+    PLFLT steps[101]; /* an image, as the map: the cairo driver's gradients leak */
+    for (int k = 0; k <= 100; k++) steps[k] = k / 100.0;
+    const PLFLT *values[] = {steps};
     PLFLT w, h;
     plcol0(C_FG);
-    plcolorbar(&w, &h, PL_COLORBAR_GRADIENT | PL_COLORBAR_LABEL_TOP,
+    plcolorbar(&w, &h, PL_COLORBAR_IMAGE | PL_COLORBAR_LABEL_TOP,
                PL_POSITION_RIGHT | PL_POSITION_OUTSIDE | PL_POSITION_VIEWPORT, 0.03, 0.0, 0.05, 1.0, C_BG, C_FG, 1, 0, 0, 0, 0, 1, label_opts, label, 1,
                axis_opts, ticks, sub_ticks, n_values, (PLFLT_MATRIX)values);
 }
