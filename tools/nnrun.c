@@ -5,6 +5,7 @@
  *   nnrun inspect NAME | FILE
  *   nnrun eval FILE [--data SPEC]
  *   nnrun print | summary | params | graph [FILE] [--model CHAIN] ...
+ *   nnrun plot FILE | --data SPEC -o OUT.png|.svg
  *
  * Every user error ends in one message on stderr and exit status 1. */
 #define _POSIX_C_SOURCE 200809L

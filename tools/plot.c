@@ -125,20 +125,21 @@ static const char *device_for(const char *path)
 
 char *plot_check(const char *path, const plot_opts *po)
 {
+#ifndef HAVE_PLPLOT
+    (void)po;
+    return fmt("%s (for '%s')", NO_PLPLOT, path);
+#else
     const char *device = device_for(path);
     if (!device)
         return fmt("cannot draw '%s': the picture's name must end in .png or .svg", path);
-#ifdef HAVE_PLPLOT
     if (!draw_has_device(device))
         return fmt("PLplot has no %s driver here: install plplot-driver-cairo", device);
-#else
-    return fmt("%s", NO_PLPLOT);
-#endif
     char *why = save_target_problem(path);
     if (!why && po->values) why = save_target_problem(po->values);
     if (!why && po->values && !strcmp(po->values, path))
         why = fmt("--values '%s' would overwrite the picture", po->values);
     return why;
+#endif
 }
 
 char *plot_train_check(const char *path, const plot_opts *po)
@@ -208,6 +209,7 @@ static nn_status csv_close(FILE *f, const target *t, char **err)
     return ok ? NN_OK : nn_fail(err, NN_IO, "cannot write '%s': %s", t->path, strerror(errno));
 }
 
+#ifdef HAVE_PLPLOT
 /* The cairo driver does not report a failed write, so the file must end as
  * its format ends (PNG's IEND chunk, SVG's closing tag); then it is synced. */
 static nn_status picture_complete(const target *t, bool png, char **err)
@@ -227,6 +229,7 @@ static nn_status picture_complete(const target *t, bool png, char **err)
     return ok ? NN_OK : nn_fail(err, NN_IO, "cannot write '%s': the picture came out incomplete",
                                 t->path);
 }
+#endif
 
 /* Bytes of the valid UTF-8 character at p, or 0 for a bad byte or a
  * control character. */
@@ -323,10 +326,13 @@ static nn_status read_points(nn_ctx *ctx, nn_dataset *d, const int dims[2], poin
             st = nn_fail(err, NN_INVALID, "sample %lld: feature %d is %g; only finite values can "
                          "be drawn", (long long)i, isfinite(p->x[i]) ? dims[1] : dims[0],
                          isfinite(p->x[i]) ? p->y[i] : p->x[i]);
-        else if (!(t >= 0 && t < DRAW_MAX_CLASSES && t == floorf(t)))
+        else if (!(t >= 0 && t == floorf(t)))
             st = nn_fail(err, NN_INVALID, "sample %lld: target %g is no class index (a whole "
-                         "number 0 to %d); the points are coloured by class", (long long)i,
-                         (double)t, DRAW_MAX_CLASSES - 1);
+                         "number from 0); the points are coloured by class", (long long)i,
+                         (double)t);
+        else if (t >= DRAW_MAX_CLASSES)
+            st = nn_fail(err, NN_INVALID, "sample %lld: class %g; a picture shows at most %d "
+                         "classes", (long long)i, (double)t, DRAW_MAX_CLASSES);
         else if ((p->cls[i] = (int)t) >= p->nclasses)
             p->nclasses = p->cls[i] + 1;
     }
@@ -399,8 +405,8 @@ nn_status plot_data(nn_ctx *ctx, nn_dataset *d, const char *title, const plot_op
 typedef enum { OUT_PROBABILITY, OUT_LOGIT, OUT_SCORES } out_kind;
 
 /* One output: the rule's class of -0.25, 0.25 and 0.75 tells p > 0.5
- * (bce: 0 0 1) from logit > 0 (bce_with_logits: 0 1 1). Several: the rule
- * must give the highest score's class (cross_entropy, nll). */
+ * (bce: 0 0 1) from logit > 0 (bce_with_logits: 0 1 1). Several: scores,
+ * when the rule gives classes of them (cross_entropy, nll: the highest). */
 static nn_status output_kind(nn_module *m, nn_loss *l, out_kind *kind, char **err)
 {
     nn_ctx *ctx = nn_module_ctx(m);
@@ -528,6 +534,44 @@ static nn_status boundary_checks(nn_module *m, nn_dataset *d, const plot_opts *p
     return NN_OK;
 }
 
+/* A grid of GRID x GRID points over ax, for nprob probabilities each. */
+static grid *grid_new(const draw_axes *ax, int nprob)
+{
+    grid *g = calloc(1, sizeof *g);
+    if (!g) return NULL;
+    g->nprob = nprob;
+    g->prob = malloc((size_t)GRID * GRID * (size_t)nprob * sizeof *g->prob);
+    g->cls = malloc((size_t)GRID * GRID * sizeof *g->cls);
+    g->z = malloc((size_t)GRID * GRID * sizeof *g->z);
+    for (int i = 0; i < GRID; i++) { /* the float inputs, so --values gives them exactly */
+        g->gx[i] = (float)(ax->xmin + (ax->xmax - ax->xmin) * i / (GRID - 1));
+        g->gy[i] = (float)(ax->ymin + (ax->ymax - ax->ymin) * i / (GRID - 1));
+    }
+    return g;
+}
+
+static void grid_free(grid *g)
+{
+    if (!g) return;
+    free(g->prob);
+    free(g->cls);
+    free(g->z);
+    free(g);
+}
+
+/* Every column through the network, in eval mode without grad. */
+static nn_status grid_eval(nn_module *m, nn_loss *l, out_kind kind, grid *g, char **err)
+{
+    if (!g || !g->prob || !g->cls || !g->z) return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    nn_ctx *ctx = nn_module_ctx(m);
+    int prev_grad = nn_grad_set_enabled(ctx, 0);
+    nn_module_train(m, 0); /* model.eval(), torch.no_grad() */
+    nn_status st = NN_OK;
+    for (int i = 0; !st && i < GRID; i++) st = grid_column(m, l, kind, g, i, err);
+    nn_grad_set_enabled(ctx, prev_grad);
+    return st;
+}
+
 nn_status plot_boundary(nn_module *m, nn_loss *l, nn_dataset *d, const char *title,
                         const plot_opts *po, const char *path, char **err)
 {
@@ -540,25 +584,14 @@ nn_status plot_boundary(nn_module *m, nn_loss *l, nn_dataset *d, const char *tit
     if ((st = read_points(nn_module_ctx(m), d, dims, &p, err))) return st;
     draw_axes ax = {0, 0, 0, 0, NULL, "feature 0", "feature 1"};
     square_box(&p, &ax);
-    grid *g = calloc(1, sizeof *g);
-    if (g) g->nprob = kind == OUT_SCORES ? (int)nn_shape_numel(nn_module_out_shape(m)) : 1;
-    if (g) g->prob = malloc((size_t)GRID * GRID * (size_t)g->nprob * sizeof *g->prob);
-    if (g) g->cls = malloc((size_t)GRID * GRID * sizeof *g->cls);
-    if (g) g->z = malloc((size_t)GRID * GRID * sizeof *g->z);
-    if (!g || !g->prob || !g->cls || !g->z) st = nn_fail(err, NN_NO_MEMORY, "out of memory");
-    for (int i = 0; !st && i < GRID; i++) { /* the float inputs, so --values gives them exactly */
-        g->gx[i] = (float)(ax.xmin + (ax.xmax - ax.xmin) * i / (GRID - 1));
-        g->gy[i] = (float)(ax.ymin + (ax.ymax - ax.ymin) * i / (GRID - 1));
-    }
-    nn_ctx *ctx = nn_module_ctx(m);
-    int prev_grad = nn_grad_set_enabled(ctx, 0);
-    nn_module_train(m, 0); /* model.eval(), torch.no_grad() */
-    for (int i = 0; !st && i < GRID; i++) st = grid_column(m, l, kind, g, i, err);
-    nn_grad_set_enabled(ctx, prev_grad);
+    int nout = (int)nn_shape_numel(nn_module_out_shape(m));
+    grid *g = grid_new(&ax, kind == OUT_SCORES ? nout : 1);
+    st = grid_eval(m, l, kind, g, err);
     char *t = clean_text(title);
     char *full = t ? fmt("%s: %s", t, kind == OUT_SCORES ? "predicted class" : "P(class 1)") : NULL;
     ax.title = full ? full : "";
-    int nclasses = kind == OUT_SCORES && g && g->nprob > p.nclasses ? g->nprob : p.nclasses;
+    /* the legend: every class the network scores or the data holds, both for one output */
+    int nclasses = kind == OUT_SCORES && nout > p.nclasses ? nout : p.nclasses;
     if (kind != OUT_SCORES && nclasses < 2) nclasses = 2;
     draw_points dp = {p.x, p.y, p.cls, p.n, nclasses};
     draw_field field = {GRID, GRID, g ? g->z : NULL, kind == OUT_SCORES ? nclasses : 0};
@@ -569,8 +602,7 @@ nn_status plot_boundary(nn_module *m, nn_loss *l, nn_dataset *d, const char *tit
     target_drop(&values);
     free(t);
     free(full);
-    if (g) free(g->prob), free(g->cls), free(g->z);
-    free(g);
+    grid_free(g);
     points_free(&p);
     return st;
 }

@@ -258,12 +258,17 @@ static void points_picture(const void *arg)
     plmtex("t", 4.2, 0.5, 0.5, title ? title : "");
     free(title);
     plschr(0, 0.55);
-    for (int k = 0; k < p->nclasses; k++) /* class by class: the last drawn is on top */
+    PLFLT *x = malloc((size_t)p->n * sizeof *x), *y = malloc((size_t)p->n * sizeof *y);
+    for (int k = 0; x && y && k < p->nclasses; k++) { /* class by class, the last on top */
+        PLINT m = 0;
         for (int64_t i = 0; i < p->n; i++)
-            if (p->cls[i] == k) {
-                plcol0(C_CLASS0 + k);
-                plstring(1, &p->x[i], &p->y[i], DOT);
-            }
+            if (p->cls[i] == k) x[m] = p->x[i], y[m++] = p->y[i];
+        plcol0(C_CLASS0 + k);
+        if (m) plstring(m, x, y, DOT);
+    }
+    if (!x || !y) on_plabort("out of memory");
+    free(x);
+    free(y);
     plschr(0, 0.9);
     char names[DRAW_MAX_CLASSES][32];
     const char *text[DRAW_MAX_CLASSES];
