@@ -272,4 +272,18 @@ user_error_result "train --epochs 0 --plot-history: no epoch to draw is an error
 check "train --epochs 0 --plot-history: the message says so, no file" \
     sh -c 'grep -q "no epoch was trained" "$1" && [ -z "$(ls -A "$2")" ]' sh "$tmp/err" "$pics"
 
+# PLplot without its cairo driver (its driver folder emptied): the message
+# names the package, and nothing is written.
+mkdir "$tmp/nodrivers"
+run_env PLPLOT_DRV_DIR="$tmp/nodrivers" plot --data circle -o "$pics/d.png"
+if [ "$rc" -eq 0 ]; then
+    rm -f "$pics"/*
+    pass "(PLplot's drivers are built into it here: no driver folder to empty)"
+else
+    user_error_result "no cairo driver: a user error"
+    check "no cairo driver: the message says to install plplot-driver-cairo, no file" \
+        sh -c 'grep -q "install plplot-driver-cairo" "$1" && [ -z "$(ls -A "$2")" ]' sh \
+        "$tmp/err" "$pics"
+fi
+
 finish

@@ -46,7 +46,14 @@ bool draw_has_device(const char *device)
     const char *menu[128], *names[128];
     const char **m = menu, **n = names;
     int count = 128;
+    why[0] = 0;
+    plsexit(on_plexit); /* with no driver at all, PLplot would exit() */
+    if (setjmp(bail)) {
+        plsexit(NULL);
+        return false;
+    }
     plgDevs(&m, &n, &count);
+    plsexit(NULL);
     for (int i = 0; i < count; i++)
         if (!strcmp(n[i], device)) return true;
     return false;
