@@ -11,7 +11,8 @@ pics=$tmp/pics
 mkdir "$pics"
 # In a sanitized build: what PLplot keeps until the process ends is no leak
 # of nn's (tests/plot.supp says what).
-LSAN_OPTIONS="suppressions=$top_srcdir/tests/plot.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+LSAN_OPTIONS="suppressions=$top_srcdir/tests/plot.supp:print_suppressions=0\
+${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export LSAN_OPTIONS
 
 if ! grep -q '^#define HAVE_PLPLOT 1' "$top_builddir/config.h"; then
@@ -89,7 +90,8 @@ check "hist.png is a whole 600x600 PNG with the training curves (blue)" \
     picture "$pics/hist.png" 600 600 $BLUE || cat "$tmp/why"
 run train --epochs 300
 grep '^epoch:' "$tmp/out" >"$tmp/plain.ep"
-check "--plot-history leaves the epoch lines as they are without it" cmp -s "$tmp/hist.ep" "$tmp/plain.ep"
+check "--plot-history leaves the epoch lines as they are without it" \
+    cmp -s "$tmp/hist.ep" "$tmp/plain.ep"
 
 # Every epoch logged, with validation on some: the values are the lines'.
 run train --data 'circle n=500' --epochs 40 --log-every 1 --val-split 0.2 \
@@ -182,9 +184,12 @@ awk -F, 'NR == 1 { print "class,p0,p1,p2"; next } { m = $1; if ($2 > m) m = $2; 
     s = exp($1 - m) + exp($2 - m) + exp($3 - m)
     printf "%d,%.9g,%.9g,%.9g\n", $4, exp($1 - m) / s, exp($2 - m) / s, exp($3 - m) / s }' \
     "$tmp/cpred.csv" >"$tmp/csoft.csv"
-check "cross_entropy: each grid point's class is predict's" close_csv "$tmp/cgrid.csv" "$tmp/csoft.csv" 3 1 0
+check "cross_entropy: each grid point's class is predict's" \
+    close_csv "$tmp/cgrid.csv" "$tmp/csoft.csv" 3 1 0
 softmax_matches() {
-    for k in 1 2 3; do close_csv "$tmp/cgrid.csv" "$tmp/csoft.csv" $((k + 3)) $((k + 1)) 1e-6 || return 1; done
+    for k in 1 2 3; do
+        close_csv "$tmp/cgrid.csv" "$tmp/csoft.csv" $((k + 3)) $((k + 1)) 1e-6 || return 1
+    done
 }
 check "cross_entropy: P(class k) is the softmax of predict's scores (within 1e-6)" softmax_matches
 rm -f "$pics"/*

@@ -315,7 +315,8 @@ static nn_status read_points(nn_ctx *ctx, nn_dataset *d, const int dims[2], poin
     p->x = malloc((size_t)n * sizeof *p->x);
     p->y = malloc((size_t)n * sizeof *p->y);
     p->cls = malloc((size_t)n * sizeof *p->cls);
-    nn_status st = x && p->x && p->y && p->cls ? NN_OK : nn_fail(err, NN_NO_MEMORY, "out of memory");
+    nn_status st = NN_OK;
+    if (!x || !p->x || !p->y || !p->cls) st = nn_fail(err, NN_NO_MEMORY, "out of memory");
     for (int64_t i = 0; !st && i < n; i++) {
         if ((st = nn_dataset_get(d, i, x, &t))) {
             st = sample_failed(ctx, i, st, err);

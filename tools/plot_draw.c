@@ -98,7 +98,7 @@ static nn_status draw(const draw_page *pg, draw_fn fn, const void *arg, char **e
 }
 
 /* PLplot reads '#' as the start of an escape sequence: "##" is a '#'. */
-static char *unescaped(const char *s)
+static char *escaped(const char *s)
 {
     size_t n = 0;
     for (const char *p = s; *p; p++) n += *p == '#' ? 2 : 1;
@@ -114,7 +114,7 @@ static char *unescaped(const char *s)
 
 static void labels(const char *x, const char *y, const char *title)
 {
-    char *ex = unescaped(x), *ey = unescaped(y), *et = unescaped(title);
+    char *ex = escaped(x), *ey = escaped(y), *et = escaped(title);
     pllab(ex ? ex : "", ey ? ey : "", et ? et : "");
     free(ex);
     free(ey);
@@ -142,11 +142,12 @@ static void legend(int n, const char *const *text, const int *colors, bool lines
         sym[k] = DOT;
     }
     PLFLT w, h;
-    plscol0a(C_BG, 255, 255, 255, 0.85); /* the legend's background: the picture shows through a little */
+    plscol0a(C_BG, 255, 255, 255, 0.85); /* its background lets the picture show a little */
     int nrow = (n + ncol - 1) / ncol;
     pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX | PL_LEGEND_ROW_MAJOR,
-             position | PL_POSITION_VIEWPORT, 0.02, 0.02, 0.06, C_BG, C_FG, 1, nrow, ncol, n, opt, 0.8, 0.8, 2.0, 0.0, tcol, text, NULL, NULL, NULL, NULL,
-             col, sty, width, col, scale, num, sym);
+             position | PL_POSITION_VIEWPORT, 0.02, 0.02, 0.06, C_BG, C_FG, 1, nrow, ncol, n,
+             opt, 0.8, 0.8, 2.0, 0.0, tcol, text, NULL, NULL, NULL, NULL, col, sty, width, col,
+             scale, num, sym);
     plscol0a(C_BG, 255, 255, 255, 1.0);
 }
 
@@ -223,8 +224,9 @@ static void colour_bar(void)
     PLFLT w, h;
     plcol0(C_FG);
     plcolorbar(&w, &h, PL_COLORBAR_IMAGE | PL_COLORBAR_LABEL_TOP,
-               PL_POSITION_RIGHT | PL_POSITION_OUTSIDE | PL_POSITION_VIEWPORT, 0.03, 0.0, 0.05, 1.0, C_BG, C_FG, 1, 0, 0, 0, 0, 1, label_opts, label, 1,
-               axis_opts, ticks, sub_ticks, n_values, (PLFLT_MATRIX)values);
+               PL_POSITION_RIGHT | PL_POSITION_OUTSIDE | PL_POSITION_VIEWPORT, 0.03, 0.0, 0.05,
+               1.0, C_BG, C_FG, 1, 0, 0, 0, 0, 1, label_opts, label, 1, axis_opts, ticks,
+               sub_ticks, n_values, (PLFLT_MATRIX)values);
 }
 
 static void draw_field_classes(const draw_axes *ax, const draw_field *f, PLFLT **z)
@@ -261,7 +263,7 @@ static void points_picture(const void *arg)
     plcol0(C_FG);
     plbox("bcnst", 0, 0, "bcnstv", 0, 0);
     labels(ax->xlabel, ax->ylabel, "");
-    char *title = unescaped(ax->title);
+    char *title = escaped(ax->title);
     plmtex("t", 4.2, 0.5, 0.5, title ? title : "");
     free(title);
     plschr(0, 0.55);
@@ -298,10 +300,6 @@ nn_status draw_points_picture(const draw_page *pg, const draw_axes *ax, const dr
 }
 
 /* ---- training history --------------------------------------------------- */
-
-typedef struct {
-    const draw_series *s;
-} history_args;
 
 /* The finite values' range, padded; [0, 1] when there is none. */
 static void value_range(int64_t n, const double *a, const double *b, bool from_zero, double *lo,
@@ -387,7 +385,7 @@ static void panel(const draw_series *s, const double *train, const double *val, 
 
 static void history_picture(const void *arg)
 {
-    const draw_series *s = ((const history_args *)arg)->s;
+    const draw_series *s = arg;
     plschr(0, 0.9);
     pladv(0);
     int inside_right = PL_POSITION_RIGHT | PL_POSITION_INSIDE;
@@ -401,8 +399,7 @@ static void history_picture(const void *arg)
 
 nn_status draw_history_picture(const draw_page *pg, const draw_series *s, char **err)
 {
-    history_args a = {s};
-    return draw(pg, history_picture, &a, err);
+    return draw(pg, history_picture, s, err);
 }
 
 #endif
