@@ -113,6 +113,7 @@ char *plot_take_args(int *argc, char **argv, plot_opts *po)
     return NULL;
 }
 
+#ifdef HAVE_PLPLOT
 /* PLplot's driver for path's extension, or NULL. */
 static const char *device_for(const char *path)
 {
@@ -122,6 +123,7 @@ static const char *device_for(const char *path)
     if (!strcasecmp(dot, ".svg")) return "svgcairo";
     return NULL;
 }
+#endif
 
 char *plot_check(const char *path, const plot_opts *po)
 {
