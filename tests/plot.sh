@@ -237,6 +237,15 @@ refused "an unknown extension" "must end in .png or .svg" plot --data circle -o 
 refused "no extension" "must end in .png or .svg" plot --data circle -o "$pics/d"
 refused "a folder that does not exist" "cannot save" plot --data circle -o "$pics/no/d.png"
 refused "a folder that is a file" "cannot save" plot --data circle -o "$tmp/afile/d.png"
+if [ "$(id -u)" -ne 0 ]; then # root writes into any folder
+    mkdir "$tmp/ro"
+    chmod 555 "$tmp/ro"
+    run plot --data circle -o "$tmp/ro/d.png"
+    user_error_result "a folder that cannot be written"
+    check "a folder that cannot be written: the message says so, no file" \
+        sh -c 'grep -q "cannot save" "$1" && [ -z "$(ls -A "$2")" ]' sh "$tmp/err" "$tmp/ro"
+    chmod 755 "$tmp/ro"
+fi
 mkdir "$tmp/dir.png"
 refused "a picture over a folder" "it is a folder" plot --data circle -o "$tmp/dir.png"
 refused "--values into a missing folder" "cannot save" \

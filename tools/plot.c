@@ -345,8 +345,15 @@ static nn_status read_points(nn_ctx *ctx, nn_dataset *d, const int dims[2], poin
     return st;
 }
 
-/* A square around the points (equal spans, so that square axes keep the
- * data's proportions), with a margin. */
+/* Half of an axis's span for data spanning span, with a margin. */
+static double half_span(double span, double at)
+{
+    return span > 0 ? 0.54 * span : fmax(0.5, 0.1 * fabs(at));
+}
+
+/* The axes around the points, drawn in a square: with the same span on
+ * both (the data's proportions kept, the circle round) unless one feature
+ * spans over 3 times the other's range, when each axis fits its own. */
 static void square_box(const points *p, draw_axes *ax)
 {
     double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
@@ -354,11 +361,12 @@ static void square_box(const points *p, draw_axes *ax)
         x0 = fmin(x0, p->x[i]), x1 = fmax(x1, p->x[i]);
         y0 = fmin(y0, p->y[i]), y1 = fmax(y1, p->y[i]);
     }
-    double half = 0.54 * fmax(x1 - x0, y1 - y0);
-    if (!(half > 0)) half = fmax(0.5, 0.1 * fmax(fabs(x0), fabs(y0)));
+    double sx = x1 - x0, sy = y1 - y0, big = fmax(sx, sy);
+    bool alike = sx * 3 >= big && sy * 3 >= big;
+    double hx = half_span(alike ? big : sx, x0), hy = half_span(alike ? big : sy, y0);
     double cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
-    ax->xmin = cx - half, ax->xmax = cx + half;
-    ax->ymin = cy - half, ax->ymax = cy + half;
+    ax->xmin = cx - hx, ax->xmax = cx + hx;
+    ax->ymin = cy - hy, ax->ymax = cy + hy;
 }
 
 static nn_status picture(const char *path, const plot_opts *po, const draw_axes *ax,

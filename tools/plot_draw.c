@@ -71,6 +71,25 @@ static void palette(void)
 
 typedef void (*draw_fn)(const void *arg);
 
+static double text_px, page_w, page_h; /* the picture's text height and size, in pixels */
+
+/* PLplot sizes text by the page's area, so a wide and short page would
+ * crowd its labels: text 12 pixels high per 600 of the shorter side (and
+ * at least 8), and margins counted in lines of text (lines_x, lines_y). */
+static void text_size(const draw_page *pg)
+{
+    PLFLT x0, x1, y0, y1;
+    plgspa(&x0, &x1, &y0, &y1); /* the page in mm */
+    double side = pg->width < pg->height ? pg->width : pg->height;
+    text_px = fmax(8.0, 12.0 * side / 600);
+    page_w = pg->width, page_h = pg->height;
+    plschr((x1 - x0) / pg->width * text_px, 1.0);
+}
+
+/* n lines of text as a fraction of the page's width, or of its height. */
+static double lines_x(double n) { return n * text_px / page_w; }
+static double lines_y(double n) { return n * text_px / page_h; }
+
 /* One picture: PLplot set up for pg, fn draws, plend writes the file. */
 static nn_status draw(const draw_page *pg, draw_fn fn, const void *arg, char **err)
 {
@@ -89,6 +108,12 @@ static nn_status draw(const draw_page *pg, draw_fn fn, const void *arg, char **e
     plsError(&pl_code, pl_msg);
     palette();
     plinit();
+    pladv(0);
+    text_size(pg);
+    /* labels as numbers up to 7 digits: PLplot's "x10^n" beside an axis
+     * of scaled labels is easy to miss */
+    plsxax(7, 0);
+    plsyax(7, 0);
     fn(arg);
     plend();
     plsexit(NULL);
@@ -112,10 +137,29 @@ static char *escaped(const char *s)
     return t;
 }
 
-static void labels(const char *x, const char *y, const char *title)
+/* Characters of the longest label PLplot writes on an axis from lo to hi
+ * (an estimate: its ticks are about a fifth of the range apart). */
+static int label_chars(double lo, double hi)
+{
+    double step = (hi - lo) / 5, big = fmax(fabs(lo), fabs(hi));
+    int decimals = step > 0 && step < 1 ? (int)ceil(-log10(step)) : 0;
+    int whole = big >= 1 ? (int)floor(log10(big)) + 1 : 1;
+    return whole + (decimals ? decimals + 1 : 0) + (lo < 0);
+}
+
+/* How far left of the axis its name goes, in lines of text (PLplot's 5)
+ * so as to clear tick labels of chars characters. */
+static double ylabel_disp(int chars)
+{
+    return 5.0 + 0.55 * fmax(0, chars - 4);
+}
+
+/* The axes' names (the y one at ydisp) and the title. */
+static void labels(const char *x, const char *y, double ydisp, const char *title)
 {
     char *ex = escaped(x), *ey = escaped(y), *et = escaped(title);
-    pllab(ex ? ex : "", ey ? ey : "", et ? et : "");
+    pllab(ex ? ex : "", "", et ? et : "");
+    plmtex("l", ydisp, 0.5, 0.5, ey ? ey : "");
     free(ex);
     free(ey);
     free(et);
@@ -243,11 +287,12 @@ static void points_picture(const void *arg)
     const draw_points *p = a->pts;
     const draw_field *f = a->field;
     plschr(0, 0.9);
-    pladv(0);
     /* square in data units (the axes' spans are equal); room above for the
      * title and the legend, at the right for a colour bar */
-    if (f && !f->nclasses) plvpas(0.10, 0.84, 0.08, 0.83, 1.0);
-    else plvpas(0.10, 0.95, 0.08, 0.83, 1.0);
+    double right = f && !f->nclasses ? 8 : 2.5;
+    double yd = ylabel_disp(label_chars(ax->ymin, ax->ymax));
+    plvpas(lines_x(fmax(5, 0.9 * yd + 0.5)), 1 - lines_x(right), lines_y(4), 1 - lines_y(8.5),
+           1.0);
     plwind(ax->xmin, ax->xmax, ax->ymin, ax->ymax);
     if (f) {
         PLFLT **z = malloc((size_t)f->nx * sizeof *z);
@@ -262,7 +307,7 @@ static void points_picture(const void *arg)
     }
     plcol0(C_FG);
     plbox("bcnst", 0, 0, "bcnstv", 0, 0);
-    labels(ax->xlabel, ax->ylabel, "");
+    labels(ax->xlabel, ax->ylabel, yd, "");
     char *title = escaped(ax->title);
     plmtex("t", 4.2, 0.5, 0.5, title ? title : "");
     free(title);
@@ -302,8 +347,7 @@ nn_status draw_points_picture(const draw_page *pg, const draw_axes *ax, const dr
 /* ---- training history --------------------------------------------------- */
 
 /* The finite values' range, padded; [0, 1] when there is none. */
-static void value_range(int64_t n, const double *a, const double *b, bool from_zero, double *lo,
-                        double *hi)
+static void value_range(int64_t n, const double *a, const double *b, double *lo, double *hi)
 {
     double mn = INFINITY, mx = -INFINITY;
     for (int64_t i = 0; i < n; i++) {
@@ -311,9 +355,8 @@ static void value_range(int64_t n, const double *a, const double *b, bool from_z
         if (isfinite(b[i])) mn = fmin(mn, b[i]), mx = fmax(mx, b[i]);
     }
     if (mn > mx) mn = 0, mx = 1;
-    if (from_zero && mn > 0) mn = 0;
     double pad = mx > mn ? 0.05 * (mx - mn) : fmax(0.05 * fabs(mx), 0.05);
-    *lo = from_zero && mn == 0 ? 0 : mn - pad;
+    *lo = mn - pad;
     *hi = mx + pad;
 }
 
@@ -355,13 +398,20 @@ static int64_t count_finite(int64_t n, const double *y)
     return c;
 }
 
-static void panel(const draw_series *s, const double *train, const double *val, double top,
-                  double bottom, const char *what, bool from_zero, int position)
+typedef struct {
+    double top, bottom; /* of the viewport, as fractions of the page */
+    double ydisp;       /* the y axis's name, lines left of the axis */
+    int legend;         /* PL_POSITION_* of the legend */
+} panel_at;
+
+/* One panel: what (loss, accuracy) per epoch, training and validation. */
+static void panel(const draw_series *s, const double *train, const double *val,
+                  const char *what, const panel_at *at)
 {
     double x0 = s->epoch[0], x1 = s->epoch[s->n - 1], lo, hi;
     if (x1 <= x0) x0 -= 0.5, x1 += 0.5;
-    value_range(s->n, train, val, from_zero, &lo, &hi);
-    plvpor(0.12, 0.95, bottom, top);
+    value_range(s->n, train, val, &lo, &hi);
+    plvpor(lines_x(fmax(6, 0.9 * at->ydisp + 0.5)), 1 - lines_x(2.5), at->bottom, at->top);
     plwind(x0, x1, lo, hi);
     plcol0(C_GRID);
     plbox("g", 0, 0, "g", 0, 0);
@@ -369,7 +419,7 @@ static void panel(const draw_series *s, const double *train, const double *val, 
     plbox("bcnst", 0, 0, "bcnstv", 0, 0);
     char title[64];
     snprintf(title, sizeof title, "%c%s per epoch", what[0] - 'a' + 'A', what + 1);
-    labels("epoch", what, title);
+    labels("epoch", what, at->ydisp, title);
     /* validation where it ran, its points joined; a dot at each while
      * they are few enough to tell apart */
     int64_t nval = count_finite(s->n, val);
@@ -380,21 +430,28 @@ static void panel(const draw_series *s, const double *train, const double *val, 
     plschr(0, 0.9);
     const char *text[] = {"training", "validation"};
     int colors[] = {C_CLASS0, C_CLASS0 + 1};
-    legend(nval ? 2 : 1, text, colors, true, dots ? 1 : 2, position, 1);
+    legend(nval ? 2 : 1, text, colors, true, dots ? 1 : 2, at->legend, 1);
 }
 
+/* Loss above accuracy, their y axes' names aligned. */
 static void history_picture(const void *arg)
 {
     const draw_series *s = arg;
     plschr(0, 0.9);
-    pladv(0);
-    int inside_right = PL_POSITION_RIGHT | PL_POSITION_INSIDE;
-    if (!s->acc) {
-        panel(s, s->loss, s->val_loss, 0.92, 0.10, "loss", true, inside_right | PL_POSITION_TOP);
-        return;
+    double lo, hi;
+    value_range(s->n, s->loss, s->val_loss, &lo, &hi);
+    int chars = label_chars(lo, hi);
+    if (s->acc) {
+        value_range(s->n, s->acc, s->val_acc, &lo, &hi);
+        chars = chars > label_chars(lo, hi) ? chars : label_chars(lo, hi);
     }
-    panel(s, s->loss, s->val_loss, 0.93, 0.58, "loss", true, inside_right | PL_POSITION_TOP);
-    panel(s, s->acc, s->val_acc, 0.44, 0.09, "accuracy", false, inside_right | PL_POSITION_BOTTOM);
+    int right = PL_POSITION_RIGHT | PL_POSITION_INSIDE;
+    double top = 1 - lines_y(3.5), bottom = lines_y(4.5), gap = lines_y(7);
+    double mid = (top + bottom) / 2, yd = ylabel_disp(chars);
+    panel_at loss = {top, s->acc ? mid + gap / 2 : bottom, yd, right | PL_POSITION_TOP};
+    panel_at acc = {mid - gap / 2, bottom, yd, right | PL_POSITION_BOTTOM};
+    panel(s, s->loss, s->val_loss, "loss", &loss);
+    if (s->acc) panel(s, s->acc, s->val_acc, "accuracy", &acc);
 }
 
 nn_status draw_history_picture(const draw_page *pg, const draw_series *s, char **err)
