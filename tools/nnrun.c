@@ -5,6 +5,7 @@
  *   nnrun inspect NAME | FILE
  *   nnrun eval FILE [--data SPEC]
  *   nnrun print | summary | params | graph [FILE] [--model CHAIN] ...
+ *   nnrun plot FILE | --data SPEC -o OUT.png|.svg
  *
  * Every user error ends in one message on stderr and exit status 1. */
 #define _POSIX_C_SOURCE 200809L
@@ -23,6 +24,7 @@
 #include "history.h"
 #include "metrics.h"
 #include "progress.h"
+#include "plot.h"
 
 #include <ctype.h>
 #include <signal.h>
@@ -63,6 +65,7 @@ typedef struct {
     char *metrics;    /* --metrics FILE.csv */
     int quiet;        /* --quiet */
     progress_mode progress; /* --progress */
+    char *plot_history; /* --plot-history FILE */
 } options;
 
 static const char *const with_value[] = {"data",        "model",     "loss",   "optim",
@@ -70,7 +73,8 @@ static const char *const with_value[] = {"data",        "model",     "loss",   "
                                          "log-every",   "device",    "plugin-path", "save",
                                          "save-every",  "info",      "resume",
                                          "schedule",    "lr-schedule", "input-shape",
-                                         "val",         "val-split", "metrics", "progress"};
+                                         "val",         "val-split", "metrics", "progress",
+                                         "plot-history"};
 enum { OPT_DATA, OPT_MODEL, OPT_LOSS, OPT_OPTIM, OPT_EPOCHS, OPT_BATCH, OPT_SHUFFLE, OPT_SEED };
 #define DROP_LAST_KEY "drop-last" /* checkpoint metadata of a run trained with --drop-last */
 #define CLIP_KEY "clip-grad-norm"  /* and of one trained with --clip-grad-norm */
@@ -104,6 +108,12 @@ static const char usage[] =
     "  graph [FILE] -o OUT  the autograd graph of one forward pass: OUT.dot, .svg or .png\n"
     "                    (print, summary, params, graph take a checkpoint FILE or\n"
     "                    --model CHAIN with in=N, --input-shape or --data SPEC)\n"
+    "  plot --data SPEC -o OUT  the samples as points coloured by class, OUT.png or .svg\n"
+    "                    (--dims i,j: the two features drawn, 0,1)\n"
+    "  plot FILE -o OUT  what a checkpoint of 2 inputs predicts over the plane: P(class 1)\n"
+    "                    and its 0.5 contour, or the class regions; its data on top (or\n"
+    "                    --data). Both: --size WxH (600x600); --values OUT.csv: the\n"
+    "                    numbers drawn\n"
     "\n"
     "train options:\n"
     "  --data SPEC       dataset and its properties     (circle n=1200)\n"
@@ -131,6 +141,9 @@ static const char usage[] =
     "                    a bar during each epoch; auto: when stdout is a terminal\n"
     "  --quiet           no bar, no before: or epoch lines; errors, the time:\n"
     "                    and saved: lines stay\n"
+    "  --plot-history FILE  draw loss and accuracy per epoch, training and validation\n"
+    "                    (every epoch validated), into FILE.png or .svg (--size WxH;\n"
+    "                    --values OUT.csv: the numbers drawn)\n"
     "  --resume FILE     continue a saved run up to --epochs in total (with its\n"
     "                    schedules, unless --schedule or --lr-schedule replace them)\n"
     "  --schedule 'E: key=value ...'   set optimizer properties at the start of\n"
@@ -189,6 +202,13 @@ static int die_err(char *err, nn_status st)
     int r = die("%s", err ? err : nn_strerror(st));
     nn_free(err);
     return r;
+}
+
+static int die_free(char *msg)
+{
+    die("%s", msg ? msg : "out of memory");
+    free(msg);
+    return 1;
 }
 
 static int parse_count(const char *opt, const char *s, int64_t min, int64_t *out)
@@ -250,6 +270,7 @@ static int set_option(options *o, const char *name, const char *value)
         if (progress_mode_parse(value, &o->progress))
             return die("--progress expects never, auto or always, got '%s'", value);
     }
+    else if (!strcmp(name, "plot-history")) o->plot_history = (char *)value;
     else if (!strcmp(name, "val-split")) {
         char *end;
         errno = 0;
@@ -557,7 +578,7 @@ static nn_status save_run(const options *o, run_state *r, int64_t epochs_done, c
  * goes to a file: its rows are then complete. */
 static bool history_wants_val(const options *o)
 {
-    return o->metrics != NULL;
+    return o->metrics != NULL || o->plot_history != NULL;
 }
 
 static int on_batch(const nn_batch_stats *s, void *user)
@@ -738,6 +759,9 @@ static int cmd_train(options *o, int argc, char **argv)
 {
     const char *pos[1];
     int npos;
+    plot_opts po; /* --plot-history's --size and --values */
+    char *pwhy = plot_take_args(&argc, argv, &po);
+    if (pwhy) return die_free(pwhy);
     /* The spec file is read first so that command-line options override it. */
     for (int i = 0; i < argc; i++)
         if (argv[i][0] != '-' && (i == 0 || argv[i - 1][0] != '-' || strchr(argv[i - 1], '=') ||
@@ -758,10 +782,13 @@ static int cmd_train(options *o, int argc, char **argv)
             return 1;
         }
     }
+    if ((pwhy = plot_train_check(o->plot_history, &po))) /* now, not after the training */
+        return die_free(pwhy);
 
     run_state r = {0};
     char *err = NULL;
     int64_t first = 0;
+    int plot_rc = 0; /* --plot-history: 1 failed (reported at once), -1 drawn */
     nn_status st = open_registry(o, &r.reg, &err);
     if (!st) st = o->resume ? resume_run(o, &r, &first, &err) : new_run(o, &r, &err);
     if (r.reg) note_shadows(r.reg);
@@ -802,6 +829,11 @@ static int cmd_train(options *o, int argc, char **argv)
         if (mst && !st) st = mst, err = merr, merr = NULL;
         nn_free(merr);
     }
+    if (!st && o->plot_history) { /* a picture that fails still lets the run be saved */
+        char *perr = NULL;
+        nn_status pst = plot_history(&es.hist, o->plot_history, &po, &perr);
+        plot_rc = pst ? die_err(perr, pst) : -1;
+    }
     history_free(&es.hist);
     if (st) goto out;
     int64_t done = o->epochs > first ? o->epochs - first : 0;
@@ -811,9 +843,10 @@ static int cmd_train(options *o, int argc, char **argv)
            dt > 0 ? (double)samples / dt : 0.0, nn_ctx_device_name(r.ctx));
     if (o->save && (st = save_run(o, &r, first > o->epochs ? first : o->epochs, &err))) goto out;
     if (o->save) printf("saved: %s\n", o->save);
+    if (plot_rc < 0) printf("plotted: %s\n", o->plot_history);
 out:
     run_free(&r);
-    return st ? die_err(err, st) : 0;
+    return st ? die_err(err, st) : plot_rc > 0;
 }
 
 /* Weights of a diverged run give no figures: NaN or Inf is refused by name. */
@@ -828,8 +861,43 @@ static nn_status refuse_nonfinite(const char *file, nn_module *m, char **err)
     return st ? nn_fail(err, st, "checkpoint %s: %s", file, nn_strerror(st)) : NN_OK;
 }
 
-/* The checkpoint's own data, loss and batch unless the options give others;
- * predict writes the outputs (tools/predict.c) where eval prints the figures. */
+/* A checkpoint's model on its own data, with its own loss and batch unless
+ * the options give others (eval, predict, plot). The loss is made unless
+ * loss_optional and neither the checkpoint nor --loss names one. */
+static nn_status open_checkpoint(options *o, const char *file, run_state *r, bool loss_optional,
+                                 char **err)
+{
+    nn_train_state ts = {0};
+    nn_status st = open_registry(o, &r->reg, err);
+    if (!st) st = nn_checkpoint_load(file, &r->ck, err);
+    if (st) return st;
+    bool has_ts = nn_checkpoint_train_state(r->ck, &ts) == NN_OK;
+    if (!GIVEN(o, OPT_DATA) && !has_ts)
+        return nn_fail(err, NN_INVALID, "'%s' names no data; give --data SPEC", file);
+    if (has_ts) {
+        if (!GIVEN(o, OPT_DATA)) o->data = (char *)ts.data;
+        if (!GIVEN(o, OPT_LOSS)) o->loss = (char *)ts.loss;
+        const char *learned = nn_checkpoint_metadata(r->ck, DATA_LEARNED_KEY);
+        if (GIVEN(o, OPT_DATA) && learned && dataspec_same_name(o->data, ts.data)) {
+            /* the training data's statistics, unless the spec gives its own */
+            if (!(r->data_spec = dataspec_with_learned(o->data, learned)))
+                return nn_fail(err, NN_NO_MEMORY, "out of memory");
+            o->data = r->data_spec;
+        }
+        if (!GIVEN(o, OPT_BATCH) && ts.batch > 0) o->batch = ts.batch;
+        if (!o->device && ts.device && *ts.device) o->device = (char *)ts.device;
+    }
+    if ((st = nn_ctx_open(r->reg, DEVICE(o), o->seed, &r->ctx, err))) return st;
+    OPEN_SPEC(nn_dataset_open, r->ctx, o->data, &r->data, err);
+    if (st) return st;
+    if ((st = nn_checkpoint_build_model(r->ck, r->ctx, &r->model, err))) return st;
+    if ((st = refuse_nonfinite(file, r->model, err))) return st;
+    if (!loss_optional || has_ts || GIVEN(o, OPT_LOSS)) /* predict: a class rule only from a loss */
+        OPEN_SPEC(nn_loss_create, r->ctx, o->loss, &r->loss, err);
+    return st;
+}
+
+/* eval prints the checkpoint's figures, predict writes its outputs (tools/predict.c). */
 static int cmd_eval(options *o, int argc, char **argv, bool predict)
 {
     const char *pos[1];
@@ -841,37 +909,7 @@ static int cmd_eval(options *o, int argc, char **argv, bool predict)
                                         predict ? "predict" : "eval");
     run_state r = {0};
     char *err = NULL;
-    nn_train_state ts = {0};
-    nn_status st = open_registry(o, &r.reg, &err);
-    if (!st) st = nn_checkpoint_load(pos[0], &r.ck, &err);
-    if (st) goto out;
-    bool has_ts = nn_checkpoint_train_state(r.ck, &ts) == NN_OK;
-    if (!GIVEN(o, OPT_DATA) && !has_ts) {
-        st = nn_fail(&err, NN_INVALID, "'%s' names no data; give --data SPEC", pos[0]);
-        goto out;
-    }
-    if (has_ts) {
-        if (!GIVEN(o, OPT_DATA)) o->data = (char *)ts.data;
-        if (!GIVEN(o, OPT_LOSS)) o->loss = (char *)ts.loss;
-        const char *learned = nn_checkpoint_metadata(r.ck, DATA_LEARNED_KEY);
-        if (GIVEN(o, OPT_DATA) && learned && dataspec_same_name(o->data, ts.data)) {
-            /* the training data's statistics, unless the spec gives its own */
-            if (!(r.data_spec = dataspec_with_learned(o->data, learned))) {
-                st = nn_fail(&err, NN_NO_MEMORY, "out of memory");
-                goto out;
-            }
-            o->data = r.data_spec;
-        }
-        if (!GIVEN(o, OPT_BATCH) && ts.batch > 0) o->batch = ts.batch;
-        if (!o->device && ts.device && *ts.device) o->device = (char *)ts.device;
-    }
-    if ((st = nn_ctx_open(r.reg, DEVICE(o), o->seed, &r.ctx, &err))) goto out;
-    OPEN_SPEC(nn_dataset_open, r.ctx, o->data, &r.data, &err);
-    if (st) goto out;
-    if ((st = nn_checkpoint_build_model(r.ck, r.ctx, &r.model, &err))) goto out;
-    if ((st = refuse_nonfinite(pos[0], r.model, &err))) goto out;
-    if (!predict || has_ts || GIVEN(o, OPT_LOSS)) /* predict: a class rule only from a loss */
-        OPEN_SPEC(nn_loss_create, r.ctx, o->loss, &r.loss, &err);
+    nn_status st = open_checkpoint(o, pos[0], &r, predict, &err);
     if (st) goto out;
     nn_epoch_stats s;
     if (predict) {
@@ -884,6 +922,38 @@ static int cmd_eval(options *o, int argc, char **argv, bool predict)
         print_stats("", &s, NULL);
     }
 out:
+    run_free(&r);
+    return st ? die_err(err, st) : 0;
+}
+
+/* plot: a picture of the data (--data SPEC) or of what a checkpoint
+ * predicts over the plane, with its data on top (tools/plot.c). */
+static int cmd_plot(options *o, int argc, char **argv)
+{
+    plot_opts po;
+    char *why = plot_take_args(&argc, argv, &po);
+    if (why) return die_free(why);
+    const char *pos[1];
+    int npos;
+    if (parse_args(o, argc, argv, pos, 1, &npos)) return 1;
+    if (!npos && !GIVEN(o, OPT_DATA)) return die("plot expects a checkpoint FILE or --data SPEC");
+    if (!o->out) return die("plot needs -o FILE.png or -o FILE.svg");
+    if ((why = plot_check(o->out, &po))) return die_free(why);
+    run_state r = {0};
+    char *err = NULL;
+    nn_status st;
+    if (npos) {
+        const char *base = strrchr(pos[0], '/');
+        st = open_checkpoint(o, pos[0], &r, false, &err);
+        if (!st) st = plot_boundary(r.model, r.loss, r.data, base ? base + 1 : pos[0], &po, o->out,
+                                    &err);
+    } else {
+        st = open_registry(o, &r.reg, &err);
+        if (!st) st = nn_ctx_open(r.reg, DEVICE(o), o->seed, &r.ctx, &err);
+        if (!st) OPEN_SPEC(nn_dataset_open, r.ctx, o->data, &r.data, &err);
+        if (!st) st = plot_data(r.ctx, r.data, o->data, &po, o->out, &err);
+    }
+    if (!st) printf("wrote %s\n", o->out);
     run_free(&r);
     return st ? die_err(err, st) : 0;
 }
@@ -1299,6 +1369,8 @@ int main(int argc, char **argv)
         rc = cmd_eval(&o, argc - 2, argv + 2, true);
     else if (!strcmp(cmd, "check"))
         rc = cmd_check(&o, argc - 2, argv + 2);
+    else if (!strcmp(cmd, "plot"))
+        rc = cmd_plot(&o, argc - 2, argv + 2);
     else if (!strcmp(cmd, "print") || !strcmp(cmd, "summary") || !strcmp(cmd, "params") ||
              !strcmp(cmd, "graph"))
         rc = cmd_view(&o, cmd, argc - 2, argv + 2);
