@@ -21,6 +21,9 @@
 #include "dataspec.h"
 #include "escape.h"
 #include "history.h"
+#include "onnx_cli.h"
+
+#include <nn/onnx.h>
 
 #include <ctype.h>
 #include <signal.h>
@@ -96,6 +99,8 @@ static const char usage[] =
     "  summary [FILE]    layer table with output shapes and parameter counts\n"
     "                    (--show-input: input shapes; --hierarchical: containers too)\n"
     "  params [FILE]     parameter names, sizes and shapes (--values: the numbers)\n"
+    "  export FILE -o OUT.onnx [--opset N]  the network as an ONNX model, traced in\n"
+    "                    eval mode (opsets 13 to 17, default 17; docs/onnx.md)\n"
     "  graph [FILE] -o OUT  the autograd graph of one forward pass: OUT.dot, .svg or .png\n"
     "                    (print, summary, params, graph take a checkpoint FILE or\n"
     "                    --model CHAIN with in=N, --input-shape or --data SPEC)\n"
@@ -103,6 +108,7 @@ static const char usage[] =
     "train options:\n"
     "  --data SPEC       dataset and its properties     (circle n=1200)\n"
     "  --model CHAIN     modules joined by '!'          (linear out=5 ! sigmoid ! linear out=1 ! sigmoid)\n"
+
     "  --loss SPEC       loss function                  (bce)\n"
     "  --optim SPEC      optimizer                      (sgd lr=0.5 momentum=0.8)\n"
     "  --epochs N        epochs to train                (1000)\n"
@@ -1201,6 +1207,43 @@ static int cmd_inspect(options *o, int argc, char **argv)
     return 0;
 }
 
+/* export FILE -o OUT [--opset N] (tools/onnx_export.c). */
+static int cmd_onnx(options *o, int argc, char **argv, bool export)
+{
+    int64_t opset = NN_ONNX_OPSET_DEFAULT;
+    char **rest = malloc(sizeof *rest * (size_t)(argc + 1));
+    int nrest = 0;
+    if (!rest) return die("out of memory");
+    for (int i = 0; i < argc; i++) { /* --opset is export's own */
+        const char *a = argv[i];
+        int bad = 0;
+        if (export && !strcmp(a, "--opset"))
+            bad = i + 1 == argc ? die("--opset needs a number") : parse_count(a, argv[++i], 1, &opset);
+        else if (export && !strncmp(a, "--opset=", 8))
+            bad = parse_count("--opset", a + 8, 1, &opset);
+        else
+            rest[nrest++] = argv[i];
+        if (bad) {
+            free(rest);
+            return 1;
+        }
+    }
+    const char *pos[1];
+    int npos;
+    int bad = parse_args(o, nrest, rest, pos, 1, &npos);
+    free(rest);
+    if (bad) return 1;
+    if (npos != 1 || !o->out)
+        return die("%s expects a file and -o OUT (see nnrun --help)", export ? "export" : "import");
+    nn_registry *reg = NULL;
+    char *err = NULL;
+    nn_status st = open_registry(o, &reg, &err);
+    if (!st) st = onnx_export(reg, pos[0], o->out, (int)opset, &err);
+    if (!st) printf("wrote %s\n", o->out);
+    nn_registry_free(reg);
+    return st ? die_err(err, st) : 0;
+}
+
 int main(int argc, char **argv)
 {
     options o = {
@@ -1249,6 +1292,8 @@ int main(int argc, char **argv)
         rc = cmd_eval(&o, argc - 2, argv + 2, true);
     else if (!strcmp(cmd, "check"))
         rc = cmd_check(&o, argc - 2, argv + 2);
+    else if (!strcmp(cmd, "export"))
+        rc = cmd_onnx(&o, argc - 2, argv + 2, true);
     else if (!strcmp(cmd, "print") || !strcmp(cmd, "summary") || !strcmp(cmd, "params") ||
              !strcmp(cmd, "graph"))
         rc = cmd_view(&o, cmd, argc - 2, argv + 2);
