@@ -11,11 +11,10 @@ static nn_status node1(nn_onnx *b, const char *type, const nn_onnx_call *c, int 
     return nn_onnx_node(b, type, nin, c->in, 1, c->out);
 }
 
-/* out = bias + a @ b: Gemm (2-d, bias broadcast along rows), MatMul without one. */
+/* out = bias + a @ b: Gemm (2-d; the bias broadcast along rows, or none). */
 static nn_status lower_addmm(nn_onnx *b, const nn_onnx_call *c)
 {
-    if (!c->in[2]) return node1(b, "MatMul", c, 2);
-    return node1(b, "Gemm", c, 3);
+    return node1(b, "Gemm", c, c->in[2] ? 3 : 2);
 }
 
 static nn_status lower_t(nn_onnx *b, const nn_onnx_call *c)
