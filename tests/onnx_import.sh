@@ -104,6 +104,19 @@ run predict "$tmp/tc1.pb" -o "$tmp/tc1.csv"
 check "its weights moved: other outputs than before the epoch" \
     eval 'status_is 0 && ! cmp -s "$tmp/tc.csv" "$tmp/tc1.csv"'
 
+# On Fashion-MNIST itself when its Debian package is here (CI installs it).
+run train --model "$tmp/tc.pb" --data 'fashion_mnist split=train' --loss cross_entropy \
+    --optim 'sgd lr=0.05 momentum=0.9' --epochs 1 --batch 64 --save "$tmp/tf.pb"
+if [ $rc -ne 0 ] && err_has "dataset-fashion-mnist"; then
+    skip "the imported CNN trains an epoch of Fashion-MNIST" "no dataset-fashion-mnist"
+else
+    check "the imported CNN trains an epoch of Fashion-MNIST and saves" \
+        eval 'status_is 0 && out_has "^saved: $tmp/tf.pb$"'
+    run eval "$tmp/tf.pb" --data 'fashion_mnist split=test'
+    check "and it learned: test accuracy >= 0.75" \
+        eval 'status_is 0 && awk "/^loss:/ { exit !(\$4 >= 0.75) }" "$tmp/out"'
+fi
+
 user_error "import of PyTorch's ELU model is refused" import "$T/elu.onnx" -o "$tmp/te.pb"
 check "the refusal names the node /1/Elu and its op type; no file" \
     eval 'err_has "node ./1/Elu. (op type Elu) cannot be imported" && [ ! -e "$tmp/te.pb" ]'
