@@ -45,6 +45,7 @@ typedef struct imp {
     const Onnx__NodeProto *consts[64]; /* Constant nodes seen so far */
     int nconsts;
     const char *cur; /* the value the next node must read */
+    int64_t opset;   /* of the default domain */
     char **err;
 } imp;
 
@@ -330,9 +331,9 @@ static nn_status one_node(imp *im, const Onnx__NodeProto *nd, const Onnx__NodePr
     if (!strcmp(t, "Tanh")) return element(im, "tanh");
     if (!strcmp(t, "LeakyRelu"))
         return element(im, "leaky_relu negative_slope=%.9g", attr_float(nd, "alpha", 0.01f));
-    if (!strcmp(t, "Softmax") || !strcmp(t, "LogSoftmax"))
+    if (!strcmp(t, "Softmax") || !strcmp(t, "LogSoftmax")) /* the default axis was 1 before 13 */
         return element(im, "%s dim=%lld", t[0] == 'S' ? "softmax" : "log_softmax",
-                       (long long)attr_int(nd, "axis", -1));
+                       (long long)attr_int(nd, "axis", im->opset < 13 ? 1 : -1));
     if (!strcmp(t, "Identity") || !strcmp(t, "Dropout")) return NN_OK; /* eval: the input */
     return refuse(im, nd, "its op type is not supported (docs/onnx.md lists those that are)");
 }
@@ -501,7 +502,10 @@ nn_status onnx_import(nn_registry *reg, const char *onnx, const char *out, const
     if (!im) st = nn_fail(err, NN_NO_MEMORY, "out of memory");
     nn_shape in;
     if (im) {
-        *im = (imp){.g = mp->graph, .path = onnx, .err = err};
+        *im = (imp){.g = mp->graph, .path = onnx, .err = err, .opset = 13};
+        for (size_t i = 0; i < mp->n_opset_import; i++)
+            if (!mp->opset_import[i]->domain || !*mp->opset_import[i]->domain)
+                im->opset = mp->opset_import[i]->version;
         st = input_shape(im, &in);
         if (!st) st = walk(im);
         if (!st) st = build_and_save(im, reg, &in, out, info);
