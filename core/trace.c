@@ -520,3 +520,10 @@ const nn_onnx_node_info *nn_onnx_node_at(const nn_onnx *g, int i) { return &g->n
 int nn_onnx_init_count(const nn_onnx *g) { return g->ninits; }
 const nn_onnx_init *nn_onnx_init_at(const nn_onnx *g, int i) { return &g->inits[i]; }
 const nn_shape *nn_onnx_io_shape(const nn_onnx *g, int output) { return &g->io[output ? 1 : 0]; }
+
+const nn_shape *nn_onnx_value_shape(const nn_onnx *g, const char *name)
+{
+    for (int i = 0; i < g->nvals; i++)
+        if (!strcmp(g->vals[i].name, name)) return &g->vals[i].t->shape;
+    return NULL;
+}

@@ -96,7 +96,13 @@ export_and_run cnn 'conv2d out=8 kernel=3 ! relu ! max_pool2d kernel=2 ! flatten
 # The rest of the standard set, in training mode while trained (dropout,
 # batch statistics) and traced in eval mode.
 export_and_run more 'conv2d out=4 kernel=3 padding=1 stride=2 ! leaky_relu negative_slope=0.2 ! avg_pool2d kernel=2 padding=1 count_include_pad=false ! flatten ! dropout p=0.3 ! linear out=16 ! batchnorm1d ! gelu ! linear out=12 ! tanh ! identity ! gelu approximate=tanh ! linear out=10 ! log_softmax'
-export_and_run sm 'avg_pool2d kernel=4 ! flatten start_dim=2 ! flatten ! sigmoid ! linear out=10 bias=false ! softmax'
+if [ $have_checker = yes ]; then
+    sh_run "$PY" -c 'import onnx, sys; print(" ".join(n.op_type for n in onnx.load(sys.argv[1]).graph.node))' "$tmp/more.onnx"
+    check "more.onnx: Conv, LeakyRelu, AveragePool, Flatten, Gemm, BatchNormalization, Erf, Tanh, LogSoftmax" \
+        eval 'out_has "^Conv LeakyRelu AveragePool Flatten Gemm BatchNormalization Mul Erf .* Tanh .* LogSoftmax$" && ! out_has "Dropout\|Identity\|Pow"'
+fi
+# batchnorm1d of (N, C, L) and without affine keep their arithmetic.
+export_and_run sm 'avg_pool2d kernel=4 ! flatten start_dim=2 ! batchnorm1d ! flatten ! batchnorm1d affine=false ! sigmoid ! linear out=10 bias=false ! softmax'
 
 # ---- a composite module: the tutorial's TwoLayersNet (examples/plugins) -------------
 

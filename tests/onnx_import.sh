@@ -42,7 +42,7 @@ run inspect "$tmp/seed2.pb"
 check "the imported chain is linear ! sigmoid ! linear ! sigmoid, info names its source" eval \
     'out_has "^model: *linear .*out=5 .* ! sigmoid ! linear .*out=1 .* ! sigmoid$" && out_has "^info: *imported from $tmp/seed.onnx$"'
 
-CNN='conv2d out=4 kernel=3 padding=1 stride=2 ! leaky_relu negative_slope=0.2 ! max_pool2d kernel=2 ! avg_pool2d kernel=2 padding=1 count_include_pad=false ! flatten ! linear out=16 bias=false ! relu ! linear out=12 ! tanh ! linear out=10 ! log_softmax'
+CNN='conv2d out=4 kernel=3 padding=1 stride=2 ! leaky_relu negative_slope=0.2 ! max_pool2d kernel=2 ! avg_pool2d kernel=2 padding=1 count_include_pad=false ! flatten ! linear out=16 bias=false ! batchnorm1d ! relu ! linear out=12 ! tanh ! linear out=10 ! log_softmax'
 run train --data "$FM" --model "$CNN" --loss cross_entropy --epochs 1 --batch 16 --save "$tmp/c.pb"
 check "train a small CNN" status_is 0
 run export "$tmp/c.pb" -o "$tmp/c.onnx"

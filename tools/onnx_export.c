@@ -166,18 +166,142 @@ static Onnx__NodeProto *node(pool *pl, const nn_onnx_node_info *in)
     return p;
 }
 
+/* ---- batchnorm1d as one node -------------------------------------------------
+ * batchnorm1d composes core ops, so its eval mode traces as its arithmetic:
+ *   Sub(x, P.running_mean), Add(P.running_var, eps), Pow(., -0.5), Mul,
+ *   and with affine=true Mul(., P.weight), Add(., P.bias).
+ * On a (batch, C) input that is ONNX's BatchNormalization, which Netron and
+ * runtimes know as such; other inputs keep the arithmetic. */
+
+typedef struct node_list {
+    const nn_onnx *g;
+    const nn_onnx_node_info **at;
+    int n;
+} node_list;
+
+static int producer(const node_list *v, const char *name)
+{
+    for (int i = 0; i < v->n; i++)
+        if (v->at[i] && v->at[i]->nout && !strcmp(v->at[i]->out[0], name)) return i;
+    return -1;
+}
+
+static int readers(const node_list *v, const char *name)
+{
+    int k = !strcmp(name, "output");
+    for (int i = 0; i < v->n; i++)
+        for (int j = 0; v->at[i] && j < v->at[i]->nin; j++) k += !strcmp(v->at[i]->in[j], name);
+    return k;
+}
+
+static const nn_onnx_init *init_named(const nn_onnx *g, const char *name)
+{
+    for (int i = 0; i < nn_onnx_init_count(g); i++)
+        if (!strcmp(nn_onnx_init_at(g, i)->name, name)) return nn_onnx_init_at(g, i);
+    return NULL;
+}
+
+/* Node i is op(a, b) with one output that only the next node of the pattern reads. */
+static bool is_op(const node_list *v, int i, const char *op)
+{
+    return i >= 0 && v->at[i] && !strcmp(v->at[i]->op_type, op) && v->at[i]->nin == 2 &&
+           v->at[i]->nout == 1 && v->at[i]->nattr == 0;
+}
+
+static bool is_scalar(const nn_onnx *g, const char *name, float *f)
+{
+    const nn_onnx_init *in = init_named(g, name);
+    if (!in || in->is_int64 || nn_shape_numel(&in->shape) != 1) return false;
+    *f = in->f[0];
+    return true;
+}
+
+/* "P.what" for P the prefix of "P.running_mean" (buf holds it). */
+static const char *sibling(char *buf, size_t len, const char *mean, const char *what)
+{
+    snprintf(buf, len, "%.*s.%s", (int)(strlen(mean) - strlen(".running_mean")), mean, what);
+    return buf;
+}
+
+/* The BatchNormalization that replaces the pattern whose Sub is node s;
+ * NULL when node s starts none. The pattern's other nodes become NULL. */
+static nn_onnx_node_info *batchnorm_at(pool *pl, node_list *v, int s)
+{
+    const nn_onnx_node_info *sub = v->at[s];
+    if (!is_op(v, s, "Sub") || readers(v, sub->out[0]) != 1) return NULL;
+    const char *mean = sub->in[1];
+    size_t ml = strlen(mean), sl = strlen(".running_mean");
+    const nn_shape *xs = nn_onnx_value_shape(v->g, sub->in[0]);
+    if (ml <= sl || strcmp(mean + ml - sl, ".running_mean") || !xs || xs->ndim != 2) return NULL;
+    char var[256], weight[256], bias[256];
+    sibling(var, sizeof var, mean, "running_var");
+    sibling(weight, sizeof weight, mean, "weight");
+    sibling(bias, sizeof bias, mean, "bias");
+    int q = -1; /* the Mul of sub by the inverse std */
+    for (int i = s + 1; i < v->n && q < 0; i++)
+        if (is_op(v, i, "Mul") && !strcmp(v->at[i]->in[0], sub->out[0])) q = i;
+    int pw = q < 0 ? -1 : producer(v, v->at[q]->in[1]);
+    int ad = pw < 0 ? -1 : producer(v, v->at[pw]->in[0]);
+    float half, eps;
+    if (!is_op(v, pw, "Pow") || !is_op(v, ad, "Add") || strcmp(v->at[ad]->in[0], var) ||
+        !is_scalar(v->g, v->at[pw]->in[1], &half) || half != -0.5f ||
+        !is_scalar(v->g, v->at[ad]->in[1], &eps) || readers(v, v->at[pw]->out[0]) != 1 ||
+        readers(v, v->at[ad]->out[0]) != 1 || readers(v, v->at[q]->out[0]) != 1 ||
+        !init_named(v->g, var))
+        return NULL;
+    int r = -1, t = -1; /* the affine Mul and Add */
+    for (int i = q + 1; i < v->n && r < 0; i++)
+        if (is_op(v, i, "Mul") && !strcmp(v->at[i]->in[0], v->at[q]->out[0])) r = i;
+    for (int i = r + 1; r >= 0 && i < v->n && t < 0; i++)
+        if (is_op(v, i, "Add") && !strcmp(v->at[i]->in[0], v->at[r]->out[0])) t = i;
+    if (t < 0 || strcmp(v->at[r]->in[1], weight) || strcmp(v->at[t]->in[1], bias) ||
+        readers(v, v->at[r]->out[0]) != 1 || !init_named(v->g, weight) || !init_named(v->g, bias))
+        return NULL; /* affine=false stays as it is */
+    nn_onnx_node_info *bn = alloc(pl, sizeof *bn);
+    const char **in = alloc(pl, sizeof *in * 5);
+    nn_onnx_attr *a = alloc(pl, sizeof *a);
+    if (!bn || !in || !a) return NULL;
+    in[0] = sub->in[0], in[1] = v->at[r]->in[1], in[2] = v->at[t]->in[1], in[3] = mean;
+    in[4] = v->at[ad]->in[0];
+    *a = (nn_onnx_attr){"epsilon", NN_ONNX_ATTR_FLOAT, 0, eps, 0, NULL};
+    *bn = (nn_onnx_node_info){"BatchNormalization", sub->name, 5, 1, 1, in, v->at[t]->out, a};
+    v->at[s] = v->at[ad] = v->at[pw] = v->at[q] = v->at[r] = NULL;
+    return bn; /* in t's place: its inputs are all there by then */
+}
+
+static void fuse_batchnorms(pool *pl, node_list *v)
+{
+    for (int s = 0; s < v->n; s++) {
+        nn_onnx_node_info *bn = v->at[s] ? batchnorm_at(pl, v, s) : NULL;
+        for (int i = s + 1; bn && i < v->n; i++) /* into the Add's place */
+            if (v->at[i] && v->at[i]->nout && !strcmp(v->at[i]->out[0], bn->out[0])) {
+                v->at[i] = bn;
+                break;
+            }
+    }
+}
+
+/* Is initializer name read by a node? (The constants of a fused pattern are not.) */
+static bool used(const node_list *v, const char *name) { return readers(v, name) > 0; }
+
 static Onnx__GraphProto *graph(pool *pl, const nn_onnx *g)
 {
     Onnx__GraphProto *p = NEW(pl, Onnx__GraphProto, ONNX__GRAPH_PROTO__INIT);
-    int nn = nn_onnx_node_count(g), ni = nn_onnx_init_count(g);
+    int nn = nn_onnx_node_count(g), ni = nn_onnx_init_count(g), kn = 0, ki = 0;
     Onnx__NodeProto **nodes = alloc(pl, sizeof *nodes * (size_t)(nn ? nn : 1));
     Onnx__TensorProto **inits = alloc(pl, sizeof *inits * (size_t)(ni ? ni : 1));
     Onnx__ValueInfoProto **in = alloc(pl, sizeof *in), **out = alloc(pl, sizeof *out);
-    if (!p || !nodes || !inits || !in || !out) return NULL;
+    node_list v = {g, alloc(pl, sizeof *v.at * (size_t)(nn ? nn : 1)), nn};
+    if (!p || !nodes || !inits || !in || !out || !v.at) return NULL;
+    for (int i = 0; i < nn; i++) v.at[i] = nn_onnx_node_at(g, i);
+    fuse_batchnorms(pl, &v);
     for (int i = 0; i < nn; i++)
-        if (!(nodes[i] = node(pl, nn_onnx_node_at(g, i)))) return NULL;
+        if (v.at[i] && !(nodes[kn++] = node(pl, v.at[i]))) return NULL;
     for (int i = 0; i < ni; i++)
-        if (!(inits[i] = tensor(pl, nn_onnx_init_at(g, i)))) return NULL;
+        if (used(&v, nn_onnx_init_at(g, i)->name) && !(inits[ki++] = tensor(pl, nn_onnx_init_at(g, i))))
+            return NULL;
+    nn = kn;
+    ni = ki;
     if (!(in[0] = io_value(pl, "input", nn_onnx_io_shape(g, 0))) ||
         !(out[0] = io_value(pl, "output", nn_onnx_io_shape(g, 1))))
         return NULL;

@@ -75,6 +75,9 @@ NN_API int nn_onnx_init_count(const nn_onnx *g);
 NN_API const nn_onnx_init *nn_onnx_init_at(const nn_onnx *g, int i);
 /* One sample's shape of the graph's input (output 0) or output (1). */
 NN_API const nn_shape *nn_onnx_io_shape(const nn_onnx *g, int output);
+/* The traced shape of the value name (the batch first where it has one), or
+ * NULL for a name that no traced tensor has (a lowering's temporary). */
+NN_API const nn_shape *nn_onnx_value_shape(const nn_onnx *g, const char *name);
 
 #ifdef __cplusplus
 }
