@@ -5,8 +5,12 @@
  * by protoc-c) and writes it atomically: a temporary file beside the
  * target, renamed over it once complete. */
 #define _POSIX_C_SOURCE 200809L
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
 #include "onnx_cli.h"
 
+#ifdef NN_HAVE_ONNX
 #include <nn/onnx.h>
 
 #include "onnx.pb-c.h"
@@ -414,3 +418,5 @@ nn_status onnx_export(nn_registry *reg, const char *ckpt, const char *out, int o
     nn_checkpoint_free(ck);
     return st;
 }
+
+#endif

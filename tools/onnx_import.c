@@ -7,8 +7,12 @@
  * other inputs are initializers or Constant nodes. A node nn cannot take is
  * refused with its name and op type, and nothing is written. */
 #define _POSIX_C_SOURCE 200809L
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
 #include "onnx_cli.h"
 
+#ifdef NN_HAVE_ONNX
 #include "onnx.pb-c.h"
 
 #include <errno.h>
@@ -515,3 +519,5 @@ nn_status onnx_import(nn_registry *reg, const char *onnx, const char *out, const
     onnx__model_proto__free_unpacked(mp, NULL);
     return st;
 }
+
+#endif
