@@ -55,6 +55,11 @@ check "the CNN round trip predicts what the original does, bit for bit" \
 
 # ---- refusals: nothing is written --------------------------------------------------
 
+user_error "train --model FILE.pb of another input shape is refused" \
+    train --model "$tmp/seed2.pb" --data "$FM" --epochs 1
+check "the message names both shapes" err_has "takes samples of shape \[2\], the data has \[1, 28, 28\]"
+user_error "train --model of a missing FILE.pb is refused" train --model "$tmp/nosuch.pb" --epochs 1
+
 user_error "import of a file that is no ONNX model is refused" import "$tmp/pts.csv" -o "$tmp/x.pb"
 check "the message says so; no file" eval 'err_has "is not an ONNX model" && [ ! -e "$tmp/x.pb" ]'
 user_error "import of a missing file is refused" import "$tmp/nosuch.onnx" -o "$tmp/x.pb"
