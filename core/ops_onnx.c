@@ -84,13 +84,13 @@ static nn_status lower_scalar(nn_onnx *b, const nn_onnx_call *c)
 }
 
 /* ReduceSum takes its axes as an input from opset 13, ReduceMean and
- * ReduceMax as an attribute up to opset 17. */
+ * ReduceMax from opset 18 (an attribute before). */
 static nn_status reduce(nn_onnx *b, const nn_onnx_call *c, const char *type, int axis, bool all)
 {
     int64_t ax = axis;
     bool keep = !all && c->out_shape[0]->ndim == c->in_shape[0]->ndim;
     nn_status st;
-    if (!strcmp(type, "ReduceSum") && !all) {
+    if ((!strcmp(type, "ReduceSum") || c->opset >= 18) && !all) {
         const char *axes = nn_onnx_const_ints(b, 1, &ax);
         if (!axes) return NN_NO_MEMORY;
         const char *in[] = {c->in[0], axes};

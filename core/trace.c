@@ -231,6 +231,16 @@ nn_status nn_onnx_attr_ints(nn_onnx *b, const char *name, int n, const int64_t *
     return NN_OK;
 }
 
+nn_status nn_onnx_attr_string(nn_onnx *b, const char *name, const char *v)
+{
+    nn_onnx_attr *a = new_attr(b, name);
+    const char *c = a ? keep(b, strdup(v)) : NULL;
+    if (!c) return b->st;
+    a->kind = NN_ONNX_ATTR_STRING;
+    a->s = c;
+    return NN_OK;
+}
+
 const char *nn_onnx_temp(nn_onnx *b)
 {
     return b->st ? NULL : kept_printf(b, "tmp_%d", b->counter++);

@@ -64,11 +64,11 @@ check "export --opset 13" status_is 0
 checked "$tmp/seed13.onnx"
 same_outputs "opset 13: onnxruntime gives nnrun predict's outputs" \
     "$tmp/seed13.onnx" "$tmp/seed.csv" csv "$tmp/pts.csv"
-for bad in 12 18; do
+for bad in 12 21; do
     user_error "export --opset $bad is refused with one message" \
         export "$tmp/seed.pb" -o "$tmp/bad.onnx" --opset $bad
-    check "the refusal names opset $bad and the supported 13 to 17; no file" \
-        eval 'err_has "opset $bad is not supported" && err_has "13 to 17" && [ ! -e "$tmp/bad.onnx" ]'
+    check "the refusal names opset $bad and the supported 13 to 20; no file" \
+        eval 'err_has "opset $bad is not supported" && err_has "13 to 20" && [ ! -e "$tmp/bad.onnx" ]'
 done
 user_error "export without -o is refused" export "$tmp/seed.pb"
 user_error "export of a file that is no checkpoint is refused" \
@@ -100,6 +100,18 @@ if [ $have_checker = yes ]; then
     sh_run "$PY" -c 'import onnx, sys; print(" ".join(n.op_type for n in onnx.load(sys.argv[1]).graph.node))' "$tmp/more.onnx"
     check "more.onnx: Conv, LeakyRelu, AveragePool, Flatten, Gemm, BatchNormalization, Erf, Tanh, LogSoftmax" \
         eval 'out_has "^Conv LeakyRelu AveragePool Flatten Gemm BatchNormalization Mul Erf .* Tanh .* LogSoftmax$" && ! out_has "Dropout\|Identity\|Pow"'
+fi
+# Opset 20 has Gelu (and 18 the axes of every reduction as an input).
+for opset in 18 20; do
+    run export "$tmp/more.pb" -o "$tmp/more$opset.onnx" --opset $opset
+    check "more: export --opset $opset" status_is 0
+    checked "$tmp/more$opset.onnx" $opset
+    same_outputs "more, opset $opset: onnxruntime gives nnrun predict's outputs" \
+        "$tmp/more$opset.onnx" "$tmp/more.csv" idx "$tmp/fm-im"
+done
+if [ $have_checker = yes ]; then
+    sh_run "$PY" -c 'import onnx, sys; print(" ".join(n.op_type for n in onnx.load(sys.argv[1]).graph.node))' "$tmp/more20.onnx"
+    check "more20.onnx: two Gelu nodes, no Erf" eval 'out_has "Gelu .*Gelu" && ! out_has "Erf"'
 fi
 # batchnorm1d of (N, C, L) and without affine keep their arithmetic.
 export_and_run sm 'avg_pool2d kernel=4 ! flatten start_dim=2 ! batchnorm1d ! flatten ! batchnorm1d affine=false ! sigmoid ! linear out=10 bias=false ! softmax'

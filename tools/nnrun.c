@@ -100,7 +100,7 @@ static const char usage[] =
     "                    (--show-input: input shapes; --hierarchical: containers too)\n"
     "  params [FILE]     parameter names, sizes and shapes (--values: the numbers)\n"
     "  export FILE -o OUT.onnx [--opset N]  the network as an ONNX model, traced in\n"
-    "                    eval mode (opsets 13 to 17, default 17; docs/onnx.md)\n"
+    "                    eval mode (opsets 13 to 20, default 17; docs/onnx.md)\n"
     "  import FILE.onnx -o OUT.pb [--info TEXT]  an ONNX chain (a PyTorch\n"
     "                    nn.Sequential) as a checkpoint; train on with --model OUT.pb\n"
     "  graph [FILE] -o OUT  the autograd graph of one forward pass: OUT.dot, .svg or .png\n"

@@ -23,8 +23,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* IR version of a model file by opset: IR 7 came with opset 13, IR 8 with 15. */
-static int64_t ir_version(int opset) { return opset >= 15 ? 8 : 7; }
+/* IR version of a model file by opset: IR 7 came with opset 13, 8 with 15,
+ * 9 with 19. */
+static int64_t ir_version(int opset) { return opset >= 19 ? 9 : opset >= 15 ? 8 : 7; }
 
 /* Every allocation of one model, freed together. */
 typedef struct pool {
@@ -148,6 +149,11 @@ static Onnx__AttributeProto *attribute(pool *pl, const nn_onnx_attr *a)
         p->n_ints = (size_t)a->n;
         p->ints = (int64_t *)a->ints;
         break;
+    case NN_ONNX_ATTR_STRING:
+        p->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING;
+        p->has_s = 1;
+        p->s = (ProtobufCBinaryData){strlen(a->s), (uint8_t *)a->s};
+        break;
     }
     return p;
 }
@@ -267,7 +273,7 @@ static nn_onnx_node_info *batchnorm_at(pool *pl, node_list *v, int s)
     if (!bn || !in || !a) return NULL;
     in[0] = sub->in[0], in[1] = v->at[r]->in[1], in[2] = v->at[t]->in[1], in[3] = mean;
     in[4] = v->at[ad]->in[0];
-    *a = (nn_onnx_attr){"epsilon", NN_ONNX_ATTR_FLOAT, 0, eps, 0, NULL};
+    *a = (nn_onnx_attr){"epsilon", NN_ONNX_ATTR_FLOAT, 0, eps, 0, NULL, NULL};
     *bn = (nn_onnx_node_info){"BatchNormalization", sub->name, 5, 1, 1, in, v->at[t]->out, a};
     v->at[s] = v->at[ad] = v->at[pw] = v->at[q] = v->at[r] = NULL;
     return bn; /* in t's place: its inputs are all there by then */

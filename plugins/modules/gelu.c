@@ -32,7 +32,7 @@ static nn_status gelu_shape(const nn_shape *const *in, const double *attr, nn_sh
     return NN_OK;
 }
 
-/* ONNX has Gelu from opset 20 only: below, its formula in elementary ops. */
+/* ONNX has Gelu from opset 20: below, its formula in elementary ops. */
 static const char *scalar_const(nn_onnx *b, double v)
 {
     const nn_shape s = {0, {0}};
@@ -51,6 +51,10 @@ static const char *emit(nn_onnx *b, const char *type, const char *x, const char 
 
 static nn_status gelu_onnx(nn_onnx *b, const nn_onnx_call *c)
 {
+    if (c->opset >= 20) {
+        nn_status st = nn_onnx_node(b, "Gelu", 1, c->in, 1, c->out);
+        return st ? st : nn_onnx_attr_string(b, "approximate", c->attr[A_APPROX] ? "tanh" : "none");
+    }
     const char *x = c->in[0], *inner;
     if (c->attr[A_APPROX] == 0) { /* erf(x / sqrt 2) */
         inner = emit(b, "Erf", emit(b, "Mul", x, scalar_const(b, 0.70710678118654752440), NULL),

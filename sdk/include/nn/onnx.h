@@ -30,10 +30,15 @@ extern "C" {
 
 /* The opsets of ONNX's default domain that lowerings write. */
 #define NN_ONNX_OPSET_MIN 13
-#define NN_ONNX_OPSET_MAX 17
+#define NN_ONNX_OPSET_MAX 20
 #define NN_ONNX_OPSET_DEFAULT 17
 
-typedef enum { NN_ONNX_ATTR_INT, NN_ONNX_ATTR_FLOAT, NN_ONNX_ATTR_INTS } nn_onnx_attr_kind;
+typedef enum {
+    NN_ONNX_ATTR_INT,
+    NN_ONNX_ATTR_FLOAT,
+    NN_ONNX_ATTR_INTS,
+    NN_ONNX_ATTR_STRING
+} nn_onnx_attr_kind;
 
 typedef struct nn_onnx_attr {
     const char *name;
@@ -42,6 +47,7 @@ typedef struct nn_onnx_attr {
     float f;
     int n; /* INTS: n values in ints */
     const int64_t *ints;
+    const char *s; /* STRING */
 } nn_onnx_attr;
 
 typedef struct nn_onnx_node_info {

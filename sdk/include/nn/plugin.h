@@ -469,7 +469,7 @@ NN_API void nn_kernel_gemm(const nn_kernel_call *c, int ta, int tb, int64_t m, i
 typedef struct nn_onnx nn_onnx; /* the graph being built; opaque */
 
 typedef struct nn_onnx_call {
-    int opset;                 /* the default domain's opset being written: 13 .. 17 */
+    int opset;                 /* the default domain's opset being written: 13 .. 20 */
     int nin, nout, nattr;      /* as the op's definition has them */
     const char *const *in;     /* value names of the inputs; NULL: an absent optional one */
     const char *const *out;    /* value names the outputs must get */
@@ -490,6 +490,7 @@ NN_API nn_status nn_onnx_node(nn_onnx *b, const char *op_type, int nin, const ch
 NN_API nn_status nn_onnx_attr_int(nn_onnx *b, const char *name, int64_t v);
 NN_API nn_status nn_onnx_attr_float(nn_onnx *b, const char *name, float v);
 NN_API nn_status nn_onnx_attr_ints(nn_onnx *b, const char *name, int n, const int64_t *v);
+NN_API nn_status nn_onnx_attr_string(nn_onnx *b, const char *name, const char *v);
 /* A fresh value name for an intermediate result. */
 NN_API const char *nn_onnx_temp(nn_onnx *b);
 /* A constant (an initializer): float32 of shape s, or int64 of shape (n). */
