@@ -454,7 +454,8 @@ NN_API void nn_kernel_gemm(const nn_kernel_call *c, int ta, int tb, int64_t m, i
  * one is refused by export, with its name and its plugin's.
  *
  * The callback reads the call (value names, traced shapes, attributes) and
- * emits nodes into the builder. Softplus, as examples/plugins/softplus.c:
+ * emits nodes into the builder. A Softplus of beta 1 as ONNX's own
+ * (examples/plugins/softplus.c also scales for other betas):
  *
  *   static nn_status softplus_onnx(nn_onnx *b, const nn_onnx_call *c)
  *   {
