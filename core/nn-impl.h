@@ -96,6 +96,9 @@ struct nn_ctx {
      * that no parameter or buffer has claimed yet (budget_on). */
     bool budget_on;
     int64_t budget;
+    /* While nnrun export traces a forward pass: where each op call goes
+     * (core/trace.c); NULL otherwise, and then an op pays one test. */
+    struct nn_trace *trace;
 };
 
 /* The most elements one tensor may hold (8 GB of float32), and the largest
@@ -363,5 +366,41 @@ char *nn_props_text(const nn_props *p, int i);
 /* Looks up name in kind and parses words into props. */
 nn_status nn_component_open(nn_registry *reg, nn_kind kind, const char *name, const char *words,
                             const nn_component **comp, nn_props **props, char **err);
+
+/* ---- tracing for ONNX export (core/trace.c, core/ops_onnx.c) ---- */
+
+/* The core's own ops, as the tracer knows them; their lowerings are in
+ * core/ops_onnx.c. */
+typedef enum {
+    NN_CORE_ADDMM,      /* out = c + a @ b (c may be NULL) */
+    NN_CORE_T,          /* the transposed view of a 2-d a */
+    NN_CORE_COPY,       /* contiguous(a), detach(a): a's values */
+    NN_CORE_BINARY,     /* a op b; attr 0: nn_binary_op */
+    NN_CORE_MUL_SCALAR, /* a * s; attr 0: s */
+    NN_CORE_UNARY,      /* f(a); attr 0: nn_unary_op */
+    NN_CORE_SCALAR,     /* f(a; s, t); attrs: nn_scalar_op, s, t */
+    NN_CORE_REDUCE,     /* sum or mean of all of a; attr 0: 1 for the mean */
+    NN_CORE_REDUCE_DIM, /* along a dim; attrs: nn_reduce_op, 1 for the mean, dim */
+    NN_CORE_WHERE,      /* c != 0 ? a : b */
+    NN_CORE_VIEW,       /* a with the output's shape */
+    NN_CORE_ARGMAX,     /* attr 0: dim */
+    NN_CORE_COUNT_
+} nn_core_op;
+
+typedef struct nn_core_lowering {
+    const char *name; /* as export names it in a refusal: "addmm" */
+    nn_onnx_lower_fn lower;
+} nn_core_lowering;
+extern const nn_core_lowering nn_core_lowerings[NN_CORE_COUNT_];
+
+/* Records a call of a core op or of a plugin's op into ctx->trace. */
+void nn_trace_core(nn_ctx *ctx, nn_core_op op, nn_tensor *out, nn_tensor *a, nn_tensor *b,
+                   nn_tensor *c, double a0, double a1, double a2);
+void nn_trace_op(nn_ctx *ctx, const struct nn_op *op, nn_tensor *const *in, nn_tensor *const *out,
+                 const double *attr);
+#define NN_TRACE_CORE(ctx, ...)                                        \
+    do {                                                               \
+        if (NN_UNLIKELY((ctx)->trace)) nn_trace_core((ctx), __VA_ARGS__); \
+    } while (0)
 
 #endif

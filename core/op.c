@@ -280,6 +280,7 @@ nn_tensor *nn_op_call(nn_op *op, nn_tensor *const *in, const double *attr, nn_te
         return NULL;
     }
     if (grad && d->node_name && ctx->grad_enabled) record(op, x, y, attr);
+    if (NN_UNLIKELY(ctx->trace)) nn_trace_op(ctx, op, x, y, attr); /* nnrun export */
     if (out)
         for (int k = 0; k < d->nout; k++) out[k] = y[k];
     return d->nout ? y[0] : NULL;

@@ -96,6 +96,7 @@ nn_tensor *nn_addmm(nn_tensor *bias, nn_tensor *a, nn_tensor *b)
     VT(ctx)->gemm(DH(ctx), nn_t_gemm_transposed(a), nn_t_gemm_transposed(b), m, n, k, 1.0f, a->data,
                   b->data, beta, out->data);
     nn_node_record(ctx, bias ? "AddmmBackward0" : "MmBackward0", addmm_backward, out, a, b, bias);
+    NN_TRACE_CORE(ctx, NN_CORE_ADDMM, out, a, b, bias, 0, 0, 0);
     return out;
 }
 
@@ -130,6 +131,7 @@ nn_tensor *nn_t(nn_tensor *a)
     v->stride[1] = a->stride[0];
     v->flags = NN_T_VIEW;
     nn_node *nd = nn_node_record(ctx, "TBackward0", t_backward, v, a, NULL, NULL);
+    NN_TRACE_CORE(ctx, NN_CORE_T, v, a, NULL, NULL, 0, 0, 0);
     /* W^T of a parameter: its gradient goes straight into W's, in W's layout,
      * instead of into a buffer of its own that backward then adds to W's
      * (a whole weight-sized pass per linear layer and step). */
@@ -166,6 +168,7 @@ nn_tensor *nn_contiguous(nn_tensor *a)
     /* a (m, n) is stored as (n, m) contiguous: transpose that. */
     VT(ctx)->transpose(DH(ctx), a->shape.dim[1], a->shape.dim[0], a->data, out->data);
     nn_node_record(ctx, "CloneBackward0", contiguous_backward, out, a, NULL, NULL);
+    NN_TRACE_CORE(ctx, NN_CORE_COPY, out, a, NULL, NULL, 0, 0, 0);
     return out;
 }
 
@@ -260,6 +263,7 @@ static nn_tensor *binary_op(nn_binary_op op, const char *name, nn_backward_fn bw
     if (!out) return NULL;
     VT(ctx)->binary(DH(ctx), op, a->numel, a->data, b->numel, b->data, out->data);
     nn_node_record(ctx, name, bw, out, a, b, NULL);
+    NN_TRACE_CORE(ctx, NN_CORE_BINARY, out, a, b, NULL, op, 0, 0);
     return out;
 }
 
@@ -290,6 +294,7 @@ nn_tensor *nn_mul_scalar(nn_tensor *a, float s)
     VT(ctx)->axpby(DH(ctx), a->numel, s, a->data, 0.0f, out->data);
     nn_node *nd = nn_node_record(ctx, "MulBackward0", mul_scalar_backward, out, a, NULL, NULL);
     if (nd) nd->scalar = s;
+    NN_TRACE_CORE(ctx, NN_CORE_MUL_SCALAR, out, a, NULL, NULL, s, 0, 0);
     return out;
 }
 
@@ -321,6 +326,7 @@ nn_tensor *nn_unary_apply(nn_unary_op op, nn_tensor *a)
     VT(ctx)->unary(DH(ctx), op, a->numel, a->data, out->data);
     nn_node *nd = nn_node_record(ctx, unary_names[op], unary_backward, out, a, NULL, NULL);
     if (nd) nd->scalar = (float)op;
+    NN_TRACE_CORE(ctx, NN_CORE_UNARY, out, a, NULL, NULL, op, 0, 0);
     return out;
 }
 
@@ -352,6 +358,7 @@ static nn_tensor *reduce_op(nn_tensor *a, bool mean)
     nn_node *nd = nn_node_record(ctx, mean ? "MeanBackward0" : "SumBackward0", sum_backward, out,
                                  a, NULL, NULL);
     if (nd) nd->scalar = alpha;
+    NN_TRACE_CORE(ctx, NN_CORE_REDUCE, out, a, NULL, NULL, mean, 0, 0);
     return out;
 }
 

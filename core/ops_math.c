@@ -73,6 +73,7 @@ static nn_tensor *binary_math(nn_binary_op op, const char *what, const char *nam
     VT(ctx)->binary(DH(ctx), op, a->numel, a->data, b->numel, b->data, out->data);
     nn_node *nd = nn_node_record(ctx, name, binary_backward, out, a, b, NULL);
     if (nd) nd->iarg = (int)op;
+    NN_TRACE_CORE(ctx, NN_CORE_BINARY, out, a, b, NULL, op, 0, 0);
     return out;
 }
 
@@ -119,6 +120,7 @@ static nn_tensor *scalar_math(nn_scalar_op op, const char *name, nn_tensor *a, f
         nd->scalar = s;
         nd->scalar2 = t;
     }
+    NN_TRACE_CORE(ctx, NN_CORE_SCALAR, out, a, NULL, NULL, op, s, t);
     return out;
 }
 
@@ -192,6 +194,7 @@ nn_tensor *nn_where(nn_tensor *cond, nn_tensor *a, nn_tensor *b)
                    b->data, out->data);
     nn_node *nd = nn_node_record(ctx, "WhereBackward0", where_backward, out, a, b, NULL);
     if (nd) nd->saved = cond;
+    NN_TRACE_CORE(ctx, NN_CORE_WHERE, out, cond, a, b, 0, 0, 0);
     return out;
 }
 

@@ -86,6 +86,8 @@ static nn_tensor *reduce_dim(nn_reduce_op op, bool mean, const char *what, const
     VT(ctx)->reduce_dim(DH(ctx), op, s.outer, s.len, s.inner, alpha, a->data, out->data,
                         ix ? ix->data : NULL);
     if (idx) *idx = ix;
+    if (name) NN_TRACE_CORE(ctx, NN_CORE_REDUCE_DIM, out, a, NULL, NULL, op, mean, dim);
+    else NN_TRACE_CORE(ctx, NN_CORE_ARGMAX, ix, a, NULL, NULL, dim, 0, 0);
     if (!name) return out;
     nn_node *nd = nn_node_record(ctx, name, reduce_backward, out, a, NULL, NULL);
     if (nd) {
@@ -208,6 +210,7 @@ static nn_tensor *view_of(nn_ctx *ctx, nn_tensor *a, const nn_shape *s, const ch
 {
     nn_tensor *v = alias(ctx, a, s);
     if (v) nn_node_record(ctx, name, view_backward, v, a, NULL, NULL);
+    if (v) NN_TRACE_CORE(ctx, NN_CORE_VIEW, v, a, NULL, NULL, 0, 0, 0);
     return v;
 }
 
@@ -240,5 +243,6 @@ nn_tensor *nn_detach(nn_tensor *a)
     if (!ctx) return NULL;
     nn_tensor *v = alias(ctx, a, &a->shape);
     if (v) memcpy(v->stride, a->stride, sizeof v->stride); /* a transposed view stays one */
+    if (v) NN_TRACE_CORE(ctx, NN_CORE_COPY, v, a, NULL, NULL, 0, 0, 0);
     return v;
 }

@@ -25,6 +25,9 @@
 #include "metrics.h"
 #include "progress.h"
 #include "plot.h"
+#include "onnx_cli.h"
+
+#include <nn/onnx.h>
 
 #include <ctype.h>
 #include <signal.h>
@@ -105,6 +108,10 @@ static const char usage[] =
     "  summary [FILE]    layer table with output shapes and parameter counts\n"
     "                    (--show-input: input shapes; --hierarchical: containers too)\n"
     "  params [FILE]     parameter names, sizes and shapes (--values: the numbers)\n"
+    "  export FILE -o OUT.onnx [--opset N]  the network as an ONNX model, traced in\n"
+    "                    eval mode (opsets 13 to 20, default 17; docs/onnx.md)\n"
+    "  import FILE.onnx -o OUT.pb [--info TEXT]  an ONNX chain (a PyTorch\n"
+    "                    nn.Sequential) as a checkpoint; train on with --model OUT.pb\n"
     "  graph [FILE] -o OUT  the autograd graph of one forward pass: OUT.dot, .svg or .png\n"
     "                    (print, summary, params, graph take a checkpoint FILE or\n"
     "                    --model CHAIN with in=N, --input-shape or --data SPEC)\n"
@@ -118,6 +125,7 @@ static const char usage[] =
     "train options:\n"
     "  --data SPEC       dataset and its properties     (circle n=1200)\n"
     "  --model CHAIN     modules joined by '!'          (linear out=5 ! sigmoid ! linear out=1 ! sigmoid)\n"
+    "                    or a checkpoint FILE.pb: its network and weights, trained on\n"
     "  --loss SPEC       loss function                  (bce)\n"
     "  --optim SPEC      optimizer                      (sgd lr=0.5 momentum=0.8)\n"
     "  --epochs N        epochs to train                (1000)\n"
@@ -729,6 +737,31 @@ static nn_status resume_run(options *o, run_state *r, int64_t *first_epoch, char
     return NN_OK;
 }
 
+/* --model FILE.pb: a saved network with its weights, trained on from there
+ * (an imported ONNX model, fine-tuning); any other --model is a chain. */
+static nn_status model_of(const options *o, run_state *r, char **err)
+{
+    const nn_shape *in = nn_dataset_input_shape(r->data);
+    size_t n = strlen(o->model);
+    if (n < 4 || strcmp(o->model + n - 3, ".pb") || strpbrk(o->model, " \t!"))
+        return nn_module_from_chain(r->ctx, o->model, in, &r->model, err);
+    nn_checkpoint *ck;
+    nn_status st = nn_checkpoint_load(o->model, &ck, err);
+    if (!st) st = nn_checkpoint_build_model(ck, r->ctx, &r->model, err);
+    nn_checkpoint_free(ck);
+    const nn_shape *want = st ? NULL : nn_module_in_shape(r->model);
+    bool same = want && want->ndim == in->ndim &&
+                !memcmp(want->dim, in->dim, sizeof in->dim[0] * (size_t)in->ndim);
+    if (!st && !same) {
+        char s1[64], s2[64];
+        nn_shape_format(want, 0, s1, sizeof s1);
+        nn_shape_format(in, 0, s2, sizeof s2);
+        st = nn_fail(err, NN_SHAPE, "--model %s takes samples of shape %s, the data has %s",
+                     o->model, s1, s2);
+    }
+    return st;
+}
+
 static nn_status new_run(options *o, run_state *r, char **err)
 {
     nn_status st;
@@ -740,9 +773,7 @@ static nn_status new_run(options *o, run_state *r, char **err)
             return nn_fail(err, NN_NO_MEMORY, "out of memory");
         o->data = r->data_spec;
     }
-    if ((st = nn_module_from_chain(r->ctx, o->model, nn_dataset_input_shape(r->data), &r->model,
-                                   err)))
-        return st;
+    if ((st = model_of(o, r, err))) return st;
     OPEN_SPEC(nn_loss_create, r->ctx, o->loss, &r->loss, err);
     if (st) return st;
     char name[64];
@@ -1321,6 +1352,44 @@ static int cmd_inspect(options *o, int argc, char **argv)
     return 0;
 }
 
+/* export FILE -o OUT [--opset N], import FILE -o OUT (tools/onnx_*.c). */
+static int cmd_onnx(options *o, int argc, char **argv, bool export)
+{
+    int64_t opset = NN_ONNX_OPSET_DEFAULT;
+    char **rest = malloc(sizeof *rest * (size_t)(argc + 1));
+    int nrest = 0;
+    if (!rest) return die("out of memory");
+    for (int i = 0; i < argc; i++) { /* --opset is export's own */
+        const char *a = argv[i];
+        int bad = 0;
+        if (export && !strcmp(a, "--opset"))
+            bad = i + 1 == argc ? die("--opset needs a number") : parse_count(a, argv[++i], 1, &opset);
+        else if (export && !strncmp(a, "--opset=", 8))
+            bad = parse_count("--opset", a + 8, 1, &opset);
+        else
+            rest[nrest++] = argv[i];
+        if (bad) {
+            free(rest);
+            return 1;
+        }
+    }
+    const char *pos[1];
+    int npos;
+    int bad = parse_args(o, nrest, rest, pos, 1, &npos);
+    free(rest);
+    if (bad) return 1;
+    if (npos != 1 || !o->out)
+        return die("%s expects a file and -o OUT (see nnrun --help)", export ? "export" : "import");
+    nn_registry *reg = NULL;
+    char *err = NULL;
+    nn_status st = open_registry(o, &reg, &err);
+    if (!st) st = export ? onnx_export(reg, pos[0], o->out, (int)opset, &err)
+                         : onnx_import(reg, pos[0], o->out, o->info, &err);
+    if (!st) printf("wrote %s\n", o->out);
+    nn_registry_free(reg);
+    return st ? die_err(err, st) : 0;
+}
+
 int main(int argc, char **argv)
 {
     options o = {
@@ -1371,6 +1440,10 @@ int main(int argc, char **argv)
         rc = cmd_check(&o, argc - 2, argv + 2);
     else if (!strcmp(cmd, "plot"))
         rc = cmd_plot(&o, argc - 2, argv + 2);
+    else if (!strcmp(cmd, "export"))
+        rc = cmd_onnx(&o, argc - 2, argv + 2, true);
+    else if (!strcmp(cmd, "import"))
+        rc = cmd_onnx(&o, argc - 2, argv + 2, false);
     else if (!strcmp(cmd, "print") || !strcmp(cmd, "summary") || !strcmp(cmd, "params") ||
              !strcmp(cmd, "graph"))
         rc = cmd_view(&o, cmd, argc - 2, argv + 2);

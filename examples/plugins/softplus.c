@@ -25,6 +25,33 @@ static const nn_op_attr softplus_attr[] = {
     [A_THRESHOLD] = {"threshold", 20.0, "where beta x exceeds it, y = x"},
 };
 
+/* ---- its ONNX form, for nnrun export (ABI 2.2; docs/onnx.md) ----
+ * ONNX's Softplus is log(exp(x) + 1): beta scales around it, and its lack
+ * of a threshold changes y by at most exp(-threshold) / beta, nothing in
+ * float32 for threshold >= 15. */
+
+static const char *scaled(nn_onnx *b, const char *x, float s)
+{
+    const nn_shape scalar = {0, {0}};
+    const char *k = nn_onnx_const(b, &scalar, &s), *y = nn_onnx_temp(b);
+    const char *in[] = {x, k};
+    return k && y && !nn_onnx_node(b, "Mul", 2, in, 1, &y) ? y : NULL;
+}
+
+static nn_status softplus_onnx(nn_onnx *b, const nn_onnx_call *c)
+{
+    const double beta = c->attr[A_BETA];
+    if (c->attr[A_THRESHOLD] < 15)
+        return nn_onnx_refuse(b, "ONNX Softplus has no threshold; export needs threshold >= 15");
+    if (beta == 1) return nn_onnx_node(b, "Softplus", 1, c->in, 1, c->out);
+    const char *bx = scaled(b, c->in[0], (float)beta), *sp = nn_onnx_temp(b);
+    if (!bx || !sp || nn_onnx_node(b, "Softplus", 1, &bx, 1, &sp)) return NN_NO_MEMORY;
+    const nn_shape scalar = {0, {0}};
+    const float inv = (float)(1 / beta);
+    const char *k = nn_onnx_const(b, &scalar, &inv), *in[] = {sp, k};
+    return k ? nn_onnx_node(b, "Mul", 2, in, 1, c->out) : NN_NO_MEMORY;
+}
+
 static const nn_op_def softplus_op = {
     NN_VT_HEADER(nn_op_def),
     .node_name = "SoftplusBackward0",
@@ -36,6 +63,7 @@ static const nn_op_def softplus_op = {
     .attr = softplus_attr,
     /* No .shape: the output has the input's shape. No .backward: every
      * kernel of this op brings its own. */
+    .onnx = softplus_onnx,
 };
 
 /* ---- its cpu kernel: contiguous float32 arrays, never tensors ---- */

@@ -73,6 +73,22 @@ static nn_status conv_shape(const nn_shape *const *in, const double *a, nn_shape
 /* What nnrun check gives the op: 2 samples of 2 channels, 3 filters. */
 static const nn_shape conv_check_shapes[] = {{4, {2, 2, 5, 6}}, {4, {3, 2, 3, 2}}, {1, {3}}};
 
+/* ONNX Conv: the same (N, C, H, W) and (O, C, kH, kW) layouts; pads are
+ * begin and end of each axis. */
+static nn_status conv_onnx(nn_onnx *b, const nn_onnx_call *c)
+{
+    const double *a = c->attr;
+    int64_t strides[] = {(int64_t)a[A_SH], (int64_t)a[A_SW]};
+    int64_t pads[] = {(int64_t)a[A_PH], (int64_t)a[A_PW], (int64_t)a[A_PH], (int64_t)a[A_PW]};
+    int64_t dil[] = {(int64_t)a[A_DH], (int64_t)a[A_DW]};
+    int64_t kernel[] = {c->in_shape[I_WEIGHT]->dim[2], c->in_shape[I_WEIGHT]->dim[3]};
+    nn_status st = nn_onnx_node(b, "Conv", c->in[I_BIAS] ? 3 : 2, c->in, 1, c->out);
+    if (!st) st = nn_onnx_attr_ints(b, "kernel_shape", 2, kernel);
+    if (!st) st = nn_onnx_attr_ints(b, "strides", 2, strides);
+    if (!st) st = nn_onnx_attr_ints(b, "pads", 4, pads);
+    return st ? st : nn_onnx_attr_ints(b, "dilations", 2, dil);
+}
+
 static const nn_op_def conv_op = {
     NN_VT_HEADER(nn_op_def),
     .node_name = "ConvolutionBackward0",
@@ -84,6 +100,7 @@ static const nn_op_def conv_op = {
     .attr = conv_attr,
     .shape = conv_shape,
     .check_shapes = conv_check_shapes,
+    .onnx = conv_onnx,
 };
 
 /* ---- its cpu kernel ----

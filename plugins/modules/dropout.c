@@ -44,6 +44,14 @@ static nn_status dropout_shape(const nn_shape *const *in, const double *attr, nn
     return NN_OK;
 }
 
+/* Export traces eval mode, where the module returns its input and calls no
+ * op; a call traced anyway (p = 0) is the identity. */
+static nn_status dropout_onnx(nn_onnx *b, const nn_onnx_call *c)
+{
+    if (c->attr[A_P] != 0) return nn_onnx_refuse(b, "dropout in training mode");
+    return nn_onnx_alias(b, 0, c->in[0]);
+}
+
 static const nn_op_def dropout_op = {
     NN_VT_HEADER(nn_op_def),
     .node_name = "MulBackward0",
@@ -54,6 +62,7 @@ static const nn_op_def dropout_op = {
     .out = dropout_out,
     .attr = dropout_attr,
     .shape = dropout_shape,
+    .onnx = dropout_onnx,
 };
 
 static float dropout_scale(double p) { return p >= 1 ? 0.0f : 1.0f / (float)(1.0 - p); }

@@ -32,6 +32,44 @@ static nn_status gelu_shape(const nn_shape *const *in, const double *attr, nn_sh
     return NN_OK;
 }
 
+/* ONNX has Gelu from opset 20: below, its formula in elementary ops. */
+static const char *scalar_const(nn_onnx *b, double v)
+{
+    const nn_shape s = {0, {0}};
+    const float f = (float)v;
+    return nn_onnx_const(b, &s, &f);
+}
+
+/* out = op(a, b) into a fresh name (or into *dst when given). */
+static const char *emit(nn_onnx *b, const char *type, const char *x, const char *y,
+                        const char *dst)
+{
+    const char *out = dst ? dst : nn_onnx_temp(b), *in[] = {x, y};
+    if (!out || nn_onnx_node(b, type, y ? 2 : 1, in, 1, &out)) return NULL;
+    return out;
+}
+
+static nn_status gelu_onnx(nn_onnx *b, const nn_onnx_call *c)
+{
+    if (c->opset >= 20) {
+        nn_status st = nn_onnx_node(b, "Gelu", 1, c->in, 1, c->out);
+        return st ? st : nn_onnx_attr_string(b, "approximate", c->attr[A_APPROX] ? "tanh" : "none");
+    }
+    const char *x = c->in[0], *inner;
+    if (c->attr[A_APPROX] == 0) { /* erf(x / sqrt 2) */
+        inner = emit(b, "Erf", emit(b, "Mul", x, scalar_const(b, 0.70710678118654752440), NULL),
+                     NULL, NULL);
+    } else { /* tanh(sqrt(2 / pi) (x + 0.044715 x^3)) */
+        const char *x3 = emit(b, "Mul", emit(b, "Mul", x, x, NULL), x, NULL);
+        const char *u = emit(b, "Add", x, emit(b, "Mul", x3, scalar_const(b, 0.044715), NULL), NULL);
+        inner = emit(b, "Tanh", emit(b, "Mul", u, scalar_const(b, 0.79788456080286535588), NULL),
+                     NULL, NULL);
+    }
+    const char *half_x = emit(b, "Mul", x, scalar_const(b, 0.5), NULL);
+    const char *one_plus = emit(b, "Add", inner, scalar_const(b, 1.0), NULL);
+    return emit(b, "Mul", half_x, one_plus, c->out[0]) ? NN_OK : NN_NO_MEMORY;
+}
+
 static const nn_op_def gelu_op = {
     NN_VT_HEADER(nn_op_def),
     .node_name = "GeluBackward0",
@@ -42,6 +80,7 @@ static const nn_op_def gelu_op = {
     .out = gelu_out,
     .attr = gelu_attr,
     .shape = gelu_shape,
+    .onnx = gelu_onnx,
 };
 
 #define SQRT1_2 0.70710678118654752440    /* 1 / sqrt(2) */

@@ -18,6 +18,12 @@ static const nn_op_attr lrelu_attr[] = {
     [A_SLOPE] = {"negative_slope", 0.01, "the slope where x <= 0"},
 };
 
+static nn_status lrelu_onnx(nn_onnx *b, const nn_onnx_call *c)
+{
+    nn_status st = nn_onnx_node(b, "LeakyRelu", 1, c->in, 1, c->out);
+    return st ? st : nn_onnx_attr_float(b, "alpha", (float)c->attr[A_SLOPE]);
+}
+
 static const nn_op_def lrelu_op = {
     NN_VT_HEADER(nn_op_def),
     .node_name = "LeakyReluBackward0",
@@ -27,6 +33,7 @@ static const nn_op_def lrelu_op = {
     .in = lrelu_in,
     .out = lrelu_out,
     .attr = lrelu_attr,
+    .onnx = lrelu_onnx,
 };
 
 static nn_status lrelu_cpu_forward(const nn_kernel_call *c)

@@ -58,6 +58,32 @@ static nn_status pool_shape(const nn_shape *const *in, const double *a, nn_shape
 /* What nnrun check gives the ops (with the default 2x2 windows, stride 2). */
 static const nn_shape pool_check_shapes[] = {{4, {2, 2, 5, 6}}};
 
+/* ONNX MaxPool and AveragePool, floor mode, pads at begin and end. */
+static nn_status pool_onnx(nn_onnx *b, const nn_onnx_call *c, const char *type)
+{
+    const double *a = c->attr;
+    int64_t kernel[] = {(int64_t)a[A_KH], (int64_t)a[A_KW]};
+    int64_t strides[] = {(int64_t)a[A_SH], (int64_t)a[A_SW]};
+    int64_t pads[] = {(int64_t)a[A_PH], (int64_t)a[A_PW], (int64_t)a[A_PH], (int64_t)a[A_PW]};
+    nn_status st = nn_onnx_node(b, type, 1, c->in, 1, c->out);
+    if (!st) st = nn_onnx_attr_ints(b, "kernel_shape", 2, kernel);
+    if (!st) st = nn_onnx_attr_ints(b, "strides", 2, strides);
+    if (!st) st = nn_onnx_attr_ints(b, "pads", 4, pads);
+    if (!st && !strcmp(type, "AveragePool"))
+        st = nn_onnx_attr_int(b, "count_include_pad", a[A_COUNT_PAD] != 0);
+    return st;
+}
+
+static nn_status max_pool_onnx(nn_onnx *b, const nn_onnx_call *c)
+{
+    return pool_onnx(b, c, "MaxPool");
+}
+
+static nn_status avg_pool_onnx(nn_onnx *b, const nn_onnx_call *c)
+{
+    return pool_onnx(b, c, "AveragePool");
+}
+
 static const nn_op_def max_pool_op = {
     NN_VT_HEADER(nn_op_def),
     .node_name = "MaxPool2DWithIndicesBackward0",
@@ -69,6 +95,7 @@ static const nn_op_def max_pool_op = {
     .attr = pool_attr,
     .shape = pool_shape,
     .check_shapes = pool_check_shapes,
+    .onnx = max_pool_onnx,
 };
 
 static const nn_op_def avg_pool_op = {
@@ -82,6 +109,7 @@ static const nn_op_def avg_pool_op = {
     .attr = pool_attr,
     .shape = pool_shape,
     .check_shapes = pool_check_shapes,
+    .onnx = avg_pool_onnx,
 };
 
 /* ---- the cpu kernels ---- */

@@ -51,6 +51,13 @@ static nn_status sm_shape(const nn_shape *const *in, const double *attr, nn_shap
     return NN_OK;
 }
 
+/* ONNX's Softmax and LogSoftmax (opset 13 on) normalise along one axis, as here. */
+static nn_status sm_onnx(nn_onnx *b, const nn_onnx_call *c)
+{
+    nn_status st = nn_onnx_node(b, SM_TYPE, 1, c->in, 1, c->out);
+    return st ? st : nn_onnx_attr_int(b, "axis", (int64_t)c->attr[A_DIM]);
+}
+
 static const nn_op_def sm_op = {
     NN_VT_HEADER(nn_op_def),
     .node_name = SM_NODE,
@@ -61,6 +68,7 @@ static const nn_op_def sm_op = {
     .out = sm_out,
     .attr = sm_attr,
     .shape = sm_shape,
+    .onnx = sm_onnx,
 };
 
 /* x as (outer, len, inner) around the dimension. */

@@ -50,7 +50,7 @@ extern "C" {
 /* ABI of this header. A plugin built against major M minor m loads in a core
  * with the same M and a minor >= m. */
 #define NN_ABI_MAJOR 2
-#define NN_ABI_MINOR 1
+#define NN_ABI_MINOR 2
 #define NN_ABI ((uint32_t)((NN_ABI_MAJOR << 16) | NN_ABI_MINOR))
 
 #define NN_VT_HEADER(type) .abi_version = NN_ABI, .struct_size = sizeof(type)
@@ -446,6 +446,62 @@ NN_API void nn_kernel_gemm(const nn_kernel_call *c, int ta, int tb, int64_t m, i
                            int64_t k, float alpha, const float *a, const float *b, float beta,
                            float *out);
 
+/* ---- ONNX lowering (ABI 2.2) ----------------------------------------------
+ * nnrun export traces one forward pass of a model (eval mode, no grad) and
+ * turns each op it called into ONNX nodes. An op says how through the onnx
+ * slot of its nn_op_def; the core's own ops (addmm, sigmoid, reshape, ...)
+ * declare theirs with the same callback and the same builder. An op without
+ * one is refused by export, with its name and its plugin's.
+ *
+ * The callback reads the call (value names, traced shapes, attributes) and
+ * emits nodes into the builder. A Softplus of beta 1 as ONNX's own
+ * (examples/plugins/softplus.c also scales for other betas):
+ *
+ *   static nn_status softplus_onnx(nn_onnx *b, const nn_onnx_call *c)
+ *   {
+ *       if (c->attr[0] != 1.0) return nn_onnx_refuse(b, "beta other than 1");
+ *       return nn_onnx_node(b, "Softplus", 1, c->in, 1, c->out);
+ *   }
+ *
+ * Names the builder returns are borrowed: valid until the export ends. A
+ * failed builder call records its reason in the builder and returns
+ * NN_NO_MEMORY or NULL; the callback may return that status as it is. */
+
+typedef struct nn_onnx nn_onnx; /* the graph being built; opaque */
+
+typedef struct nn_onnx_call {
+    int opset;                 /* the default domain's opset being written: 13 .. 20 */
+    int nin, nout, nattr;      /* as the op's definition has them */
+    const char *const *in;     /* value names of the inputs; NULL: an absent optional one */
+    const char *const *out;    /* value names the outputs must get */
+    const nn_shape *const *in_shape; /* as traced: dim 0 is the batch where in_batched */
+    const nn_shape *const *out_shape;
+    const int *in_batched;     /* per input, 1 when it depends on the model's input */
+    const double *attr;        /* the call's attributes */
+} nn_onnx_call;
+
+typedef nn_status (*nn_onnx_lower_fn)(nn_onnx *b, const nn_onnx_call *c);
+
+/* Adds a node op_type (default domain) from nin input names to nout output
+ * names ("" for an absent optional input). The attributes that follow it
+ * are its. */
+NN_API nn_status nn_onnx_node(nn_onnx *b, const char *op_type, int nin, const char *const *in,
+                              int nout, const char *const *out);
+/* An attribute of the last node. */
+NN_API nn_status nn_onnx_attr_int(nn_onnx *b, const char *name, int64_t v);
+NN_API nn_status nn_onnx_attr_float(nn_onnx *b, const char *name, float v);
+NN_API nn_status nn_onnx_attr_ints(nn_onnx *b, const char *name, int n, const int64_t *v);
+NN_API nn_status nn_onnx_attr_string(nn_onnx *b, const char *name, const char *v);
+/* A fresh value name for an intermediate result. */
+NN_API const char *nn_onnx_temp(nn_onnx *b);
+/* A constant (an initializer): float32 of shape s, or int64 of shape (n). */
+NN_API const char *nn_onnx_const(nn_onnx *b, const nn_shape *s, const float *data);
+NN_API const char *nn_onnx_const_ints(nn_onnx *b, int n, const int64_t *v);
+/* Output out of the call is the value name, with no node (a view, a copy). */
+NN_API nn_status nn_onnx_alias(nn_onnx *b, int out, const char *name);
+/* Refuses this call: export fails with the op's name and why (NN_UNSUPPORTED). */
+NN_API nn_status nn_onnx_refuse(nn_onnx *b, const char *why);
+
 typedef struct nn_op_def {
     uint32_t abi_version, struct_size;
     /* ---- slots below are ABI 2.0 ---- */
@@ -471,6 +527,9 @@ typedef struct nn_op_def {
      * whose shape function refuses its default of (4, 5) for every input
      * (a convolution's input and weight). */
     const nn_shape *check_shapes;
+    /* ---- ABI 2.2; a table that ends before it reads as NULL ---- */
+    /* Optional: the op's ONNX form (above), for nnrun export. */
+    nn_onnx_lower_fn onnx;
 } nn_op_def;
 
 typedef struct nn_kernel_def {
