@@ -21,6 +21,7 @@
 #include "dataspec.h"
 #include "escape.h"
 #include "history.h"
+#include "dist.h"
 
 #include <ctype.h>
 #include <signal.h>
@@ -58,6 +59,7 @@ typedef struct {
     schedule_opts sched; /* --schedule, --lr-schedule */
     char *val;       /* --val SPEC */
     double val_split; /* --val-split F (0: none) */
+    char *dist;       /* --dist none|auto|mpi */
 } options;
 
 static const char *const with_value[] = {"data",        "model",     "loss",   "optim",
@@ -65,7 +67,7 @@ static const char *const with_value[] = {"data",        "model",     "loss",   "
                                          "log-every",   "device",    "plugin-path", "save",
                                          "save-every",  "info",      "resume",
                                          "schedule",    "lr-schedule", "input-shape",
-                                         "val",         "val-split"};
+                                         "val",         "val-split",   "dist"};
 enum { OPT_DATA, OPT_MODEL, OPT_LOSS, OPT_OPTIM, OPT_EPOCHS, OPT_BATCH, OPT_SHUFFLE, OPT_SEED };
 #define DROP_LAST_KEY "drop-last" /* checkpoint metadata of a run trained with --drop-last */
 #define CLIP_KEY "clip-grad-norm"  /* and of one trained with --clip-grad-norm */
@@ -119,6 +121,8 @@ static const char usage[] =
     "  --val SPEC        a validation dataset, evaluated on every logged epoch\n"
     "  --val-split F     hold out a seeded random fraction F of the data for\n"
     "                    validation (0 < F < 1; the same --seed, the same split)\n"
+    "  --dist MODE       data-parallel over the ranks of an MPI job: none | mpi |\n"
+    "                    auto (mpi when started by mpirun)   (none)\n"
     "  --resume FILE     continue a saved run up to --epochs in total (with its\n"
     "                    schedules, unless --schedule or --lr-schedule replace them)\n"
     "  --schedule 'E: key=value ...'   set optimizer properties at the start of\n"
@@ -233,6 +237,11 @@ static int set_option(options *o, const char *name, const char *value)
     else if (!strcmp(name, "info")) o->info = (char *)value;
     else if (!strcmp(name, "resume")) o->resume = (char *)value;
     else if (!strcmp(name, "val")) o->val = (char *)value;
+    else if (!strcmp(name, "dist")) {
+        const char *why;
+        if (dist_check(value, &why)) return die("%s", why);
+        o->dist = (char *)value;
+    }
     else if (!strcmp(name, "val-split")) {
         char *end;
         errno = 0;
@@ -437,6 +446,7 @@ typedef struct {
     int64_t *order;
     nn_schedule *sched;
     char *data_spec; /* the data spec with what the data taught its dataset */
+    nn_comm *comm;   /* --dist: the job's communicator, or NULL */
 } run_state;
 
 static void run_free(run_state *r)
@@ -448,6 +458,7 @@ static void run_free(run_state *r)
     nn_dataset_free(r->val);
     nn_dataset_free(r->whole);
     nn_ctx_free(r->ctx);
+    nn_comm_free(r->comm);
     nn_registry_free(r->reg);
     nn_checkpoint_free(r->ck);
     free(r->order);
@@ -477,7 +488,8 @@ static void print_stats(const char *label, const nn_epoch_stats *s, const nn_epo
 /* The validation figures of the model as it stands (eval mode, no grad). */
 static nn_status eval_val(const options *o, run_state *r, nn_epoch_stats *out, char **err)
 {
-    nn_status st = nn_fit_epoch(r->model, r->loss, NULL, r->val, o->batch, NULL, out, err);
+    nn_status st = nn_fit_epoch_comm(r->model, r->loss, NULL, r->val, o->batch, NULL, r->comm, out,
+                                     err);
     if (st && err && *err) {
         char *why = *err;
         *err = NULL;
@@ -724,14 +736,18 @@ static int cmd_train(options *o, int argc, char **argv)
     char *err = NULL;
     int64_t first = 0;
     nn_status st = open_registry(o, &r.reg, &err);
+    if (!st) st = dist_open(r.reg, o->dist, &r.comm, &err);
+    if (!st && nn_comm_rank(r.comm) != 0) o->save = NULL; /* only rank 0 saves */
     if (!st) st = o->resume ? resume_run(o, &r, &first, &err) : new_run(o, &r, &err);
+    if (!st) st = dist_start(r.comm, r.model, &err);
     if (r.reg) note_shadows(r.reg);
     if (!st) st = schedule_build(&o->sched, r.ck, r.optim, first, o->epochs, &r.sched, &err);
     if (!st && o->drop_last && o->batch > nn_dataset_len(r.data))
         st = nn_fail(&err, NN_INVALID, "--drop-last with --batch %lld leaves no batch of the %lld samples",
                      (long long)o->batch, (long long)nn_dataset_len(r.data));
     nn_epoch_stats before, vbefore;
-    if (!st) st = nn_fit_epoch(r.model, r.loss, NULL, r.data, o->batch, NULL, &before, &err);
+    if (!st)
+        st = nn_fit_epoch_comm(r.model, r.loss, NULL, r.data, o->batch, NULL, r.comm, &before, &err);
     if (!st && r.val) st = eval_val(o, &r, &vbefore, &err);
     if (st) goto out;
     if (r.val)
@@ -741,7 +757,7 @@ static int cmd_train(options *o, int argc, char **argv)
     if (o->detect_anomaly) nn_ctx_set_detect_anomaly(r.ctx, 1);
     epoch_state es = {o, &r, NN_OK, NULL, {0}, 0.0};
     nn_fit_opts fo = {o->epochs, o->batch, shuffle_mode(o->shuffle),
-                      on_epoch, &es, first, r.order, r.sched, o->drop_last, o->clip};
+                      on_epoch, &es, first, r.order, r.sched, o->drop_last, o->clip, r.comm};
     double t0 = now();
     es.t_last = t0;
     st = nn_fit(r.model, r.loss, r.optim, r.data, &fo, &err);
@@ -762,6 +778,7 @@ static int cmd_train(options *o, int argc, char **argv)
     if (o->save && (st = save_run(o, &r, first > o->epochs ? first : o->epochs, &err))) goto out;
     if (o->save) printf("saved: %s\n", o->save);
 out:
+    if (st) dist_end(r.comm, 1, err ? err : nn_strerror(st)); /* stops every rank */
     run_free(&r);
     return st ? die_err(err, st) : 0;
 }

@@ -693,6 +693,7 @@ typedef struct nn_fit_opts {
     nn_schedule *schedule; /* optional: applied to the optimizer before each epoch */
     int drop_last;       /* training skips the last partial batch */
     double clip_grad_norm; /* > 0: nn_clip_grad_norm(m, it) between backward and step */
+    struct nn_comm *comm; /* optional: data-parallel over its ranks (see nn_comm_open) */
 } nn_fit_opts;
 
 /* torch.nn.utils.clip_grad_norm_: the 2-norm of every gradient together
@@ -800,7 +801,11 @@ NN_API nn_status nn_checkpoint_load_optim(const nn_checkpoint *c, nn_optim *o, c
  * processes of one job, ranks 0 .. size-1, each holding a full copy of the
  * model. Calls marked collective must be made by every rank, in the same
  * order, with the same sizes; after one fails, the job is unusable: abort
- * it. */
+ * it. As DistributedDataParallel: broadcast rank 0's parameters once, then
+ * give nn_fit the communicator (nn_fit_opts.comm): each rank trains on its
+ * contiguous slice of every global batch, and after backward one allreduce
+ * sums the gradients, each weighted by its slice's share of the batch, so
+ * that every rank steps with the gradient of the whole batch. */
 typedef struct nn_comm nn_comm;
 
 /* Was this process started as one rank of a job the communicator `name`
@@ -835,6 +840,12 @@ NN_API nn_status nn_comm_allreduce_grads(nn_comm *c, nn_module *m, float weight,
  * n % size ranks get one more than the others (c NULL: all of them). Not
  * collective. */
 NN_API void nn_comm_slice(const nn_comm *c, int64_t n, int64_t *lo, int64_t *count);
+/* nn_fit_epoch sharded over c's ranks (collective; c NULL: nn_fit_epoch):
+ * each rank runs its slice of every batch; the figures in *out are the
+ * whole pass's, the same on every rank. */
+NN_API nn_status nn_fit_epoch_comm(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d,
+                                   int64_t batch, const int64_t *order, nn_comm *comm,
+                                   nn_epoch_stats *out, char **err);
 
 #ifdef __cplusplus
 }
