@@ -14,7 +14,7 @@ skip() {
 command -v mpirun >/dev/null 2>&1 || skip "no mpirun (Debian: apt-get install openmpi-bin libopenmpi-dev)"
 mpirun --version 2>/dev/null | grep -q 'Open MPI' || skip "mpirun is not Open MPI's"
 "$NNRUN" plugins | grep -q '^communicator  *mpi ' ||
-    skip "no mpi communicator plugin (configure found no mpicc)"
+    skip "no mpi communicator plugin (configure found no mpicc, or was given --without-mpi)"
 
 # Open MPI refuses root without --allow-run-as-root; a machine with fewer
 # cores than ranks needs --oversubscribe. Leak reports of MPI's own
