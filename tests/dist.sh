@@ -11,6 +11,16 @@ skip() {
     echo "SKIP: $1"
     exit 77
 }
+# A communicator without its required slots is refused when it loads,
+# with or without MPI.
+mkdir "$tmp/badcomm" && cp "$top_builddir/tests/bad/.libs/badcomm.so" "$tmp/badcomm/" ||
+    echo "# cannot copy badcomm.so"
+run plugins -v --plugin-path "$tmp/badcomm"
+check "a communicator without allreduce_sum is refused, the slots named" \
+    out_has "badcomm.so: communicator 'badcomm' is malformed (it needs open, rank, size, broadcast, allreduce_sum, barrier and abort)"
+run train --plugin-path "$tmp/badcomm" --dist badcomm --epochs 1
+check "--dist badcomm: refused, not used" eval '[ "$rc" -eq 1 ] && err_has "no communicator named .badcomm."'
+
 command -v mpirun >/dev/null 2>&1 || skip "no mpirun (Debian: apt-get install openmpi-bin libopenmpi-dev)"
 mpirun --version 2>/dev/null | grep -q 'Open MPI' || skip "mpirun is not Open MPI's"
 "$NNRUN" plugins | grep -q '^communicator  *mpi ' ||
@@ -142,7 +152,20 @@ check "a rank without its data: the job fails" eval '[ "$rc" -ne 0 ] && [ "$rc" 
 check "the message names the rank and the file" err_has "rank 1 of 3: nnrun: .*missing.csv"
 check "no rank trains on, nothing is saved" eval '! out_has "^epoch" && [ ! -e "$tmp/bad.ck" ]'
 
-# 6. --dist: auto runs alone outside mpirun; a bad value is refused.
+# 6. Rank 1 dies in the middle of training (killed): mpirun stops the
+# others and names it; nobody waits in the allreduce.
+cat >"$tmp/die.sh" <<EOS
+#!/bin/sh
+[ "\$OMPI_COMM_WORLD_RANK" = 1 ] && (sleep 1; kill -9 \$\$) &
+exec "$NNRUN" train --dist mpi --epochs 1000000 --log-every 1000 --save "$tmp/died.ck"
+EOS
+mpi 2 sh "$tmp/die.sh"
+check "a rank killed mid-training: the job fails instead of hanging" \
+    eval '[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]'
+check "mpirun names the rank that died" err_has "rank 1 .*exited on signal 9"
+check "nothing is saved" eval '[ ! -e "$tmp/died.ck" ]'
+
+# 7. --dist: auto runs alone outside mpirun; a bad value is refused.
 run train --dist auto --epochs 30 --log-every 1
 grep '^\(before\|epoch\)' "$tmp/out" >"$tmp/auto.txt"
 check "--dist auto without mpirun: one process, the same figures" cmp -s "$tmp/p1.txt" "$tmp/auto.txt"
