@@ -159,10 +159,11 @@ static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, 
     int64_t lo, mine, lo_r, mine_r;
     nn_comm_slice(comm, batch, &lo, &mine);
     nn_comm_slice(comm, rest, &lo_r, &mine_r);
-    if (!mine || (rest && !mine_r))
-        return nn_fail(err, NN_INVALID, "a batch of %lld samples leaves some of the %d ranks "
-                       "none%s", (long long)(mine ? rest : batch), nn_comm_size(comm),
-                       mine ? " (the last, partial batch; drop it with --drop-last)" : "");
+    int64_t ranks = nn_comm_size(comm); /* the same test on every rank, so all stop */
+    if (batch < ranks || (rest && rest < ranks))
+        return nn_fail(err, NN_INVALID, "a batch of %lld samples leaves some of the %lld ranks "
+                       "none%s", (long long)(batch < ranks ? batch : rest), (long long)ranks,
+                       batch < ranks ? "" : " (the last, partial batch; drop it with --drop-last)");
     bool sum = comm && loss_sums(l);
     nn_shape xs = batched(&d->input, mine), ys = batched(&d->target, mine);
     nn_shape xr = batched(&d->input, mine_r), yr = batched(&d->target, mine_r);

@@ -152,6 +152,15 @@ check "a rank without its data: the job fails" eval '[ "$rc" -ne 0 ] && [ "$rc" 
 check "the message names the rank and the file" err_has "rank 1 of 3: nnrun: .*missing.csv"
 check "no rank trains on, nothing is saved" eval '! out_has "^epoch" && [ ! -e "$tmp/bad.ck" ]'
 
+# A batch too small to give each rank a sample is refused on every rank.
+mpi 3 "$NNRUN" train --dist mpi --batch 2 --epochs 1
+check "--batch 2 on 3 ranks: refused" eval '[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]'
+check "the message says why, on every rank" \
+    eval '[ "$(grep -c "of 3: nnrun: a batch of 2 samples leaves some of the 3 ranks none" "$tmp/err")" -eq 3 ]'
+mpi 3 "$NNRUN" train --dist mpi --batch 599 --epochs 1
+check "a last batch of 2 on 3 ranks: refused, --drop-last suggested" \
+    eval '[ "$rc" -ne 0 ] && err_has "a batch of 2 samples .*drop it with --drop-last"'
+
 # 6. Rank 1 dies in the middle of training (killed): mpirun stops the
 # others and names it; nobody waits in the allreduce.
 cat >"$tmp/die.sh" <<EOS
