@@ -1,6 +1,6 @@
 /*
- * plugin.h - the five plugin interfaces of nn: Module, Loss, Optimizer,
- * Dataset and Device.
+ * plugin.h - the plugin interfaces of nn: Module, Loss, Optimizer, Dataset,
+ * Device and Communicator, and ops with their kernels.
  *
  * A plugin is one shared object that exports exactly one symbol, the
  * descriptor made by NN_PLUGIN_DEFINE(). The loader reads the descriptor's
