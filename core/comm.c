@@ -4,10 +4,12 @@
  * bytes; this file keeps its handle, checks what it is given, and builds the
  * two collectives that training needs on top of it: the broadcast of a
  * model's state and the one allreduce per step of all its gradients,
- * flattened into one host buffer. */
+ * flattened into one buffer: on the device when the communicator takes its
+ * memory, else in host memory. */
 #include "nn-impl.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 struct nn_comm {
@@ -164,19 +166,72 @@ nn_status nn_comm_broadcast_module(nn_comm *c, nn_module *m, int root, char **er
     return st ? nn_fail(err, st, "writing the model: %s", nn_strerror(st)) : NN_OK;
 }
 
-/* One allreduce for the whole model: a call per tensor would pay the
- * latency of a collective a few dozen times a step. The gradients go
- * through host memory; NN_COMM_DEVICE_MEMORY is there for a communicator
- * that could take them on their device, which this path does not use yet. */
-nn_status nn_comm_allreduce_grads(nn_comm *c, nn_module *m, float weight, char **err)
+/* The gradients with a gradient, in order, and their element count. */
+static int64_t grad_total(nn_module *m, int n)
 {
-    int n = nn_module_param_count(m);
-    if (n < 0) return nn_fail(err, NN_NO_MEMORY, "out of memory");
     int64_t total = 0;
     for (int i = 0; i < n; i++) {
         nn_tensor *g = nn_tensor_grad(nn_module_param(m, i, NULL));
         if (g) total += nn_tensor_numel(g);
     }
+    return total;
+}
+
+/* Does the communicator take the memory of m's device itself? Not for a
+ * device whose memory is host memory: there the host path is the same. */
+static bool takes_device_memory(const nn_comm *c, const nn_ctx *ctx)
+{
+    return NN_VT_IN(c->vt, nn_comm_vt, device) && (c->vt->flags & NN_COMM_DEVICE_MEMORY) &&
+           !ctx->dev.host_memory && !strcmp(c->vt->device, ctx->dev.comp->def->name);
+}
+
+/* The device path: the gradients flattened into one scratch tensor on the
+ * device (valid until the step's scratch reset), scaled and summed there. */
+static nn_status grads_on_device(nn_comm *c, nn_module *m, int n, int64_t total, float weight,
+                                 char **err)
+{
+    nn_ctx *ctx = m->ctx;
+    nn_shape s = {1, {total}};
+    nn_tensor *flat = nn_tensor_scratch(ctx, &s);
+    if (!flat) {
+        const char *msg;
+        nn_status st = nn_ctx_error(ctx, &msg);
+        return nn_fail(err, st ? st : NN_NO_MEMORY, "the gradient buffer: %s",
+                       st ? msg : "out of memory");
+    }
+    int64_t at = 0;
+    for (int i = 0; i < n; i++) { /* a leaf's gradient is contiguous: it is made so */
+        nn_tensor *g = nn_tensor_grad(nn_module_param(m, i, NULL));
+        if (!g) continue;
+        if (!nn_t_contig(g)) return nn_fail(err, NN_INTERNAL, "a gradient is not contiguous");
+        ctx->dev.vt->copy(ctx->dev.h, flat->data + at, g->data, (size_t)g->numel * sizeof(float));
+        at += g->numel;
+    }
+    if (weight != 1.0f) nn_tensor_scale_(flat, weight);
+    if (ctx->dev.vt->sync) ctx->dev.vt->sync(ctx->dev.h); /* the buffer is complete */
+    nn_status st = c->vt->allreduce_sum(c->h, flat->data, total, 1, err);
+    if (st) return failed(c, st, "allreduce", err);
+    at = 0;
+    for (int i = 0; i < n; i++) {
+        nn_tensor *g = nn_tensor_grad(nn_module_param(m, i, NULL));
+        if (!g) continue;
+        ctx->dev.vt->copy(ctx->dev.h, g->data, flat->data + at, (size_t)g->numel * sizeof(float));
+        at += g->numel;
+    }
+    return NN_OK;
+}
+
+/* One allreduce for the whole model: a call per tensor would pay the
+ * latency of a collective a few dozen times a step. On a device the
+ * communicator takes (NN_COMM_DEVICE_MEMORY), the buffer stays there;
+ * otherwise it goes through host memory. */
+nn_status nn_comm_allreduce_grads(nn_comm *c, nn_module *m, float weight, char **err)
+{
+    int n = nn_module_param_count(m);
+    if (n < 0) return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    int64_t total = grad_total(m, n);
+    if (total && total <= NN_MAX_NUMEL && takes_device_memory(c, m->ctx))
+        return grads_on_device(c, m, n, total, weight, err);
     float *b = flat(c, total);
     if (!b && total) return nn_fail(err, NN_NO_MEMORY, "out of memory");
     nn_status st = NN_OK;

@@ -4,7 +4,9 @@
 # rank, and nnrun train --dist mpi on 2 and 4 ranks against one process with
 # the same global batch: the same epoch figures and weights up to the order
 # of the sums, checkpoints that resume across rank counts, and a rank that
-# cannot open its data stopping the whole job with its number.
+# cannot open its data stopping the whole job with its number. Without MPI,
+# the registry's refusal of a malformed communicator and the core's device
+# path for a communicator that takes a device's memory.
 . "$top_srcdir/tests/lib.sh"
 
 skip() {
@@ -20,6 +22,21 @@ check "a communicator without allreduce_sum is refused, the slots named" \
     out_has "badcomm.so: communicator 'badcomm' is malformed (it needs open, rank, size, broadcast, allreduce_sum, barrier and abort)"
 run train --plugin-path "$tmp/badcomm" --dist badcomm --epochs 1
 check "--dist badcomm: refused, not used" eval '[ "$rc" -eq 1 ] && err_has "no communicator named .badcomm."'
+
+# The device path, with or without MPI: loopcomm (tests/plugins), one rank,
+# takes hostdev's memory and refuses host memory.
+mkdir "$tmp/loop" && for p in hostdev hostdev_kernels loopcomm; do
+    cp "$top_builddir/tests/plugins/.libs/$p.so" "$tmp/loop/" || echo "# cannot copy $p.so"
+done
+run train --plugin-path "$tmp/loop" --device hostdev --epochs 30 --log-every 1
+grep '^\(before\|epoch\)' "$tmp/out" >"$tmp/hostdev.txt"
+run train --plugin-path "$tmp/loop" --device hostdev --dist loopcomm --epochs 30 --log-every 1
+grep '^\(before\|epoch\)' "$tmp/out" >"$tmp/loop.txt"
+check "a communicator that takes the device's memory gets the gradients there" \
+    eval '[ "$rc" -eq 0 ] && [ -s "$tmp/loop.txt" ] && cmp -s "$tmp/hostdev.txt" "$tmp/loop.txt"'
+run train --plugin-path "$tmp/loop" --dist loopcomm --epochs 1
+check "on cpu, whose memory is host memory, they go through the host" \
+    eval '[ "$rc" -eq 1 ] && err_has "loopcomm was given host memory"'
 
 command -v mpirun >/dev/null 2>&1 || skip "no mpirun (Debian: apt-get install openmpi-bin libopenmpi-dev)"
 mpirun --version 2>/dev/null | grep -q 'Open MPI' || skip "mpirun is not Open MPI's"

@@ -834,7 +834,9 @@ NN_API void nn_comm_abort(nn_comm *c, int code, const char *msg);
 NN_API nn_status nn_comm_broadcast_module(nn_comm *c, nn_module *m, int root, char **err);
 /* Collective: every gradient of m times weight, summed over the ranks, in
  * one allreduce of a flat buffer (parameters without a gradient are left
- * out, on every rank alike). */
+ * out, on every rank alike). The buffer is on m's device when the
+ * communicator takes that device's memory (NN_COMM_DEVICE_MEMORY), else in
+ * host memory. */
 NN_API nn_status nn_comm_allreduce_grads(nn_comm *c, nn_module *m, float weight, char **err);
 /* This rank's contiguous slice [*lo, *lo + *count) of n items: the first
  * n % size ranks get one more than the others (c NULL: all of them). Not

@@ -513,8 +513,9 @@ typedef struct nn_comm_vt {
     /* bytes at buf on root go to buf on every rank (host memory). */
     nn_status (*broadcast)(void *comm, void *buf, size_t bytes, int root, char **err);
     /* buf[0..n) = the sum over ranks, in place, every rank the same result.
-     * on_device: buf is memory of the device named in `device` (only with
-     * NN_COMM_DEVICE_MEMORY in flags), else host memory. */
+     * on_device 1: buf is memory of the device named in `device` (only with
+     * NN_COMM_DEVICE_MEMORY in flags; the core hands over the gradients so,
+     * on that device, after its sync), else host memory. */
     nn_status (*allreduce_sum)(void *comm, float *buf, int64_t n, int on_device, char **err);
     nn_status (*barrier)(void *comm, char **err);
     /* Stops every rank of the job with exit status code, after printing msg
