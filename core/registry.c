@@ -40,7 +40,8 @@ struct nn_registry {
 };
 
 static const char *const kind_names[NN_KIND_COUNT_] = {"module", "loss",   "optimizer", "dataset",
-                                                       "device", "op",     "kernel"};
+                                                       "device", "op",     "kernel",
+                                                       "communicator"};
 
 const char *nn_kind_name(nn_kind k) { return (unsigned)k < NN_KIND_COUNT_ ? kind_names[k] : "?"; }
 
@@ -105,7 +106,8 @@ static bool in_build_tree(void)
 
 static void add_system_dirs(nn_registry *r)
 {
-    static const char *const sub[] = {"devices", "modules", "losses", "optimizers", "datasets"};
+    static const char *const sub[] = {"devices", "modules", "losses", "optimizers", "datasets",
+                                      "comm"};
     const char *env = getenv("NN_PLUGIN_SYSTEM_PATH");
     if (env) {
         add_list(r, env, "NN_PLUGIN_SYSTEM_PATH");
@@ -152,7 +154,8 @@ static bool args_ok(const nn_op_arg *a, int n)
     return true;
 }
 
-/* The parts of an op or kernel definition the core relies on; NULL if fine. */
+/* The parts of an op, kernel or communicator definition the core relies on;
+ * NULL if fine. */
 static char *check_op(const nn_component_def *c)
 {
     if (c->kind == NN_KIND_OP) {
@@ -168,6 +171,15 @@ static char *check_op(const nn_component_def *c)
             if (!d->attr[i].name) return nn_format("op '%s': attribute %d has no name", c->name, i);
         if (d->node_name && !d->nout)
             return nn_format("op '%s' has a gradient (%s) but no output", c->name, d->node_name);
+    } else if (c->kind == NN_KIND_COMM) {
+        const nn_comm_vt *v = c->vt;
+        /* A table of ABI 2.2 or later holds every required slot. */
+        if (v->struct_size < offsetof(nn_comm_vt, flags) || !v->open || !v->rank || !v->size ||
+            !v->broadcast || !v->allreduce_sum || !v->barrier || !v->abort)
+            return nn_format("communicator '%s' is malformed (it needs open, rank, size, "
+                             "broadcast, allreduce_sum, barrier and abort)", c->name);
+        if ((v->flags & NN_COMM_DEVICE_MEMORY) && (!v->device || !*v->device))
+            return nn_format("communicator '%s' takes device memory but names no device", c->name);
     } else if (c->kind == NN_KIND_KERNEL) {
         const nn_kernel_def *k = c->vt;
         if (k->struct_size < offsetof(nn_kernel_def, backward) || !k->device || !*k->device ||

@@ -25,8 +25,9 @@ static nn_shape batched(const nn_shape *s, int64_t n)
 }
 
 /* One batch: forward, loss, and in training the step. */
-static nn_status run_batch(nn_module *m, nn_loss *l, nn_optim *o, double clip, nn_tensor *xb,
-                           nn_tensor *yb, float *loss, double *acc, int64_t *correct, int64_t *total, char **err)
+static nn_status run_batch(nn_module *m, nn_loss *l, nn_optim *o, double clip, nn_comm *comm,
+                           float weight, nn_tensor *xb, nn_tensor *yb, float *loss, double *acc,
+                           int64_t *correct, int64_t *total, char **err)
 {
     nn_ctx *ctx = m->ctx;
     nn_tensor *y = nn_module_forward(m, xb);
@@ -39,7 +40,10 @@ static nn_status run_batch(nn_module *m, nn_loss *l, nn_optim *o, double clip, n
     if (o) {
         nn_optim_zero_grad(o);
         nn_backward(L);
-        nn_status st = ctx->err || !(clip > 0) ? NN_OK : nn_clip_grad_norm(m, clip, NULL);
+        /* Data-parallel: the whole global batch's gradient, before clipping sees it. */
+        nn_status st = comm && !ctx->err ? nn_comm_allreduce_grads(comm, m, weight, err) : NN_OK;
+        if (st) return st;
+        st = ctx->err || !(clip > 0) ? NN_OK : nn_clip_grad_norm(m, clip, NULL);
         if (st && !ctx->err) return nn_fail(err, st, "clip_grad_norm: %s", nn_strerror(st));
         st = ctx->err ? ctx->err : nn_optim_step(o);
         if (ctx->err) return ctx_status(ctx, err);
@@ -120,9 +124,18 @@ typedef struct batch_cb {
     enum { RUN_ON, STOP_AT_END, STOP_PARTIAL } stop;
 } batch_cb;
 
+/* Does the loss add over the batch (reduction=sum) instead of averaging? */
+static bool loss_sums(const nn_loss *l)
+{
+    int np, i = nn_props_index(l->props, "reduction");
+    const nn_prop_def *defs = nn_component_props(l->comp, &np);
+    return i >= 0 && i < np && (defs[i].type == NN_PROP_ENUM || defs[i].type == NN_PROP_STRING) &&
+           !strcmp(nn_props_string(l->props, i), "sum");
+}
+
 static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, int64_t batch,
                           const int64_t *order, bool drop_last, int64_t epoch, double clip,
-                          batch_cb *cb, nn_epoch_stats *out, char **err)
+                          nn_comm *comm, batch_cb *cb, nn_epoch_stats *out, char **err)
 {
     nn_ctx *ctx = m->ctx;
     if (batch <= 0) return nn_fail(err, NN_INVALID, "batch size must be positive");
@@ -150,12 +163,22 @@ static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, 
         return nn_fail(err, NN_SHAPE, "the model's output %s does not match the target %s%s", a, b,
                        classes ? " (the loss takes one score per class and one class index)" : "");
     }
-    nn_shape xs = batched(&d->input, batch), ys = batched(&d->target, batch);
-    nn_shape xr = batched(&d->input, rest), yr = batched(&d->target, rest);
+    /* Data-parallel: this rank's contiguous slice of each global batch. */
+    int64_t lo, mine, lo_r, mine_r;
+    nn_comm_slice(comm, batch, &lo, &mine);
+    nn_comm_slice(comm, rest, &lo_r, &mine_r);
+    int64_t ranks = nn_comm_size(comm); /* the same test on every rank, so all stop */
+    if (batch < ranks || (rest && rest < ranks))
+        return nn_fail(err, NN_INVALID, "a batch of %lld samples leaves some of the %lld ranks "
+                       "none%s", (long long)(batch < ranks ? batch : rest), (long long)ranks,
+                       batch < ranks ? "" : " (the last, partial batch; drop it with --drop-last)");
+    bool sum = comm && loss_sums(l);
+    nn_shape xs = batched(&d->input, mine), ys = batched(&d->target, mine);
+    nn_shape xr = batched(&d->input, mine_r), yr = batched(&d->target, mine_r);
     nn_tensor *xb = nn_tensor_new(ctx, &xs, 0), *yb = nn_tensor_new(ctx, &ys, 0);
     nn_tensor *xl = rest ? nn_tensor_new(ctx, &xr, 0) : NULL;
     nn_tensor *yl = rest ? nn_tensor_new(ctx, &yr, 0) : NULL;
-    int64_t *idx = malloc((size_t)batch * sizeof *idx);
+    int64_t *idx = malloc((size_t)mine * sizeof *idx);
     bool direct = ctx->dev.host_memory;
     float *hx = direct ? NULL : malloc((size_t)nn_shape_numel(&xs) * sizeof(float));
     float *hy = direct ? NULL : malloc((size_t)nn_shape_numel(&ys) * sizeof(float));
@@ -174,23 +197,28 @@ static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, 
     nn_batch_fn on_batch = cb ? cb->fn : NULL;
     for (int64_t b = 0; b < nb + (rest > 0) && !st; b++) {
         int64_t bs = b < nb ? batch : rest;
+        int64_t at = b * batch + (b < nb ? lo : lo_r), cnt = b < nb ? mine : mine_r;
+        /* This slice's share of the batch's figures: 1 alone; the mean's
+         * weight with a mean loss, so that the sum over ranks is the mean
+         * over the whole batch. */
+        double share = (double)cnt / (double)bs, w = sum ? 1.0 : share;
         nn_tensor *x = b < nb ? xb : xl, *y = b < nb ? yb : yl;
-        const int64_t *ids = order ? order + b * batch : idx; /* the batch's samples */
+        const int64_t *ids = order ? order + at : idx; /* the slice's samples */
         if (!order)
-            for (int64_t k = 0; k < bs; k++) idx[k] = b * batch + k;
-        if ((st = nn_dataset_gather_batch(d, ids, bs, x, y, hx, hy, err))) break;
+            for (int64_t k = 0; k < cnt; k++) idx[k] = at + k;
+        if ((st = nn_dataset_gather_batch(d, ids, cnt, x, y, hx, hy, err))) break;
         float loss;
         double acc = NAN;
         int64_t correct = 0, total = 0;
-        st = run_batch(m, l, o, clip, x, y, &loss, &acc, &correct, &total, err);
+        st = run_batch(m, l, o, clip, comm, (float)w, x, y, &loss, &acc, &correct, &total, err);
         nn_ctx_scratch_reset(ctx);
         if (o && (st || !isfinite(loss) || b == nb + (rest > 0) - 1))
             st = nonfinite(m, st, st ? 0.0f : loss, epoch, b, err);
         if (st) break;
-        sum_loss += loss;
-        wsum_loss += (double)loss * (double)bs;
+        sum_loss += loss * w;
+        wsum_loss += (double)loss * w * (double)bs;
         if (isnan(acc)) has_acc = false;
-        sum_acc += acc;
+        sum_acc += acc * share;
         sum_correct += correct;
         sum_total += total;
         if (on_batch) { /* NULL (the common case) costs this one branch */
@@ -208,6 +236,14 @@ static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, 
     prev_modes.n = 0;
     if (prev_modes.flag) restore_modes(m, &prev_modes);
     free(prev_modes.flag);
+    if (!st && comm && nn_comm_size(comm) > 1) {
+        /* The pass's figures over every rank's slices: one allreduce. */
+        float f[5] = {(float)sum_loss, (float)wsum_loss, (float)sum_acc, (float)sum_correct,
+                      (float)sum_total};
+        st = nn_comm_allreduce_sum(comm, f, 5, err);
+        sum_loss = f[0], wsum_loss = f[1], sum_acc = f[2];
+        sum_correct = (int64_t)f[3], sum_total = (int64_t)f[4];
+    }
     if (!st && out && !(cb && cb->stop == STOP_PARTIAL)) {
         /* Weighted by samples; with equal batches the plain mean, summed as
          * it always was so that the figures stay the same to the last digit. */
@@ -235,7 +271,13 @@ static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, 
 nn_status nn_fit_epoch(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, int64_t batch,
                        const int64_t *order, nn_epoch_stats *out, char **err)
 {
-    return fit_pass(m, l, o, d, batch, order, false, -1, 0.0, NULL, out, err);
+    return fit_pass(m, l, o, d, batch, order, false, -1, 0.0, NULL, NULL, out, err);
+}
+
+nn_status nn_fit_epoch_comm(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, int64_t batch,
+                            const int64_t *order, nn_comm *comm, nn_epoch_stats *out, char **err)
+{
+    return fit_pass(m, l, o, d, batch, order, false, -1, 0.0, comm, NULL, out, err);
 }
 
 nn_status nn_fit(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, const nn_fit_opts *opts,
@@ -263,6 +305,11 @@ nn_status nn_fit(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, const nn_
     for (int64_t e = opts->first_epoch; e < opts->epochs && !st; e++) {
         if (o && opts->schedule && (st = nn_schedule_apply(opts->schedule, o, e, err))) break;
         const int64_t *ord = order;
+        /* Every rank draws the same order: rank 0's generator, in case a
+         * rank's draws (dropout on its slice) took it elsewhere. */
+        if (opts->comm && (st = nn_comm_broadcast(opts->comm, &m->ctx->rng, sizeof m->ctx->rng, 0,
+                                                  err)))
+            break;
         if (opts->shuffle == NN_SHUFFLE_EPOCH) {
             nn_order_shuffle(&m->ctx->rng, order, n);
         } else if (opts->shuffle == NN_SHUFFLE_SAMPLE) {
@@ -272,8 +319,8 @@ nn_status nn_fit(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, const nn_
         }
         nn_epoch_stats s = {.epoch = e};
         batch_cb cb = {opts->on_batch, opts->user, RUN_ON};
-        st = fit_pass(m, l, o, d, opts->batch, ord, opts->drop_last, e, opts->clip_grad_norm, &cb,
-                      &s, err);
+        st = fit_pass(m, l, o, d, opts->batch, ord, opts->drop_last, e, opts->clip_grad_norm,
+                      opts->comm, &cb, &s, err);
         if (st || cb.stop == STOP_PARTIAL) break; /* on_epoch sees complete epochs only */
         if (opts->on_epoch && opts->on_epoch(&s, opts->user)) break;
         if (cb.stop) break;

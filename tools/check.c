@@ -740,6 +740,7 @@ int nn_check_run(nn_registry *reg, const char *device, const char *name, const c
         case NN_KIND_DATASET: st = check_dataset(&c, name, w, err); break;
         case NN_KIND_DEVICE: st = check_device(&c, reg, name, w, err); break;
         case NN_KIND_OP: case NN_KIND_KERNEL: st = check_op(&c, reg, found[k], err); break;
+        case NN_KIND_COMM: st = check_comm(&c, reg, name, w, err); break;
         default: break;
         }
     }

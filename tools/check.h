@@ -32,4 +32,8 @@ nn_status check_op(checker *c, nn_registry *reg, const nn_component *comp, char 
 nn_status check_plugin_ops(checker *c, nn_registry *reg, const nn_component *const *found,
                            int nfound, char **err);
 
+/* check_comm.c: a communicator's collectives (alone, or on every rank of a
+ * job under mpirun). */
+nn_status check_comm(checker *c, nn_registry *reg, const char *name, const char *words,
+                     char **err);
 #endif

@@ -28,6 +28,7 @@
 #include "onnx_cli.h"
 
 #include <nn/onnx.h>
+#include "dist.h"
 
 #include <ctype.h>
 #include <signal.h>
@@ -69,6 +70,7 @@ typedef struct {
     int quiet;        /* --quiet */
     progress_mode progress; /* --progress */
     char *plot_history; /* --plot-history FILE */
+    char *dist;       /* --dist none|auto|mpi */
 } options;
 
 static const char *const with_value[] = {"data",        "model",     "loss",   "optim",
@@ -77,7 +79,7 @@ static const char *const with_value[] = {"data",        "model",     "loss",   "
                                          "save-every",  "info",      "resume",
                                          "schedule",    "lr-schedule", "input-shape",
                                          "val",         "val-split", "metrics", "progress",
-                                         "plot-history"};
+                                         "plot-history", "dist"};
 enum { OPT_DATA, OPT_MODEL, OPT_LOSS, OPT_OPTIM, OPT_EPOCHS, OPT_BATCH, OPT_SHUFFLE, OPT_SEED };
 #define DROP_LAST_KEY "drop-last" /* checkpoint metadata of a run trained with --drop-last */
 #define CLIP_KEY "clip-grad-norm"  /* and of one trained with --clip-grad-norm */
@@ -147,11 +149,14 @@ static const char usage[] =
     "                    epoch is validated); after --resume, this run's epochs\n"
     "  --progress WHEN   auto | always | never        (auto)\n"
     "                    a bar during each epoch; auto: when stdout is a terminal\n"
+    "                    and training is not distributed (--dist)\n"
     "  --quiet           no bar, no before: or epoch lines; errors, the time:\n"
     "                    and saved: lines stay\n"
     "  --plot-history FILE  draw loss and accuracy per epoch, training and validation\n"
     "                    (every epoch validated), into FILE.png or .svg (--size WxH;\n"
     "                    --values OUT.csv: the numbers drawn)\n"
+    "  --dist MODE       data-parallel over the ranks of an MPI job: none | mpi |\n"
+    "                    auto (mpi when started by mpirun)   (none)\n"
     "  --resume FILE     continue a saved run up to --epochs in total (with its\n"
     "                    schedules, unless --schedule or --lr-schedule replace them)\n"
     "  --schedule 'E: key=value ...'   set optimizer properties at the start of\n"
@@ -279,6 +284,11 @@ static int set_option(options *o, const char *name, const char *value)
             return die("--progress expects never, auto or always, got '%s'", value);
     }
     else if (!strcmp(name, "plot-history")) o->plot_history = (char *)value;
+    else if (!strcmp(name, "dist")) {
+        const char *why;
+        if (dist_check(value, &why)) return die("%s", why);
+        o->dist = (char *)value;
+    }
     else if (!strcmp(name, "val-split")) {
         char *end;
         errno = 0;
@@ -485,6 +495,7 @@ typedef struct {
     int64_t *order;
     nn_schedule *sched;
     char *data_spec; /* the data spec with what the data taught its dataset */
+    nn_comm *comm;   /* --dist: the job's communicator, or NULL */
 } run_state;
 
 static void run_free(run_state *r)
@@ -496,6 +507,7 @@ static void run_free(run_state *r)
     nn_dataset_free(r->val);
     nn_dataset_free(r->whole);
     nn_ctx_free(r->ctx);
+    nn_comm_free(r->comm);
     nn_registry_free(r->reg);
     nn_checkpoint_free(r->ck);
     free(r->order);
@@ -526,7 +538,8 @@ static void print_stats(const char *label, const nn_epoch_stats *s, const nn_epo
 /* The validation figures of the model as it stands (eval mode, no grad). */
 static nn_status eval_val(const options *o, run_state *r, nn_epoch_stats *out, char **err)
 {
-    nn_status st = nn_fit_epoch(r->model, r->loss, NULL, r->val, o->batch, NULL, out, err);
+    nn_status st = nn_fit_epoch_comm(r->model, r->loss, NULL, r->val, o->batch, NULL, r->comm, out,
+                                     err);
     if (st && err && *err) {
         char *why = *err;
         *err = NULL;
@@ -821,14 +834,19 @@ static int cmd_train(options *o, int argc, char **argv)
     int64_t first = 0;
     int plot_rc = 0; /* --plot-history: 1 failed (reported at once), -1 drawn */
     nn_status st = open_registry(o, &r.reg, &err);
+    if (!st) st = dist_open(r.reg, o->dist, &r.comm, &err);
+    if (!st && nn_comm_rank(r.comm) != 0) /* only rank 0 writes files */
+        o->save = NULL, o->metrics = NULL, o->plot_history = NULL;
     if (!st) st = o->resume ? resume_run(o, &r, &first, &err) : new_run(o, &r, &err);
+    if (!st) st = dist_start(r.comm, r.model, &err);
     if (r.reg) note_shadows(r.reg);
     if (!st) st = schedule_build(&o->sched, r.ck, r.optim, first, o->epochs, &r.sched, &err);
     if (!st && o->drop_last && o->batch > nn_dataset_len(r.data))
         st = nn_fail(&err, NN_INVALID, "--drop-last with --batch %lld leaves no batch of the %lld samples",
                      (long long)o->batch, (long long)nn_dataset_len(r.data));
     nn_epoch_stats before, vbefore;
-    if (!st) st = nn_fit_epoch(r.model, r.loss, NULL, r.data, o->batch, NULL, &before, &err);
+    if (!st)
+        st = nn_fit_epoch_comm(r.model, r.loss, NULL, r.data, o->batch, NULL, r.comm, &before, &err);
     if (!st && r.val) st = eval_val(o, &r, &vbefore, &err);
     if (st) goto out;
     if (r.val && !o->quiet)
@@ -837,11 +855,15 @@ static int cmd_train(options *o, int argc, char **argv)
     if (!o->quiet) print_stats("before:     ", &before, r.val ? &vbefore : NULL);
     if (o->detect_anomaly) nn_ctx_set_detect_anomaly(r.ctx, 1);
     epoch_state es = {o, &r, NN_OK, NULL, {0}, 0.0, {0}};
-    bool bar = !o->quiet && progress_wanted(o->progress, stdout);
+    /* Under mpirun, a rank's stdout is a pseudo-terminal of mpirun's, whatever
+     * the user's is: auto draws no bar there. */
+    bool bar = !o->quiet && (r.comm ? o->progress == PROGRESS_ALWAYS
+                                    : progress_wanted(o->progress, stdout));
     nn_fit_opts fo = {.epochs = o->epochs, .batch = o->batch, .shuffle = shuffle_mode(o->shuffle),
                       .on_epoch = on_epoch, .user = &es, .first_epoch = first, .order = r.order,
                       .schedule = r.sched, .drop_last = o->drop_last, .clip_grad_norm = o->clip,
-                      .on_batch = bar ? on_batch : NULL}; /* none: the loop as fast as without */
+                      .on_batch = bar ? on_batch : NULL, /* none: the loop as fast as without */
+                      .comm = r.comm};
     double t0 = now();
     es.t_last = t0;
     if (bar) progress_start(&es.bar, stdout, o->epochs);
@@ -876,6 +898,7 @@ static int cmd_train(options *o, int argc, char **argv)
     if (o->save) printf("saved: %s\n", o->save);
     if (plot_rc < 0) printf("plotted: %s\n", o->plot_history);
 out:
+    if (st) dist_end(r.comm, 1, err ? err : nn_strerror(st)); /* stops every rank */
     run_free(&r);
     return st ? die_err(err, st) : plot_rc > 0;
 }

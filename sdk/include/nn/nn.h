@@ -168,10 +168,12 @@ typedef enum {
     NN_KIND_DEVICE,
     NN_KIND_OP,     /* new math (nn_op_def), ABI 2.0 */
     NN_KIND_KERNEL, /* an op's kernel for one device (nn_kernel_def), ABI 2.0 */
+    NN_KIND_COMM,   /* a communicator for data-parallel runs (nn_comm_vt), ABI 2.2 */
     NN_KIND_COUNT_
 } nn_kind;
 
-/* "module", "loss", "optimizer", "dataset", "device", "op", "kernel". */
+/* "module", "loss", "optimizer", "dataset", "device", "op", "kernel",
+ * "communicator". */
 NN_API const char *nn_kind_name(nn_kind k);
 
 /* Options for nn_registry_open(); zero means "default". */
@@ -710,6 +712,7 @@ typedef struct nn_fit_opts {
     nn_batch_fn on_batch; /* optional: after every training batch, with user; its
                              non-zero return stops training at once: the epoch's
                              on_epoch is called only if that batch was its last */
+    struct nn_comm *comm; /* optional: data-parallel over its ranks (see nn_comm_open) */
 } nn_fit_opts;
 
 /* torch.nn.utils.clip_grad_norm_: the 2-norm of every gradient together
@@ -813,6 +816,59 @@ NN_API nn_status nn_checkpoint_build_optim(const nn_checkpoint *c, nn_module *m,
                                            char **err);
 /* Loads hyper-parameters and state into o (same optimizer kind); all or nothing. */
 NN_API nn_status nn_checkpoint_load_optim(const nn_checkpoint *c, nn_optim *o, char **err);
+
+/* ---- communicators: data-parallel training across processes -------------
+ * A communicator (nn/plugin.h's nn_comm_vt; the mpi plugin) joins the
+ * processes of one job, ranks 0 .. size-1, each holding a full copy of the
+ * model. Calls marked collective must be made by every rank, in the same
+ * order, with the same sizes; after one fails, the job is unusable: abort
+ * it. As DistributedDataParallel: broadcast rank 0's parameters once, then
+ * give nn_fit the communicator (nn_fit_opts.comm): each rank trains on its
+ * contiguous slice of every global batch, and after backward one allreduce
+ * sums the gradients, each weighted by its slice's share of the batch, so
+ * that every rank steps with the gradient of the whole batch. */
+typedef struct nn_comm nn_comm;
+
+/* Was this process started as one rank of a job the communicator `name`
+ * can join (by mpirun)? 0 when it runs alone, or when no plugin provides
+ * `name` or it cannot tell. Starts nothing. */
+NN_API int nn_comm_launched(nn_registry *reg, const char *name);
+/* Joins the job through communicator `name` with its "key=value" words.
+ * reg must outlive it. Caller owns *out; nn_comm_free() leaves the job. */
+NN_API nn_status nn_comm_open(nn_registry *reg, const char *name, const char *words,
+                              nn_comm **out, char **err);
+NN_API void nn_comm_free(nn_comm *c); /* collective */
+NN_API int nn_comm_rank(const nn_comm *c);
+NN_API int nn_comm_size(const nn_comm *c);
+NN_API const char *nn_comm_name(const nn_comm *c);
+/* Collective: bytes at buf on rank root go to buf on every rank. */
+NN_API nn_status nn_comm_broadcast(nn_comm *c, void *buf, size_t bytes, int root, char **err);
+/* Collective: buf[0..n) (host memory) becomes the sum over ranks, in place. */
+NN_API nn_status nn_comm_allreduce_sum(nn_comm *c, float *buf, int64_t n, char **err);
+NN_API nn_status nn_comm_barrier(nn_comm *c, char **err); /* collective */
+/* Stops every rank of the job with exit status code (non-zero), msg on
+ * stderr with this rank's number. Not collective; does not return. */
+NN_API void nn_comm_abort(nn_comm *c, int code, const char *msg);
+
+/* Collective: root's parameters and buffers (the state_dict) into every
+ * rank's m, which must have the same structure. */
+NN_API nn_status nn_comm_broadcast_module(nn_comm *c, nn_module *m, int root, char **err);
+/* Collective: every gradient of m times weight, summed over the ranks, in
+ * one allreduce of a flat buffer (parameters without a gradient are left
+ * out, on every rank alike). The buffer is on m's device when the
+ * communicator takes that device's memory (NN_COMM_DEVICE_MEMORY), else in
+ * host memory. */
+NN_API nn_status nn_comm_allreduce_grads(nn_comm *c, nn_module *m, float weight, char **err);
+/* This rank's contiguous slice [*lo, *lo + *count) of n items: the first
+ * n % size ranks get one more than the others (c NULL: all of them). Not
+ * collective. */
+NN_API void nn_comm_slice(const nn_comm *c, int64_t n, int64_t *lo, int64_t *count);
+/* nn_fit_epoch sharded over c's ranks (collective; c NULL: nn_fit_epoch):
+ * each rank runs its slice of every batch; the figures in *out are the
+ * whole pass's, the same on every rank. */
+NN_API nn_status nn_fit_epoch_comm(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d,
+                                   int64_t batch, const int64_t *order, nn_comm *comm,
+                                   nn_epoch_stats *out, char **err);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,6 @@
 /*
- * plugin.h - the five plugin interfaces of nn: Module, Loss, Optimizer,
- * Dataset and Device.
+ * plugin.h - the plugin interfaces of nn: Module, Loss, Optimizer, Dataset,
+ * Device and Communicator, and ops with their kernels.
  *
  * A plugin is one shared object that exports exactly one symbol, the
  * descriptor made by NN_PLUGIN_DEFINE(). The loader reads the descriptor's
@@ -539,6 +539,50 @@ typedef struct nn_kernel_def {
     nn_kernel_fn forward;
     nn_kernel_fn backward; /* optional: NULL uses the op's composed backward */
 } nn_kernel_def;
+
+/* ---- Communicator (ABI 2.2) -------------------------------------------------
+ * A communicator joins the processes of one job (ranks 0 .. size-1) for
+ * data-parallel training: the mpi plugin on Open MPI, NCCL later. libnn links
+ * no transport; it calls these slots. broadcast, allreduce_sum and barrier
+ * are collective: every rank calls them in the same order with the same
+ * sizes. A slot that fails says why in *err (nn_fail); the job is then
+ * unusable and the caller aborts it. Every slot but probe and close is
+ * required: the core refuses a communicator that lacks one when it opens it. */
+
+enum {
+    /* allreduce_sum takes memory of the device named in the table's device
+     * slot (on_device 1) as well as host memory (on_device 0). */
+    NN_COMM_DEVICE_MEMORY = 1 << 0,
+};
+
+typedef struct nn_comm_vt {
+    uint32_t abi_version, struct_size;
+    /* ---- slots below are ABI 2.2 ---- */
+    /* Optional: 1 when this process was started as one rank of a job (by
+     * mpirun: its environment says so), 0 when it runs alone; for
+     * --dist auto. Touches no transport. */
+    int (*probe)(void);
+    /* Joins the job; *comm is the plugin's handle, handed back to the other
+     * slots. Called once per process. */
+    nn_status (*open)(const nn_props *p, void **comm, char **err);
+    /* Optional: leaves the job (collective). */
+    void (*close)(void *comm);
+    int (*rank)(void *comm);
+    int (*size)(void *comm);
+    /* bytes at buf on root go to buf on every rank (host memory). */
+    nn_status (*broadcast)(void *comm, void *buf, size_t bytes, int root, char **err);
+    /* buf[0..n) = the sum over ranks, in place, every rank the same result.
+     * on_device 1: buf is memory of the device named in `device` (only with
+     * NN_COMM_DEVICE_MEMORY in flags; the core hands over the gradients so,
+     * on that device, after its sync), else host memory. */
+    nn_status (*allreduce_sum)(void *comm, float *buf, int64_t n, int on_device, char **err);
+    nn_status (*barrier)(void *comm, char **err);
+    /* Stops every rank of the job with exit status code, after printing msg
+     * with this rank's number on stderr. Not collective; does not return. */
+    void (*abort)(void *comm, int code, const char *msg);
+    uint32_t flags;     /* NN_COMM_* */
+    const char *device; /* with NN_COMM_DEVICE_MEMORY: the device ("cuda") */
+} nn_comm_vt;
 
 /* ---- the descriptor ------------------------------------------------------ */
 
