@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #define _XOPEN_SOURCE 700 /* realpath */
 #include "nnrun.h"
+#include "atomic.h"
 
 #include "check.h"
 #include "ops.h"
@@ -60,58 +61,13 @@ nn_status view_model(options *o, const char *file, run_state *r, char **err)
     return nn_module_from_chain(r->ctx, o->model, &in, &r->model, err);
 }
 
-/* mkstemp makes 0600 files; give outputs the mode open() would (0666 & ~umask). */
-void default_mode(int fd)
-{
-    mode_t u = umask(0);
-    umask(u);
-    fchmod(fd, 0666 & ~u);
-}
-
-/* Writes data to path through a temporary file, so no half-written file is left. */
-/* Creates "PATH.tmp.XXXXXX" beside path with the usual mode; *tmp is the
- * name (caller frees). Returns the descriptor, or -1 with *err set. */
-int temp_beside(const char *path, char **tmp, char **err)
-{
-    if (!(*tmp = malloc(strlen(path) + 16))) {
-        nn_fail(err, NN_NO_MEMORY, "out of memory");
-        return -1;
-    }
-    sprintf(*tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(*tmp);
-    if (fd < 0) {
-        nn_fail(err, NN_IO, "cannot create '%s': %s", *tmp, strerror(errno));
-        free(*tmp);
-        *tmp = NULL;
-        return -1;
-    }
-    default_mode(fd);
-    return fd;
-}
-
-nn_status write_file(const char *path, const char *data, size_t n, char **err)
-{
-    char *tmp;
-    int fd = temp_beside(path, &tmp, err);
-    if (fd < 0) return NN_IO;
-    nn_status st = NN_OK;
-    FILE *f = fdopen(fd, "w");
-    bool ok = f && fwrite(data, 1, n, f) == n;
-    if (f ? fclose(f) != 0 : close(fd) != 0) ok = false;
-    if (!ok || rename(tmp, path))
-        st = nn_fail(err, NN_IO, "cannot write '%s': %s", path, strerror(errno));
-    if (st) unlink(tmp);
-    free(tmp);
-    return st;
-}
-
 /* Renders DOT with Graphviz's dot program into path (format from its suffix). */
 static nn_status render_dot(const char *dot, const char *path, const char *fmt, char **err)
 {
     char *tmp;
-    int fd = temp_beside(path, &tmp, err);
+    int fd = atomic_temp(path, &tmp, err);
     if (fd < 0) return NN_IO;
-    close(fd);
+    close(fd); /* dot writes it by name */
     /* The arguments are ours (a fixed format and a mkstemp name), quoted for sh. */
     char *cmd = malloc(strlen(tmp) + 64);
     if (!cmd) {
@@ -169,7 +125,7 @@ static nn_status graph(options *o, run_state *r, char **err)
     char *dot;
     if ((st = nn_graph_dot(y, r->model, &dot, err))) return st;
     if (!strcmp(fmt, "dot") || !strcmp(fmt, "gv"))
-        st = write_file(o->out, dot, strlen(dot), err);
+        st = atomic_write(o->out, dot, strlen(dot), err);
     else
         st = render_dot(dot, o->out, fmt, err);
     nn_free(dot);

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "metrics.h"
 #include "savepath.h"
+#include "atomic.h"
 
 #include <errno.h>
 #include <math.h>
@@ -63,32 +64,9 @@ static void put_rows(FILE *f, const history *h)
 
 nn_status metrics_write(const char *path, const history *h, char **err)
 {
-    char *tmp = malloc(strlen(path) + 16);
-    if (!tmp) return nn_fail(err, NN_NO_MEMORY, "out of memory");
-    sprintf(tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        nn_status st = nn_fail(err, NN_IO, "cannot write '%s': %s", path, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    mode_t u = umask(0); /* the mode open() would give, not mkstemp's 0600 */
-    umask(u);
-    fchmod(fd, 0666 & ~u);
-    FILE *f = fdopen(fd, "w");
-    bool ok = f != NULL;
-    if (f) {
-        put_rows(f, h);
-        ok = !ferror(f) && fflush(f) == 0 && fsync(fd) == 0;
-        if (fclose(f) != 0) ok = false;
-    } else {
-        close(fd);
-    }
-    nn_status st = NN_OK;
-    if (!ok || rename(tmp, path)) {
-        st = nn_fail(err, NN_IO, "cannot write '%s': %s", path, strerror(errno));
-        unlink(tmp);
-    }
-    free(tmp);
-    return st;
+    char *tmp;
+    FILE *f = atomic_open(path, &tmp, err);
+    if (!f) return NN_IO;
+    put_rows(f, h);
+    return atomic_close(f, tmp, path, true, err);
 }

@@ -114,9 +114,6 @@ nn_status open_checkpoint(options *o, const char *file, run_state *r, bool loss_
 /* ---- tools/cmd_view.c ---- */
 
 nn_status view_model(options *o, const char *file, run_state *r, char **err);
-int temp_beside(const char *path, char **tmp, char **err);
-nn_status write_file(const char *path, const char *data, size_t n, char **err);
-void default_mode(int fd);
 
 /* ---- tools/cmd_info.c ---- */
 

@@ -9,6 +9,7 @@
 #include "config.h"
 #endif
 #include "onnx_cli.h"
+#include "atomic.h"
 
 #ifdef NN_HAVE_ONNX
 #include <nn/onnx.h>
@@ -362,32 +363,6 @@ static Onnx__ModelProto *model(pool *pl, const nn_onnx *g, int opset, const nn_c
     return m;
 }
 
-/* buf to path through a temporary file beside it. */
-static nn_status write_atomic(const char *path, const uint8_t *buf, size_t len, char **err)
-{
-    char *tmp = malloc(strlen(path) + 16);
-    if (!tmp) return nn_fail(err, NN_NO_MEMORY, "out of memory");
-    sprintf(tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        nn_status st = nn_fail(err, NN_IO, "cannot write '%s': %s", path, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    mode_t u = umask(0); /* the mode open() would give, not mkstemp's 0600 */
-    umask(u);
-    fchmod(fd, 0666 & ~u);
-    FILE *f = fdopen(fd, "wb");
-    bool ok = f && fwrite(buf, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    if (f ? fclose(f) != 0 : close(fd) != 0) ok = false;
-    nn_status st = NN_OK;
-    if (!ok || rename(tmp, path)) {
-        st = nn_fail(err, NN_IO, "cannot write '%s': %s", path, strerror(errno));
-        unlink(tmp);
-    }
-    free(tmp);
-    return st;
-}
 
 static nn_status write_model(const nn_onnx *g, int opset, const nn_checkpoint *ck,
                              const char *path, char **err)
@@ -400,7 +375,7 @@ static nn_status write_model(const nn_onnx *g, int opset, const nn_checkpoint *c
     if (m && !buf) st = nn_fail(err, NN_NO_MEMORY, "out of memory for %zu bytes", len);
     if (buf) {
         onnx__model_proto__pack(m, buf);
-        st = write_atomic(path, buf, len, err);
+        st = atomic_write(path, buf, len, err);
     }
     free(buf);
     pool_free(&pl);

@@ -9,6 +9,7 @@
 #include "plot.h"
 #include "plot_draw.h"
 #include "savepath.h"
+#include "atomic.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -162,26 +163,7 @@ typedef struct {
 static nn_status target_open(target *t, const char *path, FILE **f, char **err)
 {
     t->path = path;
-    if (!(t->tmp = malloc(strlen(path) + 16))) return nn_fail(err, NN_NO_MEMORY, "out of memory");
-    sprintf(t->tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(t->tmp);
-    if (fd < 0) {
-        free(t->tmp);
-        t->tmp = NULL;
-        return nn_fail(err, NN_IO, "cannot write '%s': %s", path, strerror(errno));
-    }
-    mode_t u = umask(0); /* the mode open() would give, not mkstemp's 0600 */
-    umask(u);
-    fchmod(fd, 0666 & ~u);
-    if (!(*f = fdopen(fd, "w"))) {
-        nn_status st = nn_fail(err, NN_IO, "cannot write '%s': %s", path, strerror(errno));
-        close(fd);
-        unlink(t->tmp);
-        free(t->tmp);
-        t->tmp = NULL;
-        return st;
-    }
-    return NN_OK;
+    return (*f = atomic_open(path, &t->tmp, err)) ? NN_OK : NN_IO;
 }
 
 static void target_drop(target *t)

@@ -2,6 +2,7 @@
  * written atomically (temporary file beside the target, then rename). */
 #define _POSIX_C_SOURCE 200809L
 #include "predict.h"
+#include "atomic.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -91,37 +92,16 @@ nn_status predict_write(nn_module *m, nn_loss *l, nn_dataset *d, int64_t batch, 
 {
     char *tmp = NULL;
     FILE *f = stdout;
-    if (path) { /* create the temporary file first: a folder that cannot take it fails now */
-        if (!(tmp = malloc(strlen(path) + 16))) return nn_fail(err, NN_NO_MEMORY, "out of memory");
-        sprintf(tmp, "%s.tmp.XXXXXX", path);
-        int fd = mkstemp(tmp);
-        if (fd < 0) {
-            nn_status st = nn_fail(err, NN_IO, "cannot write '%s': %s", path, strerror(errno));
-            free(tmp);
-            return st;
-        }
-        mode_t u = umask(0); /* the mode open() would give, not mkstemp's 0600 */
-        umask(u);
-        fchmod(fd, 0666 & ~u);
-        if (!(f = fdopen(fd, "w"))) {
-            close(fd);
-            unlink(tmp);
-            free(tmp);
-            return nn_fail(err, NN_IO, "cannot write '%s': %s", path, strerror(errno));
-        }
-    }
+    /* The temporary file first: a folder that cannot take it fails now. */
+    if (path && !(f = atomic_open(path, &tmp, err))) return NN_IO;
     nn_ctx *ctx = nn_module_ctx(m);
     int prev_grad = nn_grad_set_enabled(ctx, 0);
     nn_module_train(m, 0); /* model.eval(), torch.no_grad() */
     nn_status st = write_rows(f, m, l, d, batch, targets, rows, err);
     nn_grad_set_enabled(ctx, prev_grad);
     if (path) {
-        bool ok = !ferror(f) && fflush(f) == 0 && fsync(fileno(f)) == 0;
-        if (fclose(f) != 0) ok = false;
-        if (!st && (!ok || rename(tmp, path)))
-            st = nn_fail(err, NN_IO, "cannot write '%s': %s", path, strerror(errno));
-        if (st) unlink(tmp);
-        free(tmp);
+        nn_status cst = atomic_close(f, tmp, path, !st, err);
+        if (!st) st = cst;
     } else if (!st && (fflush(stdout) != 0 || ferror(stdout))) {
         st = nn_fail(err, NN_IO, "cannot write the predictions: %s", strerror(errno));
     }
