@@ -172,8 +172,10 @@ check "no rank trains on, nothing is saved" eval '! out_has "^epoch" && [ ! -e "
 # A batch too small to give each rank a sample is refused on every rank.
 mpi 3 "$NNRUN" train --dist mpi --batch 2 --epochs 1
 check "--batch 2 on 3 ranks: refused" eval '[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]'
-check "the message says why, on every rank" \
-    eval '[ "$(grep -c "of 3: nnrun: a batch of 2 samples leaves some of the 3 ranks none" "$tmp/err")" -eq 3 ]'
+# Every rank finds the same fault, but the first abort may end the others
+# before they print (MPI_Abort kills the job): one message at least.
+check "the message says why" \
+    eval '[ "$(grep -c "of 3: nnrun: a batch of 2 samples leaves some of the 3 ranks none" "$tmp/err")" -ge 1 ]'
 mpi 3 "$NNRUN" train --dist mpi --batch 599 --epochs 1
 check "a last batch of 2 on 3 ranks: refused, --drop-last suggested" \
     eval '[ "$rc" -ne 0 ] && err_has "a batch of 2 samples .*drop it with --drop-last"'
