@@ -1,23 +1,21 @@
 /* mpi.c - the mpi communicator: data-parallel training on MPI (Open MPI).
  *
- * One rank per process, as mpirun starts them. The plugin works on its own
- * duplicate of MPI_COMM_WORLD, whose error handler returns codes instead of
- * stopping the job, so that a failure comes back as a message that names
- * the call and the rank; abort prints its message with the rank, then
- * stops every rank with MPI_Abort. Counts above INT_MAX go in pieces. */
+ * nn loads every plugin when a program starts, and Open MPI's libraries
+ * take about 1.6 ms to load: more than half of what the tutorial's whole
+ * run costs. So this plugin links no MPI. Its probe reads the environment
+ * mpirun sets, and its first open loads the calls that do link MPI,
+ * nn_mpi.so, from beside it: the folder mpi/ next to this file once
+ * installed, ../mpi/.libs/ in the build tree. */
+#define _GNU_SOURCE /* dladdr */
 #include <nn/plugin.h>
 
 #include <dlfcn.h>
-#include <limits.h>
-#include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-typedef struct mpi_comm {
-    MPI_Comm comm;
-    int rank, size;
-    int finalize; /* this plugin started MPI, so it ends it */
-} mpi_comm;
+static const nn_comm_vt *impl; /* nn_mpi.so's table, once loaded */
 
 /* Does the environment say a launcher started this process as a rank?
  * Open MPI's mpirun sets OMPI_COMM_WORLD_SIZE; MPICH's Hydra and Slurm's
@@ -27,108 +25,63 @@ static int mpi_probe(void)
     return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK");
 }
 
-static nn_status mpi_fail(char **err, int code, const char *call, int rank)
+static nn_status load_impl(char **err)
 {
-    char text[MPI_MAX_ERROR_STRING];
-    int len = 0;
-    if (MPI_Error_string(code, text, &len) != MPI_SUCCESS) len = 0;
-    text[len] = '\0';
-    if (rank >= 0)
-        return nn_fail(err, NN_DEVICE, "%s failed on rank %d: %s", call, rank,
-                       len ? text : "unknown MPI error");
-    return nn_fail(err, NN_DEVICE, "%s failed: %s", call, len ? text : "unknown MPI error");
+    if (impl) return NN_OK;
+    Dl_info self;
+    if (!dladdr((void *)load_impl, &self) || !self.dli_fname)
+        return nn_fail(err, NN_LOAD, "mpi: cannot tell which folder the plugin was loaded from");
+    const char *slash = strrchr(self.dli_fname, '/');
+    int dir = slash ? (int)(slash - self.dli_fname) : 1;
+    const char *base = slash ? self.dli_fname : ".";
+    static const char *const beside[] = {"/mpi/nn_mpi.so", "/../mpi/.libs/nn_mpi.so"};
+    char path[4096];
+    for (size_t i = 0; i < sizeof beside / sizeof *beside; i++) {
+        snprintf(path, sizeof path, "%.*s%s", dir, base, beside[i]);
+        if (access(path, F_OK)) continue;
+        /* Global: Open MPI's own components look for its symbols there. */
+        void *h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+        if (!h) {
+            const char *why = dlerror();
+            return nn_fail(err, NN_LOAD, "mpi: cannot load '%s': %s", path,
+                           why ? why : "unknown reason");
+        }
+        const nn_comm_vt *(*get)(void) = (const nn_comm_vt *(*)(void))dlsym(h, "nn_mpi_impl");
+        if (!get) {
+            dlclose(h);
+            return nn_fail(err, NN_LOAD, "mpi: '%s' lacks nn_mpi_impl", path);
+        }
+        impl = get();
+        return NN_OK;
+    }
+    snprintf(path, sizeof path, "%.*s%s", dir, base, beside[0]);
+    return nn_fail(err, NN_LOAD, "mpi: '%s' is missing: the plugin was installed without it",
+                   path);
 }
 
 static nn_status mpi_open(const nn_props *p, void **out, char **err)
 {
-    (void)p;
-    /* nn loads plugins with RTLD_LOCAL, but Open MPI loads components of
-     * its own that look for its symbols globally: make them visible. */
-    void *lib = dlopen("libmpi.so.40", RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
-    if (!lib) lib = dlopen("libmpi.so", RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
-    (void)lib; /* the mapping stays; this handle only changed its scope */
-    int started = 0, finished = 0;
-    MPI_Initialized(&started);
-    MPI_Finalized(&finished);
-    if (finished) return nn_fail(err, NN_DEVICE, "MPI has already been finalized in this process");
-    mpi_comm *c = calloc(1, sizeof *c);
-    if (!c) return nn_fail(err, NN_NO_MEMORY, "out of memory");
-    int rc;
-    if (!started) {
-        int provided;
-        if ((rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided)) != MPI_SUCCESS) {
-            free(c);
-            return mpi_fail(err, rc, "MPI_Init_thread", -1);
-        }
-        c->finalize = 1;
-    }
-    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-    if ((rc = MPI_Comm_dup(MPI_COMM_WORLD, &c->comm)) != MPI_SUCCESS) {
-        mpi_fail(err, rc, "MPI_Comm_dup", -1);
-        if (c->finalize) MPI_Finalize();
-        free(c);
-        return NN_DEVICE;
-    }
-    MPI_Comm_set_errhandler(c->comm, MPI_ERRORS_RETURN);
-    MPI_Comm_rank(c->comm, &c->rank);
-    MPI_Comm_size(c->comm, &c->size);
-    *out = c;
-    return NN_OK;
+    nn_status st = load_impl(err);
+    return st ? st : impl->open(p, out, err);
 }
 
-static void mpi_close(void *h)
-{
-    mpi_comm *c = h;
-    MPI_Comm_free(&c->comm);
-    int finished = 0;
-    MPI_Finalized(&finished);
-    if (c->finalize && !finished) MPI_Finalize();
-    free(c);
-}
-
-static int mpi_rank(void *h) { return ((mpi_comm *)h)->rank; }
-static int mpi_size(void *h) { return ((mpi_comm *)h)->size; }
+/* The other slots are called only on what open made, so impl is there. */
+static void mpi_close(void *h) { impl->close(h); }
+static int mpi_rank(void *h) { return impl->rank(h); }
+static int mpi_size(void *h) { return impl->size(h); }
 
 static nn_status mpi_broadcast(void *h, void *buf, size_t bytes, int root, char **err)
 {
-    mpi_comm *c = h;
-    for (size_t at = 0; at < bytes;) {
-        size_t n = bytes - at < (size_t)INT_MAX ? bytes - at : (size_t)INT_MAX;
-        int rc = MPI_Bcast((char *)buf + at, (int)n, MPI_BYTE, root, c->comm);
-        if (rc != MPI_SUCCESS) return mpi_fail(err, rc, "MPI_Bcast", c->rank);
-        at += n;
-    }
-    return NN_OK;
+    return impl->broadcast(h, buf, bytes, root, err);
 }
 
 static nn_status mpi_allreduce(void *h, float *buf, int64_t n, int on_device, char **err)
 {
-    mpi_comm *c = h;
-    if (on_device) return nn_fail(err, NN_UNSUPPORTED, "mpi takes host memory only");
-    for (int64_t at = 0; at < n;) {
-        int64_t k = n - at < INT_MAX ? n - at : INT_MAX;
-        int rc = MPI_Allreduce(MPI_IN_PLACE, buf + at, (int)k, MPI_FLOAT, MPI_SUM, c->comm);
-        if (rc != MPI_SUCCESS) return mpi_fail(err, rc, "MPI_Allreduce", c->rank);
-        at += k;
-    }
-    return NN_OK;
+    return impl->allreduce_sum(h, buf, n, on_device, err);
 }
 
-static nn_status mpi_barrier(void *h, char **err)
-{
-    mpi_comm *c = h;
-    int rc = MPI_Barrier(c->comm);
-    return rc == MPI_SUCCESS ? NN_OK : mpi_fail(err, rc, "MPI_Barrier", c->rank);
-}
-
-static void mpi_abort(void *h, int code, const char *msg)
-{
-    mpi_comm *c = h;
-    fprintf(stderr, "rank %d of %d: %s\n", c->rank, c->size, msg);
-    fflush(stderr);
-    MPI_Abort(MPI_COMM_WORLD, code ? code : 1);
-    exit(code ? code : 1); /* MPI_Abort does not return; if it ever did */
-}
+static nn_status mpi_barrier(void *h, char **err) { return impl->barrier(h, err); }
+static void mpi_abort(void *h, int code, const char *msg) { impl->abort(h, code, msg); }
 
 static const nn_comm_vt mpi_vt = {
     NN_VT_HEADER(nn_comm_vt),
