@@ -11,6 +11,7 @@
 #include "savepath.h"
 #include "atomic.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -115,6 +116,43 @@ char *plot_take_args(int *argc, char **argv, plot_opts *po)
 }
 
 #ifdef HAVE_PLPLOT
+#ifndef NNRUN_PLOT_MODULE /* Makefile.am sets both; a build of its own (make fuzz) need not */
+#define NNRUN_PLOT_MODULE "/nonexistent/nnrun_plot.so"
+#define NNRUN_BINDIR "/nonexistent"
+#endif
+
+/* nnrun_plot.so: beside the program in the build tree (tools/.libs), in
+ * $(pkglibdir) once installed, under the same DESTDIR as the program when
+ * that is staged. */
+static const draw_vt *drawer(char **why)
+{
+    static const draw_vt *vt;
+    if (vt) return vt;
+    char exe[4096], path[4096 + 64];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = '\0'; /* the program's folder */
+    size_t len = strlen(exe), blen = strlen(NNRUN_BINDIR);
+    const char *where[2] = {path, NNRUN_PLOT_MODULE};
+    snprintf(path, sizeof path, "%s/nnrun_plot.so", exe);
+    if (access(path, F_OK) && len >= blen && !strcmp(exe + len - blen, NNRUN_BINDIR))
+        snprintf(path, sizeof path, "%.*s%s", (int)(len - blen), exe, NNRUN_PLOT_MODULE);
+    for (int i = 0; i < 2 && !vt; i++) {
+        if (access(where[i], F_OK)) continue;
+        void *h = dlopen(where[i], RTLD_NOW | RTLD_LOCAL);
+        const draw_vt *(*get)(void) = h ? (const draw_vt *(*)(void))dlsym(h, "nnrun_plot_draw") : NULL;
+        if (!get) {
+            const char *e = dlerror();
+            *why = fmt("cannot load nnrun's pictures, '%s': %s", where[i], e ? e : "no table");
+            return NULL;
+        }
+        vt = get();
+    }
+    if (!vt) *why = fmt("nnrun's pictures module '%s' is missing: install nn again", NNRUN_PLOT_MODULE);
+    return vt;
+}
+
 /* PLplot's driver for path's extension, or NULL. */
 static const char *device_for(const char *path)
 {
@@ -135,9 +173,12 @@ char *plot_check(const char *path, const plot_opts *po)
     const char *device = device_for(path);
     if (!device)
         return fmt("cannot draw '%s': the picture's name must end in .png or .svg", path);
-    if (!draw_has_device(device))
+    char *why = NULL;
+    const draw_vt *d = drawer(&why);
+    if (!d) return why ? why : fmt("out of memory");
+    if (!d->has_device(device))
         return fmt("PLplot has no %s driver here: install plplot-driver-cairo", device);
-    char *why = save_target_problem(path);
+    why = save_target_problem(path);
     if (!why && po->values) why = save_target_problem(po->values);
     if (!why && po->values && !strcmp(po->values, path))
         why = fmt("--values '%s' would overwrite the picture", po->values);
@@ -663,12 +704,19 @@ static nn_status picture(const char *path, const plot_opts *po, const draw_axes 
 #ifdef HAVE_PLPLOT
     const char *device = device_for(path);
     if (!device) return nn_fail(err, NN_INVALID, "cannot draw '%s': not .png or .svg", path);
+    char *why = NULL;
+    const draw_vt *d = drawer(&why);
+    if (!d) {
+        nn_status st = nn_fail(err, NN_LOAD, "%s", why ? why : "out of memory");
+        free(why);
+        return st;
+    }
     target t = {0};
     FILE *f;
     nn_status st = target_open(&t, path, &f, err);
     if (st) return st;
     draw_page pg = {device, f, po->width, po->height};
-    st = s ? draw_history_picture(&pg, s, err) : draw_points_picture(&pg, ax, pts, field, err);
+    st = s ? d->history_picture(&pg, s, err) : d->points_picture(&pg, ax, pts, field, err);
     if (!st) st = picture_complete(&t, !strcmp(device, "pngcairo"), err);
     if (!st) st = target_commit(&t, err);
     target_drop(&t);

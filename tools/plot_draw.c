@@ -459,4 +459,11 @@ nn_status draw_history_picture(const draw_page *pg, const draw_series *s, char *
     return draw(pg, history_picture, s, err);
 }
 
+static const draw_vt draw_table = {draw_has_device, draw_points_picture, draw_history_picture};
+
+__attribute__((visibility("default"))) const draw_vt *nnrun_plot_draw(void)
+{
+    return &draw_table;
+}
+
 #endif

@@ -41,6 +41,19 @@ typedef struct {
     const double *acc, *val_acc;           /* NULL: a loss without accuracy, no panel */
 } draw_series;
 
+/* The functions below, as nnrun_plot.so hands them to nnrun: nnrun links
+ * no PLplot (its libraries cost every run of nnrun about 0.6 ms to load),
+ * and loads this module the first time it draws. */
+typedef struct {
+    bool (*has_device)(const char *device);
+    nn_status (*points_picture)(const draw_page *pg, const draw_axes *ax,
+                                const draw_points *pts, const draw_field *field, char **err);
+    nn_status (*history_picture)(const draw_page *pg, const draw_series *s, char **err);
+} draw_vt;
+
+/* In nnrun_plot.so: the table of the functions below. */
+const draw_vt *nnrun_plot_draw(void);
+
 /* Whether PLplot can load the named driver (plplot-driver-cairo brings
  * pngcairo and svgcairo). */
 bool draw_has_device(const char *device);
