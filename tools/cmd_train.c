@@ -156,14 +156,6 @@ static int on_epoch(const nn_epoch_stats *s, void *user)
     return es->st != NN_OK;
 }
 
-/* "name k=v k=v" into the name and the words. */
-#define OPEN_SPEC(fn, ctx, spec, out, err)                                                   \
-    do {                                                                                     \
-        char name_[64];                                                                      \
-        const char *w_ = spec_words(spec, name_, sizeof name_);                              \
-        st = fn(ctx, name_, w_, out, err);                                                   \
-    } while (0)
-
 /* --data, and --val or the --val-split views of it: the split is a seeded
  * permutation (--seed, a stream of its own), so a resumed run rebuilds it. */
 static nn_status open_data(const options *o, run_state *r, char **err)

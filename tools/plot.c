@@ -10,12 +10,12 @@
 #include "plot_draw.h"
 #include "savepath.h"
 #include "atomic.h"
+#include "strfmt.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,21 +32,6 @@
     "nnrun was built without PLplot: install libplplot-dev and plplot-driver-cairo, then "   \
     "configure and build again"
 
-/* A printf-made string to free, or NULL without memory. */
-static char *fmt(const char *f, ...) NN_PRINTF(1, 2);
-static char *fmt(const char *f, ...)
-{
-    va_list ap;
-    va_start(ap, f);
-    int n = vsnprintf(NULL, 0, f, ap);
-    va_end(ap);
-    char *s = n < 0 ? NULL : malloc((size_t)n + 1);
-    if (!s) return NULL;
-    va_start(ap, f);
-    vsnprintf(s, (size_t)n + 1, f, ap);
-    va_end(ap);
-    return s;
-}
 
 /* ---- options ------------------------------------------------------------- */
 
@@ -68,7 +53,7 @@ static char *parse_size(const char *v, plot_opts *po)
     if (w >= 0) s++;
     int h = w < 0 ? -1 : whole(&s, MIN_SIDE, MAX_SIDE, "");
     if (h < 0)
-        return fmt("--size expects WIDTHxHEIGHT in pixels, each %d to %d (600x600), got '%s'",
+        return strfmt("--size expects WIDTHxHEIGHT in pixels, each %d to %d (600x600), got '%s'",
                    MIN_SIDE, MAX_SIDE, v);
     po->width = w, po->height = h, po->size_given = true;
     return NULL;
@@ -81,7 +66,7 @@ static char *parse_dims(const char *v, plot_opts *po)
     if (i >= 0) s++;
     int j = i < 0 ? -1 : whole(&s, 0, 1 << 30, "");
     if (j < 0 || i == j)
-        return fmt("--dims expects two different feature indices from 0, as 0,1, got '%s'", v);
+        return strfmt("--dims expects two different feature indices from 0, as 0,1, got '%s'", v);
     po->dims[0] = i, po->dims[1] = j, po->dims_given = true;
     return NULL;
 }
@@ -105,7 +90,7 @@ char *plot_take_args(int *argc, char **argv, plot_opts *po)
             argv[kept++] = argv[i];
             continue;
         }
-        if (!value && i + 1 == *argc) return fmt("%s needs a value", names[which]);
+        if (!value && i + 1 == *argc) return strfmt("%s needs a value", names[which]);
         if (!value) value = argv[++i];
         char *why = which == 0 ? parse_size(value, po) : which == 1 ? parse_dims(value, po) : NULL;
         if (why) return why;
@@ -144,12 +129,12 @@ static const draw_vt *drawer(char **why)
         const draw_vt *(*get)(void) = h ? (const draw_vt *(*)(void))dlsym(h, "nnrun_plot_draw") : NULL;
         if (!get) {
             const char *e = dlerror();
-            *why = fmt("cannot load nnrun's pictures, '%s': %s", where[i], e ? e : "no table");
+            *why = strfmt("cannot load nnrun's pictures, '%s': %s", where[i], e ? e : "no table");
             return NULL;
         }
         vt = get();
     }
-    if (!vt) *why = fmt("nnrun's pictures module '%s' is missing: install nn again", NNRUN_PLOT_MODULE);
+    if (!vt) *why = strfmt("nnrun's pictures module '%s' is missing: install nn again", NNRUN_PLOT_MODULE);
     return vt;
 }
 
@@ -168,29 +153,29 @@ char *plot_check(const char *path, const plot_opts *po)
 {
 #ifndef HAVE_PLPLOT
     (void)po;
-    return fmt("%s (for '%s')", NO_PLPLOT, path);
+    return strfmt("%s (for '%s')", NO_PLPLOT, path);
 #else
     const char *device = device_for(path);
     if (!device)
-        return fmt("cannot draw '%s': the picture's name must end in .png or .svg", path);
+        return strfmt("cannot draw '%s': the picture's name must end in .png or .svg", path);
     char *why = NULL;
     const draw_vt *d = drawer(&why);
-    if (!d) return why ? why : fmt("out of memory");
+    if (!d) return why ? why : strfmt("out of memory");
     if (!d->has_device(device))
-        return fmt("PLplot has no %s driver here: install plplot-driver-cairo", device);
+        return strfmt("PLplot has no %s driver here: install plplot-driver-cairo", device);
     why = save_target_problem(path);
     if (!why && po->values) why = save_target_problem(po->values);
     if (!why && po->values && !strcmp(po->values, path))
-        why = fmt("--values '%s' would overwrite the picture", po->values);
+        why = strfmt("--values '%s' would overwrite the picture", po->values);
     return why;
 #endif
 }
 
 char *plot_train_check(const char *path, const plot_opts *po)
 {
-    if (po->dims_given) return fmt("--dims is for nnrun plot --data");
+    if (po->dims_given) return strfmt("--dims is for nnrun plot --data");
     if (!path && (po->size_given || po->values))
-        return fmt("--size and --values go with --plot-history FILE");
+        return strfmt("--size and --values go with --plot-history FILE");
     return path ? plot_check(path, po) : NULL;
 }
 
@@ -622,7 +607,7 @@ nn_status plot_boundary(nn_module *m, nn_loss *l, nn_dataset *d, const char *tit
     grid *g = grid_new(&ax, kind == OUT_SCORES ? nout : 1);
     st = grid_eval(m, l, kind, g, err);
     char *t = clean_text(title);
-    char *full = t ? fmt("%s: %s", t, kind == OUT_SCORES ? "predicted class" : "P(class 1)") : NULL;
+    char *full = t ? strfmt("%s: %s", t, kind == OUT_SCORES ? "predicted class" : "P(class 1)") : NULL;
     ax.title = full ? full : "";
     /* the legend: every class the network scores or the data holds, both for one output */
     int nclasses = kind == OUT_SCORES && nout > p.nclasses ? nout : p.nclasses;
