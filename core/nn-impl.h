@@ -40,15 +40,72 @@ typedef struct nn_buf {
 void nn_buf_addf(nn_buf *b, const char *fmt, ...) NN_PRINTF(2, 3);
 char *nn_buf_take(nn_buf *b); /* never NULL */
 
+/* Writes a then b to path whole or not at all (fileio.c): a temporary file
+ * beside it, fsync, rename over it. The message names the step that failed. */
+nn_status nn_write_atomic(const char *path, const uint8_t *a, size_t an, const uint8_t *b,
+                          size_t bn, char **err);
+
 /* ---- registry ------------------------------------------------------------ */
 
+/* A component is known by kind, name and (a kernel's) device before its
+ * plugin is loaded: a folder's plugins.cache names them (plugin_cache.c),
+ * and the plugin is loaded when one of them is first handed out. def is
+ * NULL until then; every component that nn_registry_find, nn_registry_at
+ * or nn_registry_find_kernel returns has it. */
 struct nn_component {
     nn_kind kind;
+    const char *name, *device; /* device: a kernel's, else NULL */
     const nn_component_def *def;
-    const struct nn_plugin *plugin;
+    struct nn_plugin *plugin;
     const char *shadows; /* a later file's same component it hides, or NULL */
     bool used;           /* looked up by name (nn_registry_find) */
 };
+
+/* The kernel of op `op` for device `dev`, its plugin loaded, or NULL. */
+const nn_component *nn_registry_find_kernel(const nn_registry *r, const char *op, const char *dev);
+
+/* ---- the plugin cache (plugin_cache.c) ------------------------------------ */
+
+struct stat;
+
+#define NN_PLUGIN_CACHE_FILE "plugins.cache"
+
+typedef struct nn_cache_comp {
+    nn_kind kind;
+    char *name, *device;
+} nn_cache_comp;
+
+typedef struct nn_cache_entry {
+    char *file; /* the name in its folder */
+    long long size, mtime_ns;
+    unsigned long long ino;
+    int ncomps;
+    nn_cache_comp *comps;
+} nn_cache_entry;
+
+typedef struct nn_plugin_cache {
+    nn_cache_entry *e;
+    int n;
+} nn_plugin_cache;
+
+/* Reads dir's cache: NN_OK with *out NULL when there is none or it was
+ * written for another plugin ABI; an error (with the reason) when it is
+ * there but cannot be trusted or read. */
+nn_status nn_plugin_cache_read(const char *dir, nn_plugin_cache **out, char **err);
+/* The entry for file `name` if the file is still the one described. */
+const nn_cache_entry *nn_plugin_cache_match(const nn_plugin_cache *c, const char *name,
+                                            const struct stat *st);
+void nn_plugin_cache_free(nn_plugin_cache *c);
+/* Writes dir's cache from n entries, whole or not at all. */
+nn_status nn_plugin_cache_write(const char *dir, const nn_cache_entry *e, int n, char **err);
+/* May this entry go into a cache (names without tabs or control bytes)? */
+bool nn_plugin_cache_can_hold(const nn_cache_entry *e);
+/* Sets e's size, modification time and inode from st. */
+void nn_plugin_cache_key(const struct stat *st, nn_cache_entry *e);
+/* The kind named s ("module", ...), or -1. */
+int nn_kind_parse(const char *s);
+/* Why path may not be loaded (see registry.c), or NULL; *st is filled. */
+char *nn_untrusted(const char *path, bool folder, struct stat *st);
 
 /* Does vtable `vt` (of type T) reach slot `field`? Is that slot also set? */
 #define NN_VT_IN(vt, T, field) ((vt)->struct_size >= offsetof(T, field) + sizeof((vt)->field))

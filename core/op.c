@@ -19,17 +19,6 @@ static const char *op_name(const nn_op *op) { return op->comp->def->name; }
 
 /* ---- resolution ---------------------------------------------------------- */
 
-static const nn_kernel_def *find_kernel(const nn_registry *reg, const char *op, const char *dev)
-{
-    for (int i = 0, n = nn_registry_count(reg); i < n; i++) {
-        const nn_component *c = nn_registry_at(reg, i);
-        const nn_kernel_def *k = c->def->vt;
-        if (c->kind == NN_KIND_KERNEL && !strcmp(c->def->name, op) && !strcmp(k->device, dev))
-            return k;
-    }
-    return NULL;
-}
-
 /* "cpu (cpu.so), cuda (softplus_cuda.so)" or "(none)"; caller frees. */
 static char *kernel_devices(const nn_registry *reg, const char *op)
 {
@@ -57,7 +46,8 @@ nn_status nn_op_find(nn_ctx *ctx, const char *name, nn_op **out, char **err)
     if (st) return st;
     const nn_op_def *def = comp->def->vt;
     const char *dev = nn_ctx_device_name(ctx);
-    const nn_kernel_def *k = find_kernel(ctx->reg, name, dev);
+    const nn_component *kc = nn_registry_find_kernel(ctx->reg, name, dev);
+    const nn_kernel_def *k = kc ? kc->def->vt : NULL;
     if (!k) {
         char *have = kernel_devices(ctx->reg, name);
         nn_fail(err, NN_UNSUPPORTED,

@@ -85,16 +85,21 @@ nn_tensor *nn_addmm(nn_tensor *bias, nn_tensor *a, nn_tensor *b)
     nn_shape os = shape2(m, n);
     nn_tensor *out = nn_tensor_scratch_like(ctx, &os);
     if (!out) return NULL;
-    float beta = 0.0f;
-    if (bias) {
-        if (bias->shape.ndim == 1)
-            VT(ctx)->repeat_rows(DH(ctx), m, n, bias->data, out->data);
-        else
-            VT(ctx)->copy(DH(ctx), out->data, bias->data, (size_t)(m * n) * sizeof(float));
-        beta = 1.0f;
+    int ta = nn_t_gemm_transposed(a), tb = nn_t_gemm_transposed(b);
+    if (bias && bias->shape.ndim == 1 && NN_VT_HAS(VT(ctx), nn_device_vt, gemm_bias)) {
+        /* the bias row added in the product's own pass */
+        VT(ctx)->gemm_bias(DH(ctx), ta, tb, m, n, k, 1.0f, a->data, b->data, bias->data, out->data);
+    } else {
+        float beta = 0.0f;
+        if (bias) {
+            if (bias->shape.ndim == 1)
+                VT(ctx)->repeat_rows(DH(ctx), m, n, bias->data, out->data);
+            else
+                VT(ctx)->copy(DH(ctx), out->data, bias->data, (size_t)(m * n) * sizeof(float));
+            beta = 1.0f;
+        }
+        VT(ctx)->gemm(DH(ctx), ta, tb, m, n, k, 1.0f, a->data, b->data, beta, out->data);
     }
-    VT(ctx)->gemm(DH(ctx), nn_t_gemm_transposed(a), nn_t_gemm_transposed(b), m, n, k, 1.0f, a->data,
-                  b->data, beta, out->data);
     nn_node_record(ctx, bias ? "AddmmBackward0" : "MmBackward0", addmm_backward, out, a, b, bias);
     NN_TRACE_CORE(ctx, NN_CORE_ADDMM, out, a, b, bias, 0, 0, 0);
     return out;

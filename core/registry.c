@@ -19,7 +19,8 @@
 typedef struct nn_plugin {
     char *path;
     lt_dlhandle h;
-    const nn_plugin_desc *desc;
+    const nn_plugin_desc *desc; /* NULL while pending */
+    bool pending;               /* registered from a cache, not loaded yet */
 } nn_plugin;
 
 typedef struct refusal {
@@ -37,6 +38,9 @@ struct nn_registry {
     int ncomps;
     refusal *refused;
     int nrefused;
+    int npending;             /* plugins registered from a cache, not loaded yet */
+    nn_plugin_cache **caches; /* what those plugins' components' names point into */
+    int ncaches;
 };
 
 static const char *const kind_names[NN_KIND_COUNT_] = {"module", "loss",   "optimizer", "dataset",
@@ -44,6 +48,13 @@ static const char *const kind_names[NN_KIND_COUNT_] = {"module", "loss",   "opti
                                                        "communicator"};
 
 const char *nn_kind_name(nn_kind k) { return (unsigned)k < NN_KIND_COUNT_ ? kind_names[k] : "?"; }
+
+int nn_kind_parse(const char *s)
+{
+    for (int k = 0; k < NN_KIND_COUNT_; k++)
+        if (!strcmp(kind_names[k], s)) return k;
+    return -1;
+}
 
 static bool push(void **arr, int *n, size_t elem, const void *item)
 {
@@ -124,29 +135,42 @@ static void add_system_dirs(nn_registry *r)
     }
 }
 
+static const char *def_device(const nn_component_def *c)
+{
+    return c->kind == NN_KIND_KERNEL ? ((const nn_kernel_def *)c->vt)->device : NULL;
+}
+
 static const nn_component *find(const nn_registry *r, nn_kind kind, const char *name)
 {
     for (int i = 0; i < r->ncomps; i++)
-        if (r->comps[i]->kind == kind && !strcmp(r->comps[i]->def->name, name)) return r->comps[i];
+        if (r->comps[i]->kind == kind && !strcmp(r->comps[i]->name, name)) return r->comps[i];
     return NULL;
 }
 
-/* Do two definitions of one kind and name clash? Kernels of one op clash
- * only on the same device. */
-static bool clash(const nn_component_def *a, const nn_component_def *b)
+/* Do two components clash (kind, name and a kernel's device)? Kernels of
+ * one op clash only on the same device. */
+static bool clash(nn_kind ka, const char *na, const char *da, nn_kind kb, const char *nb,
+                  const char *db)
 {
-    if (a->kind != b->kind || strcmp(a->name, b->name)) return false;
-    if (a->kind != NN_KIND_KERNEL) return true;
-    return !strcmp(((const nn_kernel_def *)a->vt)->device, ((const nn_kernel_def *)b->vt)->device);
+    if (ka != kb || strcmp(na, nb)) return false;
+    return ka != NN_KIND_KERNEL || !strcmp(da, db);
 }
 
-static const nn_component *find_clash(const nn_registry *r, const nn_component_def *c)
+/* Why a component (kind, name, device) cannot be registered because an
+ * earlier file provides it already (that file's component in *winner), or
+ * NULL. */
+static char *clash_msg(const nn_registry *r, nn_kind k, const char *name, const char *dev,
+                       const nn_component **winner)
 {
-    for (int i = 0; i < r->ncomps; i++)
-        if (clash(r->comps[i]->def, c)) return r->comps[i];
+    for (int i = 0; i < r->ncomps; i++) {
+        const nn_component *c = r->comps[i];
+        if (!clash(c->kind, c->name, c->device, k, name, dev)) continue;
+        if (winner) *winner = c;
+        return nn_format("%s '%s'%s%s is already provided by %s", kind_names[k], name,
+                         dev ? " for device " : "", dev ? dev : "", c->plugin->path);
+    }
     return NULL;
 }
-
 static bool args_ok(const nn_op_arg *a, int n)
 {
     for (int i = 0; i < n; i++)
@@ -189,8 +213,9 @@ static char *check_op(const nn_component_def *c)
     return NULL;
 }
 
-/* Checks a descriptor before any component is registered; NULL if fine. */
-static char *check_desc(const nn_registry *r, const nn_plugin_desc *d, const nn_component **clash_out)
+/* Checks a descriptor on its own (ABI, shape of every table, no name twice
+ * in it); NULL if fine. */
+static char *check_desc(const nn_plugin_desc *d)
 {
     if (d->abi_major != NN_ABI_MAJOR || d->abi_minor > NN_ABI_MINOR)
         return nn_format("built for plugin ABI %u.%u, this libnn has %u.%u", d->abi_major,
@@ -209,15 +234,11 @@ static char *check_desc(const nn_registry *r, const nn_plugin_desc *d, const nn_
                              NN_ABI_MINOR);
         char *bad = check_op(c);
         if (bad) return bad;
-        const char *dev = c->kind == NN_KIND_KERNEL ? ((const nn_kernel_def *)c->vt)->device : NULL;
-        const nn_component *dup = find_clash(r, c);
-        if (dup && clash_out) *clash_out = dup;
-        if (dup)
-            return nn_format("%s '%s'%s%s is already provided by %s", kind_names[c->kind], c->name,
-                             dev ? " for device " : "", dev ? dev : "", dup->plugin->path);
-        for (int j = 0; j < i; j++)
-            if (clash(&d->components[j], c))
+        for (int j = 0; j < i; j++) {
+            const nn_component_def *o = &d->components[j];
+            if (clash(o->kind, o->name, def_device(o), c->kind, c->name, def_device(c)))
                 return nn_format("%s '%s' is registered twice", kind_names[c->kind], c->name);
+        }
         if (c->nprops < 0 || (c->nprops && !c->props))
             return nn_format("%s '%s' has a malformed property table", kind_names[c->kind],
                              c->name);
@@ -225,24 +246,47 @@ static char *check_desc(const nn_registry *r, const nn_plugin_desc *d, const nn_
     return NULL;
 }
 
-/* Registers a checked descriptor's components; 1 when out of memory. */
-static int add_plugin(nn_registry *r, const char *path, lt_dlhandle h, const nn_plugin_desc *d)
+/* A checked descriptor's components against those registered; NULL if
+ * none is provided already. */
+static char *check_clashes(const nn_registry *r, const nn_plugin_desc *d,
+                           const nn_component **winner)
 {
+    char *why = NULL;
+    for (int i = 0; i < d->ncomponents && !why; i++)
+        why = clash_msg(r, d->components[i].kind, d->components[i].name,
+                        def_device(&d->components[i]), winner);
+    return why;
+}
+
+/* Registers a plugin's components: a loaded plugin's (d) or, from a cache
+ * entry (e), those of a plugin not loaded yet. 1 when out of memory. */
+static int add_plugin(nn_registry *r, const char *path, lt_dlhandle h, const nn_plugin_desc *d,
+                      const nn_cache_entry *e)
+{
+    int n = d ? d->ncomponents : e->ncomps;
     nn_plugin *p = malloc(sizeof *p);
-    nn_component **cs = malloc(sizeof *cs * (size_t)d->ncomponents);
+    nn_component **cs = malloc(sizeof *cs * (size_t)n);
     int added = 0;
     if (!p || !cs || !(p->path = nn_strdup(path))) goto fail;
     p->h = h;
     p->desc = d;
-    for (; added < d->ncomponents; added++) {
+    p->pending = !d;
+    for (; added < n; added++) {
         if (!(cs[added] = malloc(sizeof **cs))) goto fail;
-        *cs[added] = (nn_component){d->components[added].kind, &d->components[added], p, NULL, false};
+        if (d) {
+            const nn_component_def *c = &d->components[added];
+            *cs[added] = (nn_component){c->kind, c->name, def_device(c), c, p, NULL, false};
+        } else {
+            const nn_cache_comp *c = &e->comps[added];
+            *cs[added] = (nn_component){c->kind, c->name, c->device, NULL, p, NULL, false};
+        }
     }
-    nn_component **nc = realloc(r->comps, sizeof *nc * (size_t)(r->ncomps + d->ncomponents));
+    nn_component **nc = realloc(r->comps, sizeof *nc * (size_t)(r->ncomps + n));
     if (nc) r->comps = nc;
     if (!nc || !push((void **)&r->plugins, &r->nplugins, sizeof p, &p)) goto fail;
-    memcpy(r->comps + r->ncomps, cs, sizeof *cs * (size_t)d->ncomponents);
-    r->ncomps += d->ncomponents;
+    memcpy(r->comps + r->ncomps, cs, sizeof *cs * (size_t)n);
+    r->ncomps += n;
+    r->npending += p->pending;
     free(cs);
     return 0;
 fail:
@@ -261,17 +305,16 @@ fail:
  * between this check and dlopen is a swap of the file, and the folder's own
  * check leaves that to its owner or root, who could change the file anyway;
  * the folders above the plugin folder are not checked. */
-static char *untrusted(const char *path, bool folder)
+char *nn_untrusted(const char *path, bool folder, struct stat *st)
 {
-    struct stat st;
-    if (stat(path, &st)) return nn_format("cannot be read: %s", strerror(errno));
-    if (folder ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+    if (stat(path, st)) return nn_format("cannot be read: %s", strerror(errno));
+    if (folder ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode))
         return nn_format("not a %s", folder ? "folder" : "regular file");
-    if (st.st_uid != 0 && st.st_uid != geteuid())
-        return nn_format("owned by another user (uid %u)", (unsigned)st.st_uid);
-    if (st.st_mode & (S_IWGRP | S_IWOTH))
-        return nn_format("writable by %s (mode 0%03o)", st.st_mode & S_IWOTH ? "others" : "group",
-                         (unsigned)(st.st_mode & 07777));
+    if (st->st_uid != 0 && st->st_uid != geteuid())
+        return nn_format("owned by another user (uid %u)", (unsigned)st->st_uid);
+    if (st->st_mode & (S_IWGRP | S_IWOTH))
+        return nn_format("writable by %s (mode 0%03o)", st->st_mode & S_IWOTH ? "others" : "group",
+                         (unsigned)(st->st_mode & 07777));
     return NULL;
 }
 
@@ -285,14 +328,15 @@ static size_t symbol_size(const void *d)
     return (size_t)sym->st_size;
 }
 
-static void load_file(nn_registry *r, const char *path)
+/* Loads the plugin file at path and checks its descriptor on its own: NULL
+ * with *h and *d set, or why not (nothing stays loaded). */
+static char *open_plugin(const char *path, lt_dlhandle *h, const nn_plugin_desc **d)
 {
-    char *bad = untrusted(path, false);
-    if (bad) {
-        refuse(r, path, "%s", bad);
-        free(bad);
-        return;
-    }
+    *h = NULL;
+    *d = NULL;
+    struct stat st;
+    char *bad = nn_untrusted(path, false, &st);
+    if (bad) return bad;
     /* Bind every symbol now: a plugin that lacks one is refused here with the
      * system loader's reason ("undefined symbol: sqrtf", "invalid ELF
      * header"), instead of stopping the process at its first call. libltdl
@@ -300,55 +344,144 @@ static void load_file(nn_registry *r, const char *path)
     void *now = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!now) {
         const char *why = dlerror();
-        refuse(r, path, "cannot be loaded: %s", why ? why : "unknown reason");
-        return;
+        return nn_format("cannot be loaded: %s", why ? why : "unknown reason");
     }
     lt_dladvise adv;
-    lt_dlhandle h = NULL;
-    if (!lt_dladvise_init(&adv) && !lt_dladvise_local(&adv)) h = lt_dlopenadvise(path, adv);
+    if (!lt_dladvise_init(&adv) && !lt_dladvise_local(&adv)) *h = lt_dlopenadvise(path, adv);
     lt_dladvise_destroy(&adv);
     /* The descriptor through the system loader's handle: the same symbol of
      * the same mapping, without libltdl's look-ups of prefixed names first
      * (about 5,000 instructions a plugin). The mapping outlives
      * this handle, since libltdl's holds it too. */
-    const nn_plugin_desc *d = h ? dlsym(now, NN_PLUGIN_SYMBOL_NAME) : NULL;
+    const nn_plugin_desc *desc = *h ? dlsym(now, NN_PLUGIN_SYMBOL_NAME) : NULL;
     dlclose(now);
-    if (!h) {
+    if (!*h) {
         const char *why = lt_dlerror();
-        refuse(r, path, "cannot be loaded: %s", why ? why : "unknown reason");
-        return;
+        return nn_format("cannot be loaded: %s", why ? why : "unknown reason");
     }
-    if (!d) {
-        refuse(r, path, "no '%s' symbol: not an nn plugin", NN_PLUGIN_SYMBOL_NAME);
-        lt_dlclose(h);
-        return;
-    }
-    /* Read no field past the symbol's end: the ABI numbers first, then the
-     * rest once the symbol is known to hold all of it. */
-    size_t size = symbol_size(d);
-    const nn_component *winner = NULL;
     char *why = NULL;
-    if (size < offsetof(nn_plugin_desc, struct_size) ||
-        (d->abi_major == NN_ABI_MAJOR && d->abi_minor <= NN_ABI_MINOR &&
-         size < sizeof(nn_plugin_desc)))
-        why = nn_format("descriptor too small (%zu bytes, want %zu)", size, sizeof(nn_plugin_desc));
-    else
-        why = check_desc(r, d, &winner);
+    if (!desc) {
+        why = nn_format("no '%s' symbol: not an nn plugin", NN_PLUGIN_SYMBOL_NAME);
+    } else {
+        /* Read no field past the symbol's end: the ABI numbers first, then
+         * the rest once the symbol is known to hold all of it. */
+        size_t size = symbol_size(desc);
+        if (size < offsetof(nn_plugin_desc, struct_size) ||
+            (desc->abi_major == NN_ABI_MAJOR && desc->abi_minor <= NN_ABI_MINOR &&
+             size < sizeof(nn_plugin_desc)))
+            why = nn_format("descriptor too small (%zu bytes, want %zu)", size,
+                            sizeof(nn_plugin_desc));
+        else
+            why = check_desc(desc);
+    }
     if (why) {
-        refuse(r, path, "%s", why);
-        free(why);
-        lt_dlclose(h);
-        /* An earlier folder's component of this name wins: remember what
-         * it hides, so that a program can say so when it is used. */
-        nn_component *w = (nn_component *)winner;
-        if (w && !w->shadows && r->nrefused && r->refused[r->nrefused - 1].path)
-            w->shadows = r->refused[r->nrefused - 1].path;
+        lt_dlclose(*h);
+        *h = NULL;
+        return why;
+    }
+    *d = desc;
+    return NULL;
+}
+
+/* Refuses the file at path for why (freed here). When an earlier folder's
+ * component (winner) provides one of its components, the winner remembers
+ * what it hides, so that a program can say so when it is used. */
+static void refuse_file(nn_registry *r, const char *path, char *why, const nn_component *winner)
+{
+    refuse(r, path, "%s", why);
+    free(why);
+    nn_component *w = (nn_component *)winner;
+    if (w && !w->shadows && r->nrefused && r->refused[r->nrefused - 1].path)
+        w->shadows = r->refused[r->nrefused - 1].path;
+}
+
+static void load_file(nn_registry *r, const char *path)
+{
+    lt_dlhandle h;
+    const nn_plugin_desc *d;
+    const nn_component *winner = NULL;
+    char *why = open_plugin(path, &h, &d);
+    if (!why && (why = check_clashes(r, d, &winner))) lt_dlclose(h);
+    if (why) {
+        refuse_file(r, path, why, winner);
         return;
     }
-    if (add_plugin(r, path, h, d)) {
+    if (add_plugin(r, path, h, d, NULL)) {
         lt_dlclose(h);
         refuse(r, path, "out of memory");
     }
+}
+
+/* A plugin a cache describes, registered without loading it; refused as
+ * load_file would refuse it when an earlier file has one of its components. */
+static void add_cached(nn_registry *r, const char *path, const nn_cache_entry *e)
+{
+    const nn_component *winner = NULL;
+    char *why = NULL;
+    for (int i = 0; i < e->ncomps && !why; i++)
+        why = clash_msg(r, e->comps[i].kind, e->comps[i].name, e->comps[i].device, &winner);
+    if (why) {
+        refuse_file(r, path, why, winner);
+        return;
+    }
+    if (add_plugin(r, path, NULL, NULL, e)) refuse(r, path, "out of memory");
+}
+
+/* Loads a plugin registered from a cache. Its components must be the ones
+ * the cache named, in order; else (or if it cannot be loaded) it is
+ * refused and its components leave the registry. */
+static nn_status load_pending(nn_registry *r, nn_plugin *p, char **err)
+{
+    lt_dlhandle h;
+    const nn_plugin_desc *d;
+    char *why = open_plugin(p->path, &h, &d);
+    int k = 0;
+    bool same = true;
+    for (int i = 0; i < r->ncomps && !why && same; i++) {
+        const nn_component *c = r->comps[i];
+        if (c->plugin != p) continue;
+        const nn_component_def *def = k < d->ncomponents ? &d->components[k++] : NULL;
+        same = def && clash(def->kind, def->name, def_device(def), c->kind, c->name, c->device);
+    }
+    if (!why && (!same || k != d->ncomponents))
+        why = nn_format("its components are not the ones %s names (run nnrun plugins "
+                        "--write-cache on its folder)", NN_PLUGIN_CACHE_FILE);
+    p->pending = false;
+    r->npending--;
+    if (why) {
+        if (h) lt_dlclose(h);
+        refuse(r, p->path, "%s", why);
+        nn_fail(err, NN_LOAD, "plugin %s refused: %s", p->path, why);
+        free(why);
+        int n = 0;
+        for (int i = 0; i < r->ncomps; i++) {
+            if (r->comps[i]->plugin == p)
+                free(r->comps[i]);
+            else
+                r->comps[n++] = r->comps[i];
+        }
+        r->ncomps = n;
+        return NN_LOAD;
+    }
+    p->h = h;
+    p->desc = d;
+    k = 0;
+    for (int i = 0; i < r->ncomps; i++)
+        if (r->comps[i]->plugin == p) {
+            nn_component *c = r->comps[i];
+            c->def = &d->components[k++];
+            c->name = c->def->name;
+            c->device = def_device(c->def);
+        }
+    return NN_OK;
+}
+
+/* Loads every plugin registered from a cache and not loaded yet. */
+static void load_all(const nn_registry *cr)
+{
+    nn_registry *r = (nn_registry *)cr; /* loading is not a change the caller sees */
+    for (int i = 0; r->npending && i < r->nplugins; i++)
+        if (r->plugins[i]->pending) load_pending(r, r->plugins[i], NULL);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -356,18 +489,13 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void scan_dir(nn_registry *r, const char *dir)
+/* The names of dir's plugin files, sorted (a stable order, so that "first
+ * wins" means something); NULL when there are none. */
+static char **list_plugins(const char *dir, int *count)
 {
-    struct stat st;
-    if (stat(dir, &st) && errno == ENOENT) return; /* a missing directory on the path is normal */
-    char *bad = untrusted(dir, true);
-    if (bad) {
-        refuse(r, dir, "folder %s; none of its plugins is loaded", bad);
-        free(bad);
-        return;
-    }
+    *count = 0;
     DIR *dp = opendir(dir);
-    if (!dp) return; /* a missing directory on the path is normal */
+    if (!dp) return NULL; /* a missing directory on the path is normal */
     char **names = NULL;
     int n = 0;
     for (struct dirent *e; (e = readdir(dp));) {
@@ -378,10 +506,44 @@ static void scan_dir(nn_registry *r, const char *dir)
         }
     }
     closedir(dp);
-    if (n) qsort(names, (size_t)n, sizeof *names, cmp_str); /* a stable order, so "first wins" means something */
+    if (n) qsort(names, (size_t)n, sizeof *names, cmp_str);
+    *count = n;
+    return names;
+}
+
+static void scan_dir(nn_registry *r, const char *dir, bool use_cache)
+{
+    struct stat st;
+    if (stat(dir, &st) && errno == ENOENT) return; /* a missing directory on the path is normal */
+    char *bad = nn_untrusted(dir, true, &st);
+    if (bad) {
+        refuse(r, dir, "folder %s; none of its plugins is loaded", bad);
+        free(bad);
+        return;
+    }
+    int n;
+    char **names = list_plugins(dir, &n);
+    nn_plugin_cache *cache = NULL;
+    char *why = NULL;
+    if (n && use_cache && nn_plugin_cache_read(dir, &cache, &why)) {
+        char *path = nn_format("%s/%s", dir, NN_PLUGIN_CACHE_FILE);
+        refuse(r, path ? path : dir, "%s; every plugin of the folder is loaded to see what it "
+               "provides", why ? why : "?");
+        free(path);
+    }
+    free(why);
+    if (cache && !push((void **)&r->caches, &r->ncaches, sizeof cache, &cache)) {
+        nn_plugin_cache_free(cache); /* out of memory: every file is loaded */
+        cache = NULL;
+    }
     for (int i = 0; i < n; i++) {
         char *path = nn_format("%s/%s", dir, names[i]);
-        if (path) load_file(r, path);
+        const nn_cache_entry *e =
+            path && cache && !stat(path, &st) ? nn_plugin_cache_match(cache, names[i], &st) : NULL;
+        if (e)
+            add_cached(r, path, e);
+        else if (path)
+            load_file(r, path);
         free(path);
         free(names[i]);
     }
@@ -407,7 +569,7 @@ nn_status nn_registry_open(const nn_registry_opts *opts, nn_registry **out, char
     } else {
         add_system_dirs(r);
     }
-    for (int i = 0; i < r->ndirs; i++) scan_dir(r, r->dirs[i]);
+    for (int i = 0; i < r->ndirs; i++) scan_dir(r, r->dirs[i], true);
     *out = r;
     return NN_OK;
 }
@@ -426,6 +588,8 @@ void nn_registry_free(nn_registry *r)
         free(r->refused[i].reason);
     }
     for (int i = 0; i < r->ndirs; i++) free(r->dirs[i]);
+    for (int i = 0; i < r->ncaches; i++) nn_plugin_cache_free(r->caches[i]);
+    free(r->caches);
     free(r->dirs);
     free(r->plugins);
     free(r->comps);
@@ -449,11 +613,43 @@ void nn_registry_refused(const nn_registry *r, int i, const char **path, const c
     *reason = r->refused[i].reason ? r->refused[i].reason : "?";
 }
 
-int nn_registry_count(const nn_registry *r) { return r->ncomps; }
+/* Listing the components loads every plugin not loaded yet, so that each
+ * one listed can be used, and the count stays what it is while a caller
+ * walks the list. */
+int nn_registry_count(const nn_registry *r)
+{
+    load_all(r);
+    return r->ncomps;
+}
 
 const nn_component *nn_registry_at(const nn_registry *r, int i)
 {
+    load_all(r);
     return i >= 0 && i < r->ncomps ? r->comps[i] : NULL;
+}
+
+const nn_component *nn_registry_used(const nn_registry *r, int i)
+{
+    for (int k = 0; k < r->ncomps; k++)
+        if (r->comps[k]->used && i-- == 0) return r->comps[k];
+    return NULL;
+}
+
+/* Loads c's plugin if a cache registered it; c is freed when that fails. */
+static nn_status ensure_loaded(const nn_registry *r, const nn_component *c, char **err)
+{
+    if (!c->plugin || !c->plugin->pending) return NN_OK;
+    return load_pending((nn_registry *)r, c->plugin, err);
+}
+
+const nn_component *nn_registry_find_kernel(const nn_registry *r, const char *op, const char *dev)
+{
+    for (int i = 0; i < r->ncomps; i++) {
+        const nn_component *c = r->comps[i];
+        if (c->kind == NN_KIND_KERNEL && !strcmp(c->name, op) && !strcmp(c->device, dev))
+            return ensure_loaded(r, c, NULL) ? NULL : c;
+    }
+    return NULL;
 }
 
 nn_status nn_registry_find(const nn_registry *r, nn_kind kind, const char *name,
@@ -461,13 +657,18 @@ nn_status nn_registry_find(const nn_registry *r, nn_kind kind, const char *name,
 {
     *out = find(r, kind, name);
     if (*out) {
+        nn_status st = ensure_loaded(r, *out, err);
+        if (st) {
+            *out = NULL;
+            return st;
+        }
         ((nn_component *)*out)->used = true;
         return NN_OK;
     }
     nn_buf known = {0}, where = {0};
     for (int i = 0; i < r->ncomps; i++)
         if (r->comps[i]->kind == kind)
-            nn_buf_addf(&known, "%s%s", known.len ? ", " : "", r->comps[i]->def->name);
+            nn_buf_addf(&known, "%s%s", known.len ? ", " : "", r->comps[i]->name);
     for (int i = 0; i < r->ndirs; i++) nn_buf_addf(&where, "%s%s", i ? ":" : "", r->dirs[i]);
     char *k = nn_buf_take(&known), *w = nn_buf_take(&where);
     nn_fail(err, NN_NOT_FOUND, "no %s named '%s'; known: %s; searched: %s", kind_names[kind], name,
@@ -479,19 +680,20 @@ nn_status nn_registry_find(const nn_registry *r, nn_kind kind, const char *name,
 
 nn_status nn_registry_add(nn_registry *r, const nn_plugin_desc *desc, char **err)
 {
-    char *why = check_desc(r, desc, NULL);
+    char *why = check_desc(desc);
+    if (!why) why = check_clashes(r, desc, NULL);
     if (why) {
         nn_fail(err, NN_INVALID, "plugin '%s' refused: %s", desc->name ? desc->name : "?", why);
         free(why);
         return NN_INVALID;
     }
-    if (add_plugin(r, "(built into the program)", NULL, desc))
+    if (add_plugin(r, "(built into the program)", NULL, desc, NULL))
         return nn_fail(err, NN_NO_MEMORY, "out of memory");
     return NN_OK;
 }
 
 nn_kind nn_component_kind(const nn_component *c) { return c->kind; }
-const char *nn_component_name(const nn_component *c) { return c->def->name; }
+const char *nn_component_name(const nn_component *c) { return c->name; }
 const char *nn_component_doc(const nn_component *c) { return c->def->doc ? c->def->doc : ""; }
 const char *nn_component_version(const nn_component *c) { return c->plugin->desc->version; }
 const char *nn_component_file(const nn_component *c) { return c->plugin->path; }
@@ -517,4 +719,59 @@ nn_status nn_component_open(nn_registry *reg, nn_kind kind, const char *name, co
     nn_status st = nn_registry_find(reg, kind, name, comp, err);
     if (st) return st;
     return nn_props_parse(*comp, words, props, err);
+}
+
+nn_status nn_registry_write_cache(const char *dir, int *written, int *refused, char **err)
+{
+    if (written) *written = 0;
+    if (refused) *refused = 0;
+    if (!dir || dir[0] != '/')
+        return nn_fail(err, NN_INVALID, "the plugin cache's folder must be an absolute path, got '%s'",
+                       dir ? dir : "(null)");
+    struct stat st;
+    char *bad = nn_untrusted(dir, true, &st);
+    if (bad) {
+        nn_fail(err, NN_INVALID, "folder '%s' %s", dir, bad);
+        free(bad);
+        return NN_INVALID;
+    }
+    if (lt_dlinit()) return nn_fail(err, NN_LOAD, "libltdl failed to start: %s", lt_dlerror());
+    nn_registry *r = calloc(1, sizeof *r);
+    if (!r) {
+        lt_dlexit();
+        return nn_fail(err, NN_NO_MEMORY, "out of memory");
+    }
+    add_dir(r, dir, "--write-cache");
+    scan_dir(r, dir, false); /* every file loaded, whatever a cache there says */
+    nn_cache_entry *e = calloc((size_t)r->nplugins + 1, sizeof *e);
+    int n = 0;
+    nn_status rc = e ? NN_OK : nn_fail(err, NN_NO_MEMORY, "out of memory");
+    for (int i = 0; !rc && i < r->nplugins; i++) {
+        const nn_plugin *p = r->plugins[i];
+        const char *slash = strrchr(p->path, '/');
+        nn_cache_entry *x = &e[n];
+        x->file = (char *)(slash ? slash + 1 : p->path);
+        x->ncomps = p->desc->ncomponents;
+        if (!(x->comps = calloc((size_t)x->ncomps, sizeof *x->comps))) {
+            rc = nn_fail(err, NN_NO_MEMORY, "out of memory");
+            break;
+        }
+        for (int k = 0; k < x->ncomps; k++) {
+            const nn_component_def *c = &p->desc->components[k];
+            x->comps[k] = (nn_cache_comp){c->kind, (char *)c->name, (char *)def_device(c)};
+        }
+        if (stat(p->path, &st) || !nn_plugin_cache_can_hold(x)) { /* loaded at every start */
+            free(x->comps);
+            continue;
+        }
+        nn_plugin_cache_key(&st, x);
+        n++;
+    }
+    if (!rc) rc = nn_plugin_cache_write(dir, e, n, err);
+    if (!rc && written) *written = n;
+    if (!rc && refused) *refused = r->nrefused;
+    for (int i = 0; e && i < n; i++) free(e[i].comps);
+    free(e);
+    nn_registry_free(r);
+    return rc;
 }

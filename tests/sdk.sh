@@ -30,6 +30,15 @@ export LD_LIBRARY_PATH="$L${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export NN_PLUGIN_SYSTEM_PATH="$L/nn/plugins"
 NNRUN=$P/bin/nnrun
 CC=${CC:-cc}
+
+# make install writes the plugin folder's cache: a run loads only what it
+# uses (LD_DEBUG=files: the dynamic loader's own account of what it opened).
+check "make install writes lib/nn/plugins/plugins.cache" \
+    eval 'test -f "$L/nn/plugins/plugins.cache" && grep -q "^plugin	linear.so	" "$L/nn/plugins/plugins.cache"'
+LD_DEBUG=files "$NNRUN" train --epochs 2 >"$tmp/out" 2>"$tmp/ld"
+rc=$?
+check "the installed nnrun train loads the 6 plugins the tutorial uses, and no other" \
+    eval 'status_is 0 && [ "$(grep -c "calling init: .*/nn/plugins/" "$tmp/ld")" -eq 6 ] && ! grep -q "calling init: .*conv2d.so" "$tmp/ld"'
 # A sanitized build (SAN_CFLAGS set) loads what this test builds: same flags.
 CC="$CC${SAN_CFLAGS:+ $SAN_CFLAGS}"
 flags=$(pkg-config --cflags --libs nn)

@@ -389,6 +389,45 @@ static void check_gemm(void *dev)
     check(ok, what);
 }
 
+/* gemm_bias, the linear layer's product with its bias row, gives the bits
+ * of the path it replaces (the bias copied into every row of C by
+ * repeat_rows, then gemm with beta 1), does not read C (NaN there), and
+ * writes nothing past it: every layout, the grid of shapes of check_gemm
+ * and the narrow networks' shapes, alpha 1 and 0.5. */
+static void check_gemm_bias(void *dev)
+{
+    enum { MAXE = 1000 * 64 };
+    static float a[MAXE], b[MAXE], bias[1024], c[MAXE + 1], want[MAXE];
+    static const int dims[] = {1, 2, 3, 5, 8, 15, 16, 17, 31, 33, 48, 64, 100, 1000};
+    enum { ND = sizeof dims / sizeof dims[0] };
+    int ok = 1, cases = 0;
+    for (int ta = 0; ta <= 1; ta++)
+        for (int tb = 0; tb <= 1; tb++)
+            for (int im = 0; im < ND; im++)
+                for (int in = 0; in < ND - 2; in++)
+                    for (int ik = 0; ik < ND - 2; ik++) {
+                        int m = dims[im], n = dims[in], k = dims[ik];
+                        if (m * k > MAXE || m * n > MAXE || k * n > MAXE) continue;
+                        float alpha = (im + ik) % 2 ? 0.5f : 1.0f;
+                        fill_uniform(a, m * k, -1.0f, 1.0f);
+                        fill_uniform(b, k * n, -1.0f, 1.0f);
+                        fill_uniform(bias, n, -1.0f, 1.0f);
+                        cpu_vt.repeat_rows(dev, m, n, bias, want);
+                        cpu_vt.gemm(dev, ta, tb, m, n, k, alpha, a, b, 1.0f, want);
+                        for (int i = 0; i < m * n; i++) c[i] = NAN;
+                        c[m * n] = 42.0f;
+                        cpu_vt.gemm_bias(dev, ta, tb, m, n, k, alpha, a, b, bias, c);
+                        ok &= !memcmp(c, want, (size_t)(m * n) * sizeof(float)) &&
+                              c[m * n] == 42.0f;
+                        cases++;
+                    }
+    char what[160];
+    snprintf(what, sizeof what,
+             "device gemm_bias: %d shapes, every layout, the bits of repeat_rows then gemm (%s)",
+             cases, ((const cpu_dev *)dev)->small_gemm ? "small path on AVX-512" : "cblas only");
+    check(ok, what);
+}
+
 /* The AVX-512 sum over rows of fewer than 8 columns gives the generic
  * one's bits (the same sums in the same order), and writes cols floats. */
 static void check_sum_rows_narrow(void *dev)
@@ -504,6 +543,7 @@ int main(void)
     check_sigmoid(dev);
     check_rows(dev);
     check_gemm(dev);
+    check_gemm_bias(dev);
     check_bce_sum();
     check_sum_rows_narrow(dev);
     /* and, on a CPU with AVX-512, the paths of one without: vecmath.h's
@@ -511,6 +551,7 @@ int main(void)
     if (dev != (void *)&cpu_plain) {
         check_sigmoid((void *)&cpu_plain);
         check_gemm((void *)&cpu_plain);
+        check_gemm_bias((void *)&cpu_plain);
     }
     printf("%d passed, %d failed\n", checks - failures, failures);
     return failures ? 1 : 0;

@@ -102,13 +102,31 @@ int cmd_check(options *o, int argc, char **argv)
     return rc ? die_err(err, NN_INVALID) : 0;
 }
 
+/* plugins --write-cache DIR */
+static int write_cache(const char *dir)
+{
+    char *real = realpath(dir, NULL), *err = NULL;
+    if (!real) return die("--write-cache '%s': %s", dir, strerror(errno));
+    int written = 0, refused = 0;
+    nn_status st = nn_registry_write_cache(real, &written, &refused, &err);
+    if (!st) {
+        printf("wrote %s/plugins.cache: %d plugin file(s)\n", real, written);
+        if (refused)
+            printf("%d file(s) refused and left out, loaded at every start; nnrun plugins -v "
+                   "--plugin-path %s says why\n", refused, real);
+    }
+    free(real);
+    return st ? die_err(err, st) : 0;
+}
+
 int cmd_plugins(options *o, int argc, char **argv)
 {
     const char *pos[1];
     int npos;
     if (parse_args(o, argc, argv, pos, 0, &npos)) return 1;
-    nn_registry *reg;
     char *err = NULL;
+    if (o->write_cache) return write_cache(o->write_cache);
+    nn_registry *reg;
     nn_status st = open_registry(o, &reg, &err);
     if (st) return die_err(err, st);
     if (o->verbose) {

@@ -51,7 +51,7 @@ const char *const with_value[] = {"data",        "model",     "loss",   "optim",
                                          "save-every",  "info",      "resume",
                                          "schedule",    "lr-schedule", "input-shape",
                                          "val",         "val-split", "metrics", "progress",
-                                         "plot-history", "dist"};
+                                         "plot-history", "dist", "write-cache"};
 
 static const char usage[] =
     "usage: nnrun COMMAND [OPTIONS]\n"
@@ -60,6 +60,9 @@ static const char usage[] =
     "  train [FILE.nn]   train a network (with no options: the tutorial's circle net)\n"
     "  plugins [-v]      list every component found (-v: search path, the devices\n"
     "                    with kernels for each op, refused files)\n"
+    "  plugins --write-cache DIR  write DIR/plugins.cache, what each plugin in DIR\n"
+    "                    provides, so that a run loads only the plugins it uses\n"
+    "                    (make install writes the system folder's)\n"
     "  check NAME [k=v]  conformance of a component: gradients of a module or loss,\n"
     "                    descent of an optimizer, a dataset's samples, a device's\n"
     "                    kernels against cpu, an op's gradient and its kernels on\n"
@@ -246,6 +249,7 @@ static int set_option(options *o, const char *name, const char *value)
     else if (!strcmp(name, "resume")) o->resume = (char *)value;
     else if (!strcmp(name, "val")) o->val = (char *)value;
     else if (!strcmp(name, "metrics")) o->metrics = (char *)value;
+    else if (!strcmp(name, "write-cache")) o->write_cache = (char *)value;
     else if (!strcmp(name, "progress")) {
         if (progress_mode_parse(value, &o->progress))
             return die("--progress expects never, auto or always, got '%s'", value);

@@ -41,6 +41,7 @@ typedef struct {
     progress_mode progress; /* --progress */
     char *plot_history; /* --plot-history FILE */
     char *dist;       /* --dist none|auto|mpi */
+    char *write_cache; /* plugins --write-cache DIR */
 } options;
 
 enum { OPT_DATA, OPT_MODEL, OPT_LOSS, OPT_OPTIM, OPT_EPOCHS, OPT_BATCH, OPT_SHUFFLE, OPT_SEED };

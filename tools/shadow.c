@@ -9,8 +9,8 @@ void note_shadows(const nn_registry *reg)
 {
     static const nn_component *noted[64];
     static int nnoted;
-    for (int i = 0, n = nn_registry_count(reg); i < n; i++) {
-        const nn_component *c = nn_registry_at(reg, i);
+    const nn_component *c;
+    for (int i = 0; (c = nn_registry_used(reg, i)); i++) {
         int used = 0;
         const char *other = nn_component_shadows(c, &used);
         if (!other || !used) continue;

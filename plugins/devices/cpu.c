@@ -127,7 +127,7 @@ static void cpu_gemm(void *dev, int ta, int tb, int64_t m, int64_t n, int64_t k,
 #ifdef SMALL_GEMM_AVX512
     const cpu_dev *d = dev;
     if (d && d->small_gemm && small_gemm_fits(tb, m, n, k)) {
-        small_gemm(ta, tb, m, n, k, alpha, a, b, beta, c);
+        small_gemm(ta, tb, m, n, k, alpha, a, b, beta, NULL, c);
         return;
     }
 #endif
@@ -135,6 +135,25 @@ static void cpu_gemm(void *dev, int ta, int tb, int64_t m, int64_t n, int64_t k,
                        tb ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k,
                        alpha, a, (blasint)(ta ? m : k), b, (blasint)(tb ? k : n), beta, c,
                        (blasint)n);
+}
+
+static void cpu_repeat_rows(void *dev, int64_t rows, int64_t cols, const float *restrict b,
+                            float *restrict y);
+
+/* The small products add the bias in their own pass (the same sums as the
+ * bias copied into c and beta 1); OpenBLAS gets it copied into c first. */
+static void cpu_gemm_bias(void *dev, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
+                          const float *a, const float *b, const float *bias, float *c)
+{
+#ifdef SMALL_GEMM_AVX512
+    const cpu_dev *d = dev;
+    if (d && d->small_gemm && small_gemm_fits(tb, m, n, k)) {
+        small_gemm(ta, tb, m, n, k, alpha, a, b, 0.0f, bias, c);
+        return;
+    }
+#endif
+    cpu_repeat_rows(dev, m, n, bias, c);
+    cpu_gemm(dev, ta, tb, m, n, k, alpha, a, b, 1.0f, c);
 }
 
 /* One loop per map, each compiled for every instruction set. ReLU keeps
@@ -744,6 +763,7 @@ static const nn_device_vt cpu_vt = {
     .reduce_dim_backward = cpu_reduce_dim_backward,
     .addc = cpu_addc,
     .flags = NN_CPU_DEVICE_FLAGS,
+    .gemm_bias = cpu_gemm_bias,
 };
 
 static const nn_component_def cpu_components[] = {

@@ -44,6 +44,7 @@ typedef struct {
     float *c;
     int64_t sai, sap, ldb, n, k;
     float alpha, beta;
+    const float *bias; /* added to every row of C instead of beta C, or NULL */
 } small_gemm_args;
 
 /* Rows i0 .. i0 + R - 1 of C, R <= 8 a constant once inlined. Two chains
@@ -60,7 +61,8 @@ SG_INLINE void small_gemm_rows(const small_gemm_args *g, int64_t i0, const int R
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++) { /* C first: its loads must not wait on this block's stores */
             s0[r] = s1[r] = _mm512_setzero_ps();
-            cb[r] = g->beta == 0.0f /* beta 0: C is not read, as BLAS (NaN there is ignored) */
+            cb[r] = g->bias ? _mm512_maskz_loadu_ps(mk, g->bias + j)
+                    : g->beta == 0.0f /* beta 0: C is not read, as BLAS (NaN there is ignored) */
                         ? _mm512_setzero_ps()
                         : _mm512_mul_ps(beta, _mm512_maskz_loadu_ps(mk, g->c + (i0 + r) * n + j));
         }
@@ -93,7 +95,8 @@ SG_INLINE void small_gemm_rows(const small_gemm_args *g, int64_t i0, const int R
  * contiguous: four chains of partial sums over p. Stored as is, it is a
  * stride-k column: gathered. */
 SG_TARGET static void small_gemv(int ta, int64_t m, int64_t k, float alpha, const float *a,
-                                 const float *b, int64_t sb, float beta, float *c, int64_t sc)
+                                 const float *b, int64_t sb, float beta, const float *bias,
+                                 float *c, int64_t sc)
 {
     const __m512i rows = _mm512_mullo_epi32(
         _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
@@ -128,16 +131,18 @@ SG_TARGET static void small_gemv(int ta, int64_t m, int64_t k, float alpha, cons
         }
         __m512 v = _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(s[0], s[1]), _mm512_add_ps(s[2], s[3])),
                                  _mm512_set1_ps(alpha));
+        if (bias) v = _mm512_add_ps(v, _mm512_set1_ps(*bias));
         if (sc != 1) { /* a column of a wider C */
             float t[16];
             _mm512_storeu_ps(t, v);
             for (int64_t l = 0; l < 16 && i + l < m; l++) {
                 float *ci = c + (i + l) * sc;
-                *ci = beta != 0.0f ? t[l] + beta * *ci : t[l]; /* beta 0: c not read, as BLAS */
+                /* beta 0 (or a bias): c not read, as BLAS */
+                *ci = beta != 0.0f && !bias ? t[l] + beta * *ci : t[l];
             }
             continue;
         }
-        if (beta != 0.0f)
+        if (beta != 0.0f && !bias)
             v = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(mk, c + i), v);
         _mm512_mask_storeu_ps(c + i, mk, v);
     }
@@ -162,8 +167,8 @@ SG_INLINE __mmask16 sg_first(int64_t f)
  * first rows (< 16) are there, read and written through masks (the lanes
  * past them compute on zeros and are dropped). */
 SG_INLINE void small_gemm_k12_block(int64_t n, const int K, const __m512i *idx, const __m512 *bp,
-                                    float alpha, float beta, const float *a, float *c,
-                                    const int TAIL, int64_t rows)
+                                    const __m512 *biasp, float alpha, float beta, const float *a,
+                                    float *c, const int TAIL, int64_t rows)
 {
     const __m512 v0 = TAIL ? _mm512_maskz_loadu_ps(sg_first(rows * K), a) : _mm512_loadu_ps(a);
     const __m512 v1 = K != 2 ? v0
@@ -175,7 +180,9 @@ SG_INLINE void small_gemm_k12_block(int64_t n, const int K, const __m512i *idx, 
         if (K == 2)
             acc = _mm512_fmadd_ps(_mm512_permutex2var_ps(v0, idx[v * K + 1], v1), bp[v * K + 1], acc);
         if (alpha != 1.0f) acc = _mm512_mul_ps(acc, _mm512_set1_ps(alpha));
-        if (beta != 0.0f) /* beta 0: C is not read, as BLAS */
+        if (biasp)
+            acc = _mm512_add_ps(acc, biasp[v]);
+        else if (beta != 0.0f) /* beta 0: C is not read, as BLAS */
             acc = _mm512_fmadd_ps(_mm512_set1_ps(beta),
                                   TAIL ? _mm512_maskz_loadu_ps(mc, c + 16 * v)
                                        : _mm512_loadu_ps(c + 16 * v),
@@ -188,14 +195,14 @@ SG_INLINE void small_gemm_k12_block(int64_t n, const int K, const __m512i *idx, 
 }
 
 SG_INLINE void small_gemm_k12_rows(int64_t m, int64_t n, const int K, const __m512i *idx,
-                                   const __m512 *bp, float alpha, float beta, const float *a,
-                                   float *c)
+                                   const __m512 *bp, const __m512 *biasp, float alpha,
+                                   float beta, const float *a, float *c)
 {
     int64_t i = 0;
     for (; i + 16 <= m; i += 16)
-        small_gemm_k12_block(n, K, idx, bp, alpha, beta, a + i * K, c + i * n, 0, 16);
+        small_gemm_k12_block(n, K, idx, bp, biasp, alpha, beta, a + i * K, c + i * n, 0, 16);
     if (i < m) /* the last rows */
-        small_gemm_k12_block(n, K, idx, bp, alpha, beta, a + i * K, c + i * n, 1, m - i);
+        small_gemm_k12_block(n, K, idx, bp, biasp, alpha, beta, a + i * K, c + i * n, 1, m - i);
 }
 
 /* C = alpha A op(B) + beta C for A stored as is (m x k) with k <= 2 and
@@ -205,7 +212,8 @@ SG_INLINE void small_gemm_k12_rows(int64_t m, int64_t n, const int K, const __m5
  * permuted out of the block's rows of A (vpermt2ps), its op(B) elements
  * from patterns made once per call. */
 SG_TARGET static void small_gemm_k12(int tb, int64_t m, int64_t n, int64_t k, float alpha,
-                                     const float *a, const float *b, float beta, float *c)
+                                     const float *a, const float *b, float beta,
+                                     const float *bias, float *c)
 {
     const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     /* all of op(B), n k <= 30 floats, in two vectors; element (p, j) at
@@ -214,7 +222,10 @@ SG_TARGET static void small_gemm_k12(int tb, int64_t m, int64_t n, int64_t k, fl
     const __m512 b0 = _mm512_maskz_loadu_ps((__mmask16)((1u << (nk < 16 ? nk : 16)) - 1), b);
     const __m512 b1 = _mm512_maskz_loadu_ps((__mmask16)((1u << (nk > 16 ? nk - 16 : 0)) - 1), b + 16);
     __m512i idx[32];
-    __m512 bp[32];
+    __m512 bp[32], biasp[16];
+    /* the bias (n < 16 floats): lane l of output vector v is column j */
+    const __m512 bias0 = bias ? _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), bias)
+                              : _mm512_setzero_ps();
     for (int64_t v = 0; v < n; v++) {
         __m512i flat = _mm512_add_epi32(iota, _mm512_set1_epi32((int)(16 * v)));
         /* row r = flat / n, exact: (flat + 1/2) / n is 1/(2n) or more from
@@ -224,6 +235,7 @@ SG_TARGET static void small_gemm_k12(int tb, int64_t m, int64_t n, int64_t k, fl
                           _mm512_set1_ps(1.0f / (float)n)));
         __m512i j = _mm512_sub_epi32(flat, _mm512_mullo_epi32(r, _mm512_set1_epi32((int)n)));
         __m512i jb = _mm512_mullo_epi32(j, _mm512_set1_epi32((int)sbj));
+        biasp[v] = _mm512_permutexvar_ps(j, bias0);
         for (int64_t p = 0; p < k; p++) {
             idx[v * k + p] = _mm512_add_epi32(_mm512_mullo_epi32(r, _mm512_set1_epi32((int)k)),
                                               _mm512_set1_epi32((int)p));
@@ -231,10 +243,11 @@ SG_TARGET static void small_gemm_k12(int tb, int64_t m, int64_t n, int64_t k, fl
                 b0, _mm512_add_epi32(jb, _mm512_set1_epi32((int)(p * sbp))), b1);
         }
     }
+    const __m512 *bpp = bias ? biasp : NULL;
     if (k == 1)
-        small_gemm_k12_rows(m, n, 1, idx, bp, alpha, beta, a, c);
+        small_gemm_k12_rows(m, n, 1, idx, bp, bpp, alpha, beta, a, c);
     else
-        small_gemm_k12_rows(m, n, 2, idx, bp, alpha, beta, a, c);
+        small_gemm_k12_rows(m, n, 2, idx, bp, bpp, alpha, beta, a, c);
 }
 
 /* 16 rows of c = A b (16 K floats of A, K whole vectors): lane r of the
@@ -243,8 +256,8 @@ SG_TARGET static void small_gemm_k12(int tb, int64_t m, int64_t n, int64_t k, fl
  * vpermt2ps with idx[p]. TAIL: only the first rows (< 16) are there, read
  * and written through masks. */
 SG_INLINE void small_gemv_rows_block(const int K, const __m512i *idx, const __mmask16 (*mk)[4],
-                                     const __m512 *bb, float alpha, float beta, const float *a,
-                                     float *c, const int TAIL, int64_t rows)
+                                     const __m512 *bb, float alpha, float beta, const float *bias,
+                                     const float *a, float *c, const int TAIL, int64_t rows)
 {
     __m512 v[8];
 #pragma GCC unroll 8
@@ -266,7 +279,9 @@ SG_INLINE void small_gemv_rows_block(const int K, const __m512i *idx, const __mm
     __m512 acc = _mm512_add_ps(s0, s1);
     const __mmask16 mc = TAIL ? sg_first(rows) : (__mmask16)0xffff;
     if (alpha != 1.0f) acc = _mm512_mul_ps(acc, _mm512_set1_ps(alpha));
-    if (beta != 0.0f) /* beta 0: c is not read, as BLAS */
+    if (bias)
+        acc = _mm512_add_ps(acc, _mm512_set1_ps(*bias));
+    else if (beta != 0.0f) /* beta 0: c is not read, as BLAS */
         acc = _mm512_fmadd_ps(_mm512_set1_ps(beta),
                               TAIL ? _mm512_maskz_loadu_ps(mc, c) : _mm512_loadu_ps(c), acc);
     if (TAIL)
@@ -276,7 +291,7 @@ SG_INLINE void small_gemv_rows_block(const int K, const __m512i *idx, const __mm
 }
 
 SG_INLINE void small_gemv_rows_k(int64_t m, const int K, const float *b, float alpha, float beta,
-                                 const float *a, float *c)
+                                 const float *bias, const float *a, float *c)
 {
     const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     __m512i idx[8];
@@ -295,9 +310,9 @@ SG_INLINE void small_gemv_rows_k(int64_t m, const int K, const float *b, float a
     }
     int64_t i = 0;
     for (; i + 16 <= m; i += 16)
-        small_gemv_rows_block(K, idx, mk, bb, alpha, beta, a + i * K, c + i, 0, 16);
+        small_gemv_rows_block(K, idx, mk, bb, alpha, beta, bias, a + i * K, c + i, 0, 16);
     if (i < m) /* the last rows */
-        small_gemv_rows_block(K, idx, mk, bb, alpha, beta, a + i * K, c + i, 1, m - i);
+        small_gemv_rows_block(K, idx, mk, bb, alpha, beta, bias, a + i * K, c + i, 1, m - i);
 }
 
 /* c (m x 1) = alpha A b + beta c for A stored as is, m x k with 3 <= k <=
@@ -306,15 +321,15 @@ SG_INLINE void small_gemv_rows_k(int64_t m, const int K, const float *b, float a
  * column gathers of small_gemv cost more than permuting each row's k
  * elements out of the 16-row block's k vectors. */
 SG_TARGET static void small_gemv_rows(int64_t m, int64_t k, const float *b, float alpha,
-                                      float beta, const float *a, float *c)
+                                      float beta, const float *bias, const float *a, float *c)
 {
     switch (k) {
-    case 3: small_gemv_rows_k(m, 3, b, alpha, beta, a, c); break;
-    case 4: small_gemv_rows_k(m, 4, b, alpha, beta, a, c); break;
-    case 5: small_gemv_rows_k(m, 5, b, alpha, beta, a, c); break;
-    case 6: small_gemv_rows_k(m, 6, b, alpha, beta, a, c); break;
-    case 7: small_gemv_rows_k(m, 7, b, alpha, beta, a, c); break;
-    default: small_gemv_rows_k(m, 8, b, alpha, beta, a, c); break;
+    case 3: small_gemv_rows_k(m, 3, b, alpha, beta, bias, a, c); break;
+    case 4: small_gemv_rows_k(m, 4, b, alpha, beta, bias, a, c); break;
+    case 5: small_gemv_rows_k(m, 5, b, alpha, beta, bias, a, c); break;
+    case 6: small_gemv_rows_k(m, 6, b, alpha, beta, bias, a, c); break;
+    case 7: small_gemv_rows_k(m, 7, b, alpha, beta, bias, a, c); break;
+    default: small_gemv_rows_k(m, 8, b, alpha, beta, bias, a, c); break;
     }
 }
 
@@ -325,7 +340,8 @@ SG_TARGET static void small_gemv_rows(int64_t m, int64_t k, const float *b, floa
  * lane's A and B elements permuted out of those rows; four chains of sums
  * over p, and the G copies of C added at the end. */
 SG_INLINE void small_gemm_tn_rows(int64_t m, int64_t n, int64_t k, float alpha, const float *a,
-                                  const float *b, float beta, float *c, const int64_t G)
+                                  const float *b, float beta, const float *bias, float *c,
+                                  const int64_t G)
 {
     const int64_t mn = m * n;
     const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
@@ -367,43 +383,53 @@ SG_INLINE void small_gemm_tn_rows(int64_t m, int64_t n, int64_t k, float alpha, 
     for (int64_t r = 1; r < G; r++) v = _mm512_add_ps(v, _mm512_loadu_ps(sums + r * mn));
     const __mmask16 mc = (__mmask16)((1u << mn) - 1);
     v = _mm512_mul_ps(v, _mm512_set1_ps(alpha));
-    if (beta != 0.0f) v = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(mc, c), v);
+    if (bias) /* lane w < m n is column j = w % n */
+        v = _mm512_add_ps(v, _mm512_permutexvar_ps(
+                                 j, _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), bias)));
+    else if (beta != 0.0f)
+        v = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(mc, c), v);
     _mm512_mask_storeu_ps(c, mc, v);
 }
 
 SG_TARGET static void small_gemm_tn_tiny(int64_t m, int64_t n, int64_t k, float alpha,
-                                         const float *a, const float *b, float beta, float *c)
+                                         const float *a, const float *b, float beta,
+                                         const float *bias, float *c)
 {
     if (m * n > 8) /* one copy of C: G a constant, for the loop's addressing */
-        small_gemm_tn_rows(m, n, k, alpha, a, b, beta, c, 1);
+        small_gemm_tn_rows(m, n, k, alpha, a, b, beta, bias, c, 1);
     else
-        small_gemm_tn_rows(m, n, k, alpha, a, b, beta, c, 16 / (m * n));
+        small_gemm_tn_rows(m, n, k, alpha, a, b, beta, bias, c, 16 / (m * n));
 }
 
 /* c (m, n) = alpha op(a) op(b) + beta c, row-major, as cblas_sgemm with
- * lda, ldb, ldc the packed ones; the shape must pass small_gemm_fits. */
+ * lda, ldb, ldc the packed ones; the shape must pass small_gemm_fits. With
+ * a bias (n floats), c = alpha op(a) op(b) + the bias on every row instead
+ * (beta is not used and c is not read): the same sums as the bias copied
+ * into c and beta 1, in one pass. */
 SG_TARGET static void small_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
-                                 const float *a, const float *b, float beta, float *c)
+                                 const float *a, const float *b, float beta, const float *bias,
+                                 float *c)
 {
     if (ta && !tb && m * n <= 16 && (m * n <= 8 || (m > 1 && n > 1)) && k >= 16) {
-        small_gemm_tn_tiny(m, n, k, alpha, a, b, beta, c);
+        small_gemm_tn_tiny(m, n, k, alpha, a, b, beta, bias, c);
         return;
     }
     if (!ta && n < 16 && k <= 2 && m >= 16) {
-        small_gemm_k12(tb, m, n, k, alpha, a, b, beta, c);
+        small_gemm_k12(tb, m, n, k, alpha, a, b, beta, bias, c);
         return;
     }
     if (!ta && n == 1 && k >= 3 && k <= 8 && m >= 16) {
-        small_gemv_rows(m, k, b, alpha, beta, a, c);
+        small_gemv_rows(m, k, b, alpha, beta, bias, a, c);
         return;
     }
     if (n == 1 || (ta && n <= 4 && k >= 32)) { /* column by column */
         for (int64_t j = 0; j < n; j++)
-            small_gemv(ta, m, k, alpha, a, tb ? b + j * k : b + j, tb ? 1 : n, beta, c + j, n);
+            small_gemv(ta, m, k, alpha, a, tb ? b + j * k : b + j, tb ? 1 : n, beta,
+                       bias ? bias + j : NULL, c + j, n);
         return;
     }
     float pack[SMALL_GEMM_PACK];
-    small_gemm_args g = {a, b, c, ta ? 1 : k, ta ? m : 1, n, n, k, alpha, beta};
+    small_gemm_args g = {a, b, c, ta ? 1 : k, ta ? m : 1, n, n, k, alpha, beta, bias};
     if (tb && n > 1 && k > 1) { /* op(B)(p, j) = b[j * k + p]: pack it row by row */
         for (int64_t p = 0; p < k; p++)
             for (int64_t j = 0; j < n; j++) pack[p * n + j] = b[j * k + p];

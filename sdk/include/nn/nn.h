@@ -183,7 +183,8 @@ typedef struct nn_registry_opts {
     int no_env;               /* 1: ignore NN_PLUGIN_PATH and NN_PLUGIN_SYSTEM_PATH */
 } nn_registry_opts;
 
-/* Scans the plugin search path and loads every plugin it finds. Plugins that
+/* Scans the plugin search path and loads every plugin it finds (those a
+ * folder's plugins.cache describes: when first used). Plugins that
  * fail to load are recorded (nn_registry_refused) and skipped; this call only
  * fails when the registry itself cannot be built. Caller owns *out; free with
  * nn_registry_free(). */
@@ -198,10 +199,28 @@ NN_API int nn_registry_refused_count(const nn_registry *reg);
 NN_API void nn_registry_refused(const nn_registry *reg, int i, const char **path,
                                 const char **reason);
 
+/* A folder with a plugins.cache (nn_registry_write_cache) has its plugins
+ * registered by name and loaded when first used: nn_registry_find loads
+ * one; nn_registry_count and nn_registry_at load every plugin not loaded
+ * yet, so that the list they walk holds only usable components. A plugin
+ * the cache does not describe as it is now is loaded at open. */
 NN_API int nn_registry_count(const nn_registry *reg);
 NN_API const nn_component *nn_registry_at(const nn_registry *reg, int i);
-/* Finds a component by kind and name. On failure returns NN_NOT_FOUND with a
- * message that lists the known names of that kind and where it looked. */
+/* The i-th component looked up by name so far (registry order), or NULL
+ * past the last; loads nothing. */
+NN_API const nn_component *nn_registry_used(const nn_registry *reg, int i);
+/* Writes DIR/plugins.cache (DIR an absolute path), whole or not at all:
+ * what each plugin file in DIR provides, each loaded to see it. *written
+ * (if not NULL) counts the files described; *refused counts the files
+ * refused, which the cache leaves out: they are loaded, and refused with
+ * their reason, at every start. Run it again when a plugin changes: until
+ * then the changed file is loaded at every start. */
+NN_API nn_status nn_registry_write_cache(const char *dir, int *written, int *refused,
+                                         char **err);
+/* Finds a component by kind and name, loading its plugin if needed. On
+ * failure returns NN_NOT_FOUND with a message that lists the known names of
+ * that kind and where it looked, or NN_LOAD when the plugin cannot be
+ * loaded now. */
 NN_API nn_status nn_registry_find(const nn_registry *reg, nn_kind kind, const char *name,
                                   const nn_component **out, char **err);
 

@@ -50,7 +50,7 @@ extern "C" {
 /* ABI of this header. A plugin built against major M minor m loads in a core
  * with the same M and a minor >= m. */
 #define NN_ABI_MAJOR 2
-#define NN_ABI_MINOR 2
+#define NN_ABI_MINOR 3
 #define NN_ABI ((uint32_t)((NN_ABI_MAJOR << 16) | NN_ABI_MINOR))
 
 #define NN_VT_HEADER(type) .abi_version = NN_ABI, .struct_size = sizeof(type)
@@ -346,6 +346,13 @@ typedef struct nn_device_vt {
                  const float *b, float *t);
     /* ---- ABI 2.1; a table that ends before it reads as 0 ---- */
     uint32_t flags; /* NN_DEVICE_* */
+    /* ---- ABI 2.3; a table that ends before it reads as NULL ---- */
+    /* Optional: c = alpha * op(a) @ op(b) + bias, the bias (n) added to
+     * every row and c not read: a linear layer's forward in one pass.
+     * Without it the core writes the bias into c (repeat_rows) and calls
+     * gemm with beta 1; with it the result must be the same. */
+    void (*gemm_bias)(void *dev, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
+                      const float *a, const float *b, const float *bias, float *c);
 } nn_device_vt;
 
 enum {
