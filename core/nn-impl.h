@@ -405,6 +405,10 @@ struct nn_dataset {
 /* order = order[randperm(n)], the tutorial's X = X[idx], in place.
  * nn_fit and the DataLoader both shuffle this way, so they give the same run. */
 void nn_order_shuffle(nn_rng *r, int64_t *order, int64_t n);
+/* The same shuffle, its remainders without a division: m (n + 1 entries)
+ * from nn_shuffle_magic, made once for every epoch's shuffle of n. */
+void nn_shuffle_magic(uint64_t *m, int64_t n);
+void nn_order_shuffle_magic(nn_rng *r, int64_t *order, int64_t n, const uint64_t *m);
 
 /* Fills host rows for idx[0..n) from the dataset. */
 nn_status nn_dataset_gather(nn_dataset *d, const int64_t *idx, int64_t n, float *x, float *y,

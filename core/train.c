@@ -301,6 +301,11 @@ nn_status nn_fit(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, const nn_
         free(own);
         return nn_fail(err, NN_NO_MEMORY, "out of memory");
     }
+    /* the shuffle's divisors' inverses, for up to 8 MB of them; else it divides */
+    uint64_t *magic = opts->shuffle == NN_SHUFFLE_EPOCH && n < (1 << 20)
+                          ? malloc((size_t)(n + 1) * sizeof *magic)
+                          : NULL;
+    if (magic) nn_shuffle_magic(magic, n);
     nn_status st = NN_OK;
     for (int64_t e = opts->first_epoch; e < opts->epochs && !st; e++) {
         if (o && opts->schedule && (st = nn_schedule_apply(opts->schedule, o, e, err))) break;
@@ -311,7 +316,10 @@ nn_status nn_fit(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, const nn_
                                                   err)))
             break;
         if (opts->shuffle == NN_SHUFFLE_EPOCH) {
-            nn_order_shuffle(&m->ctx->rng, order, n);
+            if (magic)
+                nn_order_shuffle_magic(&m->ctx->rng, order, n, magic);
+            else
+                nn_order_shuffle(&m->ctx->rng, order, n);
         } else if (opts->shuffle == NN_SHUFFLE_SAMPLE) {
             /* idx = np.random.randint(0, n, batch) per batch; order stays */
             for (int64_t i = 0; i < n; i++) tmp[i] = nn_rng_below(&m->ctx->rng, (uint32_t)n);
@@ -327,5 +335,6 @@ nn_status nn_fit(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, const nn_
     }
     free(own);
     free(tmp);
+    free(magic);
     return st;
 }

@@ -324,6 +324,36 @@ static void test_checkpoint_sample(void)
     nn_free(err);
 }
 
+/* Epoch mode shuffles the order in place, Fisher-Yates with draws from the
+ * context's RNG: the bounds i + 1 from n down to 2, each draw below its
+ * bound by nn_rng_below (the training loop takes the remainders without
+ * dividing; the order and the generator must come out the same). */
+static void test_fit_epoch_order(void)
+{
+    nn_fit_opts o = {.epochs = 7, .batch = 50, .shuffle = NN_SHUFFLE_EPOCH};
+    nn_ctx *ctx = fx_ctx();
+    nn_rng_seed(nn_ctx_rng(ctx), 2024, 3);
+    run r;
+    run_open(&r, CHAIN, "bce");
+    nn_rng want = *nn_ctx_rng(ctx); /* after the model's initialisation */
+    int64_t order[N], ref[N];
+    for (int64_t i = 0; i < N; i++) order[i] = ref[i] = (i * 37) % N; /* not the identity */
+    for (int e = 0; e < 7; e++)
+        for (int64_t i = N - 1; i > 0; i--) {
+            int64_t j = nn_rng_below(&want, (uint32_t)(i + 1)), t = ref[i];
+            ref[i] = ref[j];
+            ref[j] = t;
+        }
+    o.order = order;
+    char *err = NULL;
+    CHECK_OK(nn_fit(r.net, r.loss, r.opt, r.data, &o, &err), err);
+    nn_rng *got = nn_ctx_rng(ctx);
+    CU_ASSERT(got->state == want.state && got->inc == want.inc);
+    CU_ASSERT(!memcmp(order, ref, sizeof order));
+    nn_free(err);
+    run_close(&r);
+}
+
 void register_batches_tests(void)
 {
     CU_pSuite s = fx_add_suite("batches");
@@ -331,6 +361,7 @@ void register_batches_tests(void)
     FX_ADD(s, test_eval_partial_batch);
     FX_ADD(s, test_train_drop_last);
     FX_ADD(s, test_fit_sample);
+    FX_ADD(s, test_fit_epoch_order);
     FX_ADD(s, test_loader_batches);
     FX_ADD(s, test_class_index_targets);
     FX_ADD(s, test_checkpoint_sample);
