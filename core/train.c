@@ -302,10 +302,14 @@ nn_status nn_fit(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, const nn_
         return nn_fail(err, NN_NO_MEMORY, "out of memory");
     }
     /* the shuffle's divisors' inverses, for up to 8 MB of them; else it divides */
-    uint64_t *magic = opts->shuffle == NN_SHUFFLE_EPOCH && n < (1 << 20)
-                          ? malloc((size_t)(n + 1) * sizeof *magic)
-                          : NULL;
-    if (magic) nn_shuffle_magic(magic, n);
+    uint64_t *magic = NULL;
+    if (opts->shuffle == NN_SHUFFLE_EPOCH && n < (1 << 20)) {
+        if (!(magic = malloc((size_t)(n + 1) * sizeof *magic))) {
+            free(own);
+            return nn_fail(err, NN_NO_MEMORY, "out of memory");
+        }
+        nn_shuffle_magic(magic, n);
+    }
     nn_status st = NN_OK;
     for (int64_t e = opts->first_epoch; e < opts->epochs && !st; e++) {
         if (o && opts->schedule && (st = nn_schedule_apply(opts->schedule, o, e, err))) break;

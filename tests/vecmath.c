@@ -459,7 +459,7 @@ static void check_sum_rows_narrow(void *dev)
 static void check_bce_sum(void)
 {
 #ifdef BCE_AVX512
-    if (!bce_avx512) {
+    if (!nn_vec_avx512()) {
         printf("ok - bce sum on AVX-512 # SKIP this CPU lacks AVX-512\n");
         return;
     }

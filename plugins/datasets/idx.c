@@ -238,7 +238,8 @@ static void idx_close(void *priv) { idx_free(priv); }
  * makes vector conversions and divisions of: each value is the one a table
  * of v / 255.0f gives (a product by 1/255 would differ in the last bit for
  * half of them), at a fraction of the table's cost per pixel. */
-NN_VEC_CLONES static void scale_pixels(const uint8_t *restrict src, float *restrict x, int64_t n)
+NN_VEC_FN(void, scale_pixels, (const uint8_t *restrict src, float *restrict x, int64_t n),
+          (src, x, n))
 {
     int64_t k = 0;
     for (; k + 16 <= n; k += 16)

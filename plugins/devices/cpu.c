@@ -49,10 +49,7 @@ static nn_status cpu_open(const nn_props *p, void **dev, char **err)
     /* no state but the choice: every kernel runs on the calling thread */
     *dev = (void *)&cpu_plain;
 #ifdef SMALL_GEMM_AVX512
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512dq"))
-        *dev = (void *)&cpu_avx512;
+    if (nn_vec_avx512()) *dev = (void *)&cpu_avx512;
 #endif
     if (*dev == (void *)&cpu_plain && !cblas_load(err)) return NN_UNSUPPORTED;
     return NN_OK;
@@ -69,7 +66,8 @@ static void cpu_free(void *dev, void *p) { free(p); }
 static void cpu_memcpy(void *dev, void *dst, const void *src, size_t n) { memcpy(dst, src, n); }
 static void cpu_sync(void *dev) {}
 
-NN_VEC_CLONES static void cpu_fill(void *dev, int64_t n, float v, float *restrict y)
+NN_VEC_FN(void, cpu_fill, (void *dev, int64_t n, float v, float *restrict y),
+          (dev, n, v, y))
 {
     const vf vv = vf_set(v);
     int64_t i = 0;
@@ -159,27 +157,32 @@ static void cpu_gemm_bias(void *dev, int ta, int tb, int64_t m, int64_t n, int64
 /* One loop per map, each compiled for every instruction set. ReLU keeps
  * x > 0 ? x : 0 (NaN gives 0); exp and log are vecmath.h's, within 2 ulp
  * of libm's. */
-NN_VEC_CLONES static void sigmoid_loop(int64_t n, const float *restrict x, float *restrict y)
+NN_VEC_FN(void, sigmoid_loop, (int64_t n, const float *restrict x, float *restrict y),
+          (n, x, y))
 {
     VF_EACH(n, x, y, vf_sigmoid(v));
 }
 
-NN_VEC_CLONES static void relu_loop(int64_t n, const float *restrict x, float *restrict y)
+NN_VEC_FN(void, relu_loop, (int64_t n, const float *restrict x, float *restrict y),
+          (n, x, y))
 {
     VF_EACH(n, x, y, vf_sel(v > 0.0f, v, vf_set(0.0f)));
 }
 
-NN_VEC_CLONES static void exp_loop(int64_t n, const float *restrict x, float *restrict y)
+NN_VEC_FN(void, exp_loop, (int64_t n, const float *restrict x, float *restrict y),
+          (n, x, y))
 {
     VF_EACH(n, x, y, vf_exp(v));
 }
 
-NN_VEC_CLONES static void log_loop(int64_t n, const float *restrict x, float *restrict y)
+NN_VEC_FN(void, log_loop, (int64_t n, const float *restrict x, float *restrict y),
+          (n, x, y))
 {
     VF_EACH(n, x, y, vf_log(v));
 }
 
-NN_VEC_CLONES static void abs_loop(int64_t n, const float *restrict x, float *restrict y)
+NN_VEC_FN(void, abs_loop, (int64_t n, const float *restrict x, float *restrict y),
+          (n, x, y))
 {
     VF_EACH(n, x, y, (vf)((vu)v & 0x7fffffffu));
 }
@@ -265,9 +268,10 @@ static void cpu_unary(void *dev, nn_unary_op op, int64_t n, const float *restric
     } while (0)
 
 #define UNARY_BACKWARD_LOOP(name, DMAP)                                                 \
-    NN_VEC_CLONES static void name(int64_t n, const float *restrict x,                  \
-                                   const float *restrict y, const float *restrict dy,   \
-                                   float *restrict dx, int acc)                         \
+    NN_VEC_FN(void, name,                                                               \
+              (int64_t n, const float *restrict x, const float *restrict y,             \
+               const float *restrict dy, float *restrict dx, int acc),                  \
+              (n, x, y, dy, dx, acc))                                                   \
     {                                                                                   \
         DMAP_EACH(DMAP);                                                                \
     }
@@ -443,8 +447,8 @@ sum_rows_period(int64_t rows, int64_t cols, const float *restrict x, float *rest
     for (int64_t j = 0; j < cols; j++) y[j] += c[j];
 }
 
-NN_VEC_CLONES static void sum_rows_narrow(int64_t rows, int64_t cols, const float *restrict x,
-                                          float *restrict y)
+NN_VEC_FN(void, sum_rows_narrow, (int64_t rows, int64_t cols, const float *restrict x, float *restrict y),
+          (rows, cols, x, y))
 {
     switch (cols / (cols & -cols)) { /* cols (< 8)'s odd part: lcm(cols, 8) / 8 */
     case 1: sum_rows_period(rows, cols, x, y, 1); break;
@@ -501,8 +505,8 @@ SG_TARGET static void sum_rows_narrow_avx512(int64_t rows, int64_t cols, const f
 }
 #endif
 
-NN_VEC_CLONES static void sum_rows_wide(int64_t rows, int64_t cols, const float *restrict x,
-                                        float *restrict y)
+NN_VEC_FN(void, sum_rows_wide, (int64_t rows, int64_t cols, const float *restrict x, float *restrict y),
+          (rows, cols, x, y))
 {
     int64_t j = 0;
     for (; j + VF_N <= cols; j += VF_N) {

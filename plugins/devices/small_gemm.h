@@ -11,7 +11,7 @@
  * (small_gemm_k12, small_gemm_tn_tiny), which store whole vectors.
  *
  * small_gemm_fits says which shapes take this path; the caller checks it,
- * and that the CPU has AVX-512 (__builtin_cpu_supports), before calling
+ * and that the CPU has AVX-512 (nn_vec_avx512, clones.h), before calling
  * small_gemm. tests/vecmath.c compares it with cblas_sgemm. */
 #ifndef NN_PLUGINS_SMALL_GEMM_H
 #define NN_PLUGINS_SMALL_GEMM_H

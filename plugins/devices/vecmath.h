@@ -3,15 +3,15 @@
  *
  * Written with GCC's generic vector extensions, not intrinsics: the same
  * source compiles to AVX-512, AVX2 or SSE2 code. The loops that use it are
- * compiled once per instruction set (NN_VEC_CLONES) and the dynamic linker
- * picks the clone the CPU supports when the plugin loads, so the build needs
- * no -march and runs on any x86-64.
+ * compiled once per instruction set (NN_VEC_FN, clones.h), each call taking
+ * the build the CPU runs, so the build needs no -march and runs on any
+ * x86-64.
  *
  * Accuracy, measured against exp and log in double over every float of the
  * range tested in tests/vecmath.c: vf_exp within 2 ulp, vf_log within 2 ulp,
  * with libm's special values (inf, NaN, 0, denormal results and inputs).
  *
- *     NN_VEC_CLONES static void exp_loop(int64_t n, const float *x, float *y)
+ *     NN_VEC_FN(void, exp_loop, (int64_t n, const float *x, float *y), (n, x, y))
  *     {
  *         VF_EACH(n, x, y, vf_exp(v));
  *     } */
@@ -34,7 +34,7 @@ typedef int32_t vi __attribute__((vector_size(VF_N * sizeof(int32_t))));
 typedef uint32_t vu __attribute__((vector_size(VF_N * sizeof(uint32_t)))); /* bit work: wraps */
 typedef double vd __attribute__((vector_size(VF_N * sizeof(double))));
 
-#include "clones.h" /* NN_VEC_CLONES */
+#include "clones.h" /* NN_VEC_FN */
 
 #define VF_INLINE static inline __attribute__((always_inline))
 

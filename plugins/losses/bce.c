@@ -81,7 +81,8 @@ VF_INLINE vf bce_terms_01(vf p, vf t)
         for (int l = 0; l < VF_N; l++) total += s[l];                                   \
     } while (0)
 
-NN_VEC_CLONES static double bce_sum(int64_t n, const float *restrict p, const float *restrict t)
+NN_VEC_FN(double, bce_sum, (int64_t n, const float *restrict p, const float *restrict t),
+          (n, p, t))
 {
     double total = 0.0;
     BCE_SUM(bce_terms);
@@ -92,8 +93,8 @@ NN_VEC_CLONES static double bce_sum(int64_t n, const float *restrict p, const fl
  * bce_terms_01, and the checks alongside: *bad_p when some p is outside [0,
  * 1] or NaN, *soft when some t is neither 0 nor 1 (the sum is then
  * meaningless: the caller sums again with bce_terms). */
-NN_VEC_CLONES static double bce_sum_01(int64_t n, const float *restrict p, const float *restrict t,
-                                       int *bad_p, int *soft)
+NN_VEC_FN(double, bce_sum_01, (int64_t n, const float *restrict p, const float *restrict t, int *bad_p, int *soft),
+          (n, p, t, bad_p, soft))
 {
     vd s = {0};
     vi bad = vi_set(0), other = vi_set(0);
@@ -203,14 +204,6 @@ BCE_TARGET static void bce_grad_avx512(int64_t n, float g, const float *restrict
     }
 }
 
-static int bce_avx512; /* the CPU has AVX-512 (F, VL, DQ): chosen once, at load */
-
-__attribute__((constructor)) static void bce_pick(void)
-{
-    __builtin_cpu_init();
-    bce_avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                 __builtin_cpu_supports("avx512dq");
-}
 #endif
 
 /* y[0] = -mean(t log p + (1 - t) log(1 - p)), each log clamped at -100 so
@@ -223,7 +216,7 @@ static nn_status bce_cpu_forward(const nn_kernel_call *c)
     int64_t n = c->in[IN_P].numel;
     int bad_p, soft;
 #ifdef BCE_AVX512
-    double sum = bce_avx512 ? bce_sum_01_avx512(n, p, t, &bad_p, &soft)
+    double sum = nn_vec_avx512() ? bce_sum_01_avx512(n, p, t, &bad_p, &soft)
                             : bce_sum_01(n, p, t, &bad_p, &soft);
 #else
     double sum = bce_sum_01(n, p, t, &bad_p, &soft);
@@ -247,8 +240,8 @@ VF_INLINE vf bce_grad(float g, vf p, vf t)
     return g * (p - t) / vf_sel(d < 1e-12f, vf_set(1e-12f), d);
 }
 
-NN_VEC_CLONES static void bce_grad_loop(int64_t n, float g, const float *restrict p,
-                                        const float *restrict t, float *restrict dp, int acc)
+NN_VEC_FN(void, bce_grad_loop, (int64_t n, float g, const float *restrict p, const float *restrict t, float *restrict dp, int acc),
+          (n, g, p, t, dp, acc))
 {
     int64_t i = 0;
     for (; i + VF_N <= n; i += VF_N) {
@@ -267,7 +260,7 @@ static nn_status bce_cpu_backward(const nn_kernel_call *c)
     const float *restrict p = c->in[IN_P].data, *restrict t = c->in[IN_T].data;
     int64_t n = c->in[IN_P].numel;
 #ifdef BCE_AVX512
-    if (bce_avx512) {
+    if (nn_vec_avx512()) {
         bce_grad_avx512(n, c->gout[0].data[0] / (float)n, p, t, c->gin[IN_P].data, c->acc[IN_P]);
         return NN_OK;
     }
@@ -305,8 +298,8 @@ static nn_tensor *bce_forward(nn_loss *l, nn_tensor *pred, nn_tensor *target)
 
 /* How many of the n predictions round (half to even, as rintf) to their
  * target. */
-NN_VEC_CLONES static int64_t count_rounded_hits(int64_t n, const float *restrict p,
-                                                const float *restrict t)
+NN_VEC_FN(int64_t, count_rounded_hits, (int64_t n, const float *restrict p, const float *restrict t),
+          (n, p, t))
 {
     vi hits = vi_set(0);
     int64_t i = 0;

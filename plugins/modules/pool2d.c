@@ -212,8 +212,8 @@ static inline int scan4(float a, float b, float c, float d)
 }
 
 /* The output row y (ow) of the input rows r0 and r1. */
-NN_VEC_CLONES static void max2_row(int64_t ow, const float *restrict r0, const float *restrict r1,
-                            float *restrict y)
+NN_VEC_FN(void, max2_row, (int64_t ow, const float *restrict r0, const float *restrict r1, float *restrict y),
+          (ow, r0, r1, y))
 {
     if (ow < LANES) {
         for (int64_t j = 0; j < ow; j++) {
@@ -236,9 +236,8 @@ NN_VEC_CLONES static void max2_row(int64_t ow, const float *restrict r0, const f
 /* The gradient rows q0 and q1 of the input rows r0 and r1 (+)= the output
  * row's gradient d (ow) at each window's argmax, zeros elsewhere. A row's
  * last vector adds nothing to the outputs it shares with the one before. */
-NN_VEC_CLONES static void max2_row_backward(int64_t ow, const float *restrict r0,
-                                     const float *restrict r1, const float *restrict d,
-                                     float *restrict q0, float *restrict q1, int acc)
+NN_VEC_FN(void, max2_row_backward, (int64_t ow, const float *restrict r0, const float *restrict r1, const float *restrict d, float *restrict q0, float *restrict q1, int acc),
+          (ow, r0, r1, d, q0, q1, acc))
 {
     if (ow < LANES) {
         for (int64_t j = 0; j < ow; j++) {

@@ -54,9 +54,8 @@ VF_INLINE void update_vec(float *restrict p, const float *restrict g, float *res
 
 /* One pass over the parameter; the flags are the same for every element, so
  * their branches cost nothing. */
-NN_VEC_CLONES static void update_loop(int64_t n, float *restrict p, const float *restrict g,
-                                      float *restrict buf, float lr, float mom, float damp,
-                                      float wd, int nesterov, int first)
+NN_VEC_FN(void, update_loop, (int64_t n, float *restrict p, const float *restrict g, float *restrict buf, float lr, float mom, float damp, float wd, int nesterov, int first),
+          (n, p, g, buf, lr, mom, damp, wd, nesterov, first))
 {
     int64_t i = 0;
     for (; i + VF_N <= n; i += VF_N)
