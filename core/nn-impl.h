@@ -78,7 +78,6 @@ typedef struct nn_cache_comp {
 typedef struct nn_cache_entry {
     char *file; /* the name in its folder */
     long long size, mtime_ns;
-    unsigned long long ino;
     int ncomps;
     nn_cache_comp *comps;
 } nn_cache_entry;
@@ -100,7 +99,7 @@ void nn_plugin_cache_free(nn_plugin_cache *c);
 nn_status nn_plugin_cache_write(const char *dir, const nn_cache_entry *e, int n, char **err);
 /* May this entry go into a cache (names without tabs or control bytes)? */
 bool nn_plugin_cache_can_hold(const nn_cache_entry *e);
-/* Sets e's size, modification time and inode from st. */
+/* Sets e's size and modification time from st. */
 void nn_plugin_cache_key(const struct stat *st, nn_cache_entry *e);
 /* The kind named s ("module", ...), or -1. */
 int nn_kind_parse(const char *s);

@@ -9,11 +9,12 @@
  * is a text file, a header and then one record a plugin:
  *
  *     nn-plugin-cache <TAB> 1 <TAB> ABI_MAJOR.ABI_MINOR
- *     plugin <TAB> FILE <TAB> SIZE <TAB> MTIME_NS <TAB> INODE <TAB> N
+ *     plugin <TAB> FILE <TAB> SIZE <TAB> MTIME_NS <TAB> N
  *     KIND <TAB> NAME [<TAB> DEVICE]          (N lines, the components)
  *
- * A record is used only while the file's size, modification time and inode
- * are the ones recorded; any other file of the folder (new, changed, or left
+ * A record is used only while the file's size and modification time (to
+ * the nanosecond) are the ones recorded, which a package manager keeps when
+ * it installs the files elsewhere; any other file of the folder (new, changed, or left
  * out of the cache because it was refused) is loaded at once, as without a
  * cache. A cache written for another plugin ABI is not read. The cache is
  * trusted as a plugin is: it must be a regular file owned by root or the
@@ -104,8 +105,8 @@ nn_status nn_plugin_cache_read(const char *dir, nn_plugin_cache **out, char **er
     for (ssize_t len; !why && (len = getline(&line, &cap, f)) >= 0;) {
         lineno++;
         if (len && line[len - 1] == '\n') line[--len] = 0;
-        char *fld[7];
-        int nf = split_tabs(line, fld, 6);
+        char *fld[6];
+        int nf = split_tabs(line, fld, 5);
         if (!header) {
             unsigned maj, min;
             char extra;
@@ -139,11 +140,11 @@ nn_status nn_plugin_cache_read(const char *dir, nn_plugin_cache **out, char **er
             if (!k->name || (kernel && !k->device)) why = nn_format("out of memory");
             continue;
         }
-        long long size, mtime, ino, n;
-        if (nf != 6 || strcmp(fld[0], "plugin") || !cache_name_ok(fld[1]) ||
+        long long size, mtime, n;
+        if (nf != 5 || strcmp(fld[0], "plugin") || !cache_name_ok(fld[1]) ||
             strchr(fld[1], '/') || !parse_ll(fld[2], &size) || !parse_ll(fld[3], &mtime) ||
-            !parse_ll(fld[4], &ino) || !parse_ll(fld[5], &n) || n < 1 || n > 1024) {
-            why = nn_format("line %d: expected 'plugin FILE SIZE MTIME_NS INODE COUNT'", lineno);
+            !parse_ll(fld[4], &n) || n < 1 || n > 1024) {
+            why = nn_format("line %d: expected 'plugin FILE SIZE MTIME_NS COUNT'", lineno);
             break;
         }
         nn_cache_entry *grown = realloc(c->e, sizeof *grown * (size_t)(c->n + 1));
@@ -153,7 +154,7 @@ nn_status nn_plugin_cache_read(const char *dir, nn_plugin_cache **out, char **er
         }
         c->e = grown;
         nn_cache_entry *e = &c->e[c->n++];
-        *e = (nn_cache_entry){nn_strdup(fld[1]), size, mtime, (unsigned long long)ino, 0,
+        *e = (nn_cache_entry){nn_strdup(fld[1]), size, mtime, 0,
                               calloc((size_t)n, sizeof *e->comps)};
         left = (int)n;
         if (!e->file || !e->comps) why = nn_format("out of memory");
@@ -188,9 +189,7 @@ const nn_cache_entry *nn_plugin_cache_match(const nn_plugin_cache *c, const char
     for (int i = 0; c && i < c->n; i++) {
         const nn_cache_entry *e = &c->e[i];
         if (strcmp(e->file, name)) continue;
-        if (e->size == (long long)st->st_size && e->mtime_ns == mtime_ns(st) &&
-            e->ino == (unsigned long long)st->st_ino)
-            return e;
+        if (e->size == (long long)st->st_size && e->mtime_ns == mtime_ns(st)) return e;
         return NULL;
     }
     return NULL;
@@ -201,8 +200,8 @@ nn_status nn_plugin_cache_write(const char *dir, const nn_cache_entry *e, int n,
     nn_buf b = {0};
     nn_buf_addf(&b, "%s\t%d\t%u.%u\n", CACHE_MAGIC, CACHE_VERSION, NN_ABI_MAJOR, NN_ABI_MINOR);
     for (int i = 0; i < n; i++) {
-        nn_buf_addf(&b, "plugin\t%s\t%lld\t%lld\t%llu\t%d\n", e[i].file, e[i].size, e[i].mtime_ns,
-                    e[i].ino, e[i].ncomps);
+        nn_buf_addf(&b, "plugin\t%s\t%lld\t%lld\t%d\n", e[i].file, e[i].size, e[i].mtime_ns,
+                    e[i].ncomps);
         for (int k = 0; k < e[i].ncomps; k++) {
             const nn_cache_comp *c = &e[i].comps[k];
             nn_buf_addf(&b, "%s\t%s%s%s\n", nn_kind_name(c->kind), c->name, c->device ? "\t" : "",
@@ -235,5 +234,4 @@ void nn_plugin_cache_key(const struct stat *st, nn_cache_entry *e)
 {
     e->size = (long long)st->st_size;
     e->mtime_ns = mtime_ns(st);
-    e->ino = (unsigned long long)st->st_ino;
 }

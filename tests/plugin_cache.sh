@@ -67,6 +67,15 @@ run_p train --model 'nosuch'
 check "a name no plugin provides lists the known names from the cache" \
     eval '! status_is 0 && err_has "no module named .nosuch.; known: .*ctor_mark.*linear.*sigmoid"'
 
+# Copied elsewhere with their times (new inodes), as a package manager
+# unpacks files, the cache still describes the plugins.
+Q=$tmp/q
+mkdir "$Q" && chmod 0755 "$Q" && cp -p "$P"/*.so "$P/plugins.cache" "$Q/"
+rm -f "$M"
+run_env NN_PLUGIN_SYSTEM_PATH="$Q" train --epochs 2
+check "a folder copied with its files' times keeps its cache (an unused plugin is not loaded)" \
+    eval 'status_is 0 && last_epoch_is 1 && [ ! -e "$M" ]'
+
 # A plugin changed since the cache was written is loaded at start.
 touch "$P/ctor.so"
 rm -f "$M"
