@@ -29,7 +29,14 @@
 #if defined(__has_include)
 #if __has_include(<sys/platform/x86.h>)
 #include <sys/platform/x86.h>
-#define NN_CPU_ACTIVE(f) CPU_FEATURE_ACTIVE(f)
+/* glibc's CPU_FEATURE_ACTIVE, its bit taken with an unsigned shift: the
+ * header's (1 << bit) is undefined for bit 31, AVX512VL's. */
+static inline int nn_cpu_active(unsigned int index)
+{
+    const struct cpuid_feature *f = __x86_get_cpuid_feature_leaf(index / 128);
+    return (f->active_array[index % 128 / 32] >> (index % 32)) & 1u;
+}
+#define NN_CPU_ACTIVE(f) nn_cpu_active(x86_cpu_##f)
 #endif
 #endif
 
