@@ -508,6 +508,20 @@ static void pair_done(checker *c, pair *p, const char *what, double tol)
     } while (0)
 #define R(b) (dut_ ? (b)->dut : (b)->ref)
 
+/* A device's gemm_bias, or the core's way without it. */
+static void gemm_bias_or_not(const nn_device_vt *vt, void *h, int ta, int tb, int64_t m, int64_t n,
+                      int64_t k, float alpha, const float *a, const float *b, const float *bias,
+                      float *c)
+{
+    if (vt->struct_size >= offsetof(nn_device_vt, gemm_bias) + sizeof vt->gemm_bias &&
+        vt->gemm_bias) {
+        vt->gemm_bias(h, ta, tb, m, n, k, alpha, a, b, bias, c);
+        return;
+    }
+    vt->repeat_rows(h, m, n, bias, c);
+    vt->gemm(h, ta, tb, m, n, k, alpha, a, b, 1.0f, c);
+}
+
 static const char *const bnames[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum"};
 
 static void device_kernels(checker *c, pair *p)
@@ -526,6 +540,15 @@ static void device_kernels(checker *c, pair *p)
         buf *A = pair_buf(p, a, M * K), *B = pair_buf(p, b, K * N), *C = pair_buf(p, d, M * N);
         RUN(p, vt_->gemm(h_, t & 1, t >> 1, M, N, K, 0.5f, R(A), R(B), 0.75f, R(C)));
         snprintf(what, sizeof what, "gemm ta=%d tb=%d", t & 1, t >> 1);
+        pair_done(c, p, what, 1e-5);
+    }
+    /* gemm_bias (optional, ABI 2.3) against what the core does without it,
+     * on each device: the bias repeated into c, then gemm with beta 1 */
+    for (int t = 0; t < 4; t++) {
+        buf *A = pair_buf(p, a, M * K), *B = pair_buf(p, b, K * N), *BI = pair_buf(p, d, N);
+        buf *C = pair_buf(p, d, M * N);
+        RUN(p, gemm_bias_or_not(vt_, h_, t & 1, t >> 1, M, N, K, 0.5f, R(A), R(B), R(BI), R(C)));
+        snprintf(what, sizeof what, "gemm_bias ta=%d tb=%d", t & 1, t >> 1);
         pair_done(c, p, what, 1e-5);
     }
     static const char *const unames[] = {"sigmoid", "relu", "tanh", "exp", "log", "sqrt", "abs"};
