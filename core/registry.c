@@ -13,6 +13,7 @@
 #include <dlfcn.h>
 #include <link.h>
 #include <ltdl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,7 +42,13 @@ struct nn_registry {
     int npending;             /* plugins registered from a cache, not loaded yet */
     nn_plugin_cache **caches; /* what those plugins' components' names point into */
     int ncaches;
+    /* Held by every look-up, which may load a plugin: a registry may be
+     * shared by threads, as when nothing was loaded on demand. */
+    pthread_mutex_t lock;
 };
+
+#define LOCK(r) pthread_mutex_lock((pthread_mutex_t *)&(r)->lock)
+#define UNLOCK(r) pthread_mutex_unlock((pthread_mutex_t *)&(r)->lock)
 
 static const char *const kind_names[NN_KIND_COUNT_] = {"module", "loss",   "optimizer", "dataset",
                                                        "device", "op",     "kernel",
@@ -171,6 +178,7 @@ static char *clash_msg(const nn_registry *r, nn_kind k, const char *name, const 
     }
     return NULL;
 }
+
 static bool args_ok(const nn_op_arg *a, int n)
 {
     for (int i = 0; i < n; i++)
@@ -550,11 +558,21 @@ static void scan_dir(nn_registry *r, const char *dir, bool use_cache)
     free(names);
 }
 
+static nn_registry *new_registry(void)
+{
+    nn_registry *r = calloc(1, sizeof *r);
+    if (r && pthread_mutex_init(&r->lock, NULL)) {
+        free(r);
+        r = NULL;
+    }
+    return r;
+}
+
 nn_status nn_registry_open(const nn_registry_opts *opts, nn_registry **out, char **err)
 {
     *out = NULL;
     if (lt_dlinit()) return nn_fail(err, NN_LOAD, "libltdl failed to start: %s", lt_dlerror());
-    nn_registry *r = calloc(1, sizeof *r);
+    nn_registry *r = new_registry();
     if (!r) {
         lt_dlexit();
         return nn_fail(err, NN_NO_MEMORY, "out of memory");
@@ -594,6 +612,7 @@ void nn_registry_free(nn_registry *r)
     free(r->plugins);
     free(r->comps);
     free(r->refused);
+    pthread_mutex_destroy(&r->lock);
     free(r);
     lt_dlexit();
 }
@@ -604,13 +623,21 @@ int nn_registry_search_path(const nn_registry *r, const char *const **dirs)
     return r->ndirs;
 }
 
-int nn_registry_refused_count(const nn_registry *r) { return r->nrefused; }
+int nn_registry_refused_count(const nn_registry *r)
+{
+    LOCK(r);
+    int n = r->nrefused;
+    UNLOCK(r);
+    return n;
+}
 
 void nn_registry_refused(const nn_registry *r, int i, const char **path, const char **reason)
 {
+    LOCK(r);
     NN_ASSERT(i >= 0 && i < r->nrefused);
     *path = r->refused[i].path;
     *reason = r->refused[i].reason ? r->refused[i].reason : "?";
+    UNLOCK(r);
 }
 
 /* Listing the components loads every plugin not loaded yet, so that each
@@ -618,21 +645,30 @@ void nn_registry_refused(const nn_registry *r, int i, const char **path, const c
  * walks the list. */
 int nn_registry_count(const nn_registry *r)
 {
+    LOCK(r);
     load_all(r);
-    return r->ncomps;
+    int n = r->ncomps;
+    UNLOCK(r);
+    return n;
 }
 
 const nn_component *nn_registry_at(const nn_registry *r, int i)
 {
+    LOCK(r);
     load_all(r);
-    return i >= 0 && i < r->ncomps ? r->comps[i] : NULL;
+    const nn_component *c = i >= 0 && i < r->ncomps ? r->comps[i] : NULL;
+    UNLOCK(r);
+    return c;
 }
 
 const nn_component *nn_registry_used(const nn_registry *r, int i)
 {
-    for (int k = 0; k < r->ncomps; k++)
-        if (r->comps[k]->used && i-- == 0) return r->comps[k];
-    return NULL;
+    const nn_component *c = NULL;
+    LOCK(r);
+    for (int k = 0; k < r->ncomps && !c; k++)
+        if (r->comps[k]->used && i-- == 0) c = r->comps[k];
+    UNLOCK(r);
+    return c;
 }
 
 /* Loads c's plugin if a cache registered it; c is freed when that fails. */
@@ -644,26 +680,32 @@ static nn_status ensure_loaded(const nn_registry *r, const nn_component *c, char
 
 const nn_component *nn_registry_find_kernel(const nn_registry *r, const char *op, const char *dev)
 {
+    const nn_component *found = NULL;
+    LOCK(r);
     for (int i = 0; i < r->ncomps; i++) {
         const nn_component *c = r->comps[i];
-        if (c->kind == NN_KIND_KERNEL && !strcmp(c->name, op) && !strcmp(c->device, dev))
-            return ensure_loaded(r, c, NULL) ? NULL : c;
+        if (c->kind == NN_KIND_KERNEL && !strcmp(c->name, op) && !strcmp(c->device, dev)) {
+            found = ensure_loaded(r, c, NULL) ? NULL : c;
+            break;
+        }
     }
-    return NULL;
+    UNLOCK(r);
+    return found;
 }
 
 nn_status nn_registry_find(const nn_registry *r, nn_kind kind, const char *name,
                            const nn_component **out, char **err)
 {
+    LOCK(r);
     *out = find(r, kind, name);
     if (*out) {
         nn_status st = ensure_loaded(r, *out, err);
-        if (st) {
+        if (st)
             *out = NULL;
-            return st;
-        }
-        ((nn_component *)*out)->used = true;
-        return NN_OK;
+        else
+            ((nn_component *)*out)->used = true;
+        UNLOCK(r);
+        return st;
     }
     nn_buf known = {0}, where = {0};
     for (int i = 0; i < r->ncomps; i++)
@@ -671,6 +713,7 @@ nn_status nn_registry_find(const nn_registry *r, nn_kind kind, const char *name,
             nn_buf_addf(&known, "%s%s", known.len ? ", " : "", r->comps[i]->name);
     for (int i = 0; i < r->ndirs; i++) nn_buf_addf(&where, "%s%s", i ? ":" : "", r->dirs[i]);
     char *k = nn_buf_take(&known), *w = nn_buf_take(&where);
+    UNLOCK(r);
     nn_fail(err, NN_NOT_FOUND, "no %s named '%s'; known: %s; searched: %s", kind_names[kind], name,
             *k ? k : "(none)", *w ? w : "(no directories)");
     free(k);
@@ -680,16 +723,17 @@ nn_status nn_registry_find(const nn_registry *r, nn_kind kind, const char *name,
 
 nn_status nn_registry_add(nn_registry *r, const nn_plugin_desc *desc, char **err)
 {
+    LOCK(r);
     char *why = check_desc(desc);
     if (!why) why = check_clashes(r, desc, NULL);
+    int oom = !why && add_plugin(r, "(built into the program)", NULL, desc, NULL);
+    UNLOCK(r);
     if (why) {
         nn_fail(err, NN_INVALID, "plugin '%s' refused: %s", desc->name ? desc->name : "?", why);
         free(why);
         return NN_INVALID;
     }
-    if (add_plugin(r, "(built into the program)", NULL, desc, NULL))
-        return nn_fail(err, NN_NO_MEMORY, "out of memory");
-    return NN_OK;
+    return oom ? nn_fail(err, NN_NO_MEMORY, "out of memory") : NN_OK;
 }
 
 nn_kind nn_component_kind(const nn_component *c) { return c->kind; }
@@ -736,7 +780,7 @@ nn_status nn_registry_write_cache(const char *dir, int *written, int *refused, c
         return NN_INVALID;
     }
     if (lt_dlinit()) return nn_fail(err, NN_LOAD, "libltdl failed to start: %s", lt_dlerror());
-    nn_registry *r = calloc(1, sizeof *r);
+    nn_registry *r = new_registry();
     if (!r) {
         lt_dlexit();
         return nn_fail(err, NN_NO_MEMORY, "out of memory");

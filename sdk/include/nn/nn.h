@@ -203,7 +203,8 @@ NN_API void nn_registry_refused(const nn_registry *reg, int i, const char **path
  * registered by name and loaded when first used: nn_registry_find loads
  * one; nn_registry_count and nn_registry_at load every plugin not loaded
  * yet, so that the list they walk holds only usable components. A plugin
- * the cache does not describe as it is now is loaded at open. */
+ * the cache does not describe as it is now is loaded at open. Threads may
+ * share a registry: the look-ups that load a plugin take a lock. */
 NN_API int nn_registry_count(const nn_registry *reg);
 NN_API const nn_component *nn_registry_at(const nn_registry *reg, int i);
 /* The i-th component looked up by name so far (registry order), or NULL
