@@ -54,7 +54,11 @@ static inline int nn_vec_level(void)
              NN_CPU_ACTIVE(AVX512CD) && NN_CPU_ACTIVE(AVX512DQ) && NN_CPU_ACTIVE(AVX512VL);
 #else /* a C library without it: libgcc's sweep, once in this plugin */
     __builtin_cpu_init();
-    int v3 = __builtin_cpu_supports("x86-64-v3"), v4 = __builtin_cpu_supports("x86-64-v4");
+    int v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+             __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2");
+    int v4 = v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&
+             __builtin_cpu_supports("avx512vl");
 #endif
     level = v4 ? 4 : v3 ? 3 : 1;
     return level;
