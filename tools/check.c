@@ -509,9 +509,9 @@ static void pair_done(checker *c, pair *p, const char *what, double tol)
 #define R(b) (dut_ ? (b)->dut : (b)->ref)
 
 /* A device's gemm_bias, or the core's way without it. */
-static void gemm_bias_or_not(const nn_device_vt *vt, void *h, int ta, int tb, int64_t m, int64_t n,
-                      int64_t k, float alpha, const float *a, const float *b, const float *bias,
-                      float *c)
+static void gemm_bias_or_not(const nn_device_vt *vt, void *h, int ta, int tb, int64_t m,
+                             int64_t n, int64_t k, float alpha, const float *a, const float *b,
+                             const float *bias, float *c)
 {
     if (vt->struct_size >= offsetof(nn_device_vt, gemm_bias) + sizeof vt->gemm_bias &&
         vt->gemm_bias) {
