@@ -24,6 +24,7 @@
 #include <CUnit/CUnit.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,7 +60,7 @@ static int ends_with(const char *s, const char *suffix)
 }
 
 static char root[64];      /* ROOT, empty when the fixture is not built */
-static char dir_plugins[128], dir_extra[128], dir_sys[128], dir_both[128];
+static char dir_plugins[128], dir_extra[128], dir_sys[128], dir_both[128], dir_cache[128];
 static const char *fixture_error; /* why there is no fixture */
 
 static const struct {
@@ -143,12 +144,15 @@ static int make_fixture(void)
     snprintf(dir_extra, sizeof dir_extra, "%s/extra", root);
     snprintf(dir_sys, sizeof dir_sys, "%s/sys", root);
     snprintf(dir_both, sizeof dir_both, "%s/both", root);
+    snprintf(dir_cache, sizeof dir_cache, "%s/cache", root);
     fixture_error = "cannot build the plugin directories (see stderr)";
     if (mkdir(dir_plugins, 0700) || mkdir(dir_extra, 0700) || mkdir(dir_sys, 0700) ||
-        mkdir(dir_both, 0700))
+        mkdir(dir_both, 0700) || mkdir(dir_cache, 0700))
         return -1;
     for (size_t i = 0; i < sizeof real_plugins / sizeof real_plugins[0]; i++)
-        if (link_real(top, dir_plugins, real_plugins[i].name)) return -1;
+        if (link_real(top, dir_plugins, real_plugins[i].name) ||
+            link_real(top, dir_cache, real_plugins[i].name))
+            return -1;
     for (size_t i = 0; i < sizeof bad_plugins / sizeof bad_plugins[0]; i++)
         if (link_bad(top, dir_plugins, bad_plugins[i])) return -1;
     char *junk = path_join(dir_plugins, "junk.so");
@@ -622,6 +626,83 @@ static void test_incomplete_device(void)
     nn_registry_free(reg);
 }
 
+/* Threads that look components up by name at once, in a folder whose
+ * plugins.cache leaves every plugin to be loaded on its first look-up. */
+static const struct {
+    nn_kind kind;
+    const char *name;
+} cached_names[] = {{NN_KIND_MODULE, "linear"}, {NN_KIND_MODULE, "sigmoid"},
+                    {NN_KIND_LOSS, "bce"},      {NN_KIND_OPTIMIZER, "sgd"},
+                    {NN_KIND_DEVICE, "cpu"},    {NN_KIND_DATASET, "circle"}};
+enum { NCACHED = sizeof cached_names / sizeof cached_names[0], NTHREADS = 4 };
+
+typedef struct {
+    const nn_registry *reg;
+    int start, found;
+    const nn_component *got[NCACHED];
+} finder;
+
+static void *find_all(void *arg)
+{
+    finder *f = arg;
+    for (int k = 0; k < NCACHED; k++) { /* each thread in another order */
+        int i = (f->start + k) % NCACHED;
+        f->got[i] = find(f->reg, cached_names[i].kind, cached_names[i].name);
+        f->found += f->got[i] != NULL;
+    }
+    return NULL;
+}
+
+static void test_cache_lazy_threads(void)
+{
+    NEED_FIXTURE();
+    const char *dirs[] = {dir_cache};
+    nn_registry *eager = open_dirs(dirs, 1, "the cache folder before its cache");
+    if (!eager) return;
+    char *err = NULL;
+    int written = -1, refused = -1;
+    nn_status st = nn_registry_write_cache(dir_cache, &written, &refused, &err);
+    CHECKF(st == NN_OK && written == NCACHED && refused == 0,
+           "nn_registry_write_cache: %s, %d written, %d refused", err ? err : "ok", written,
+           refused);
+    nn_free(err);
+    nn_registry *reg = open_dirs(dirs, 1, "the cache folder with its cache");
+    if (reg) {
+        CU_ASSERT_PTR_NULL(nn_registry_used(reg, 0)); /* nothing looked up yet */
+        finder f[NTHREADS];
+        pthread_t th[NTHREADS];
+        int started = 0;
+        for (int t = 0; t < NTHREADS; t++) {
+            f[t] = (finder){reg, t, 0, {0}};
+            started += !pthread_create(&th[t], NULL, find_all, &f[t]);
+        }
+        CU_ASSERT_EQUAL(started, NTHREADS);
+        for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
+        for (int t = 0; t < started; t++) {
+            CHECKF(f[t].found == NCACHED, "thread %d found %d of %d", t, f[t].found, NCACHED);
+            for (int i = 0; i < NCACHED && f[t].found == NCACHED; i++)
+                CU_ASSERT_PTR_EQUAL(f[t].got[i], f[0].got[i]); /* one component each */
+        }
+        int used = 0;
+        while (nn_registry_used(reg, used)) used++;
+        CHECKF(used == NCACHED, "%d components used, want %d", used, NCACHED);
+        /* the whole list, now loaded, is the one of the registry without a cache */
+        int n = nn_registry_count(reg), ne = nn_registry_count(eager);
+        CHECKF(n == ne, "%d components with the cache, %d without", n, ne);
+        for (int i = 0; i < n && n == ne; i++) {
+            const nn_component *a = nn_registry_at(reg, i), *b = nn_registry_at(eager, i);
+            CHECKF(nn_component_kind(a) == nn_component_kind(b) &&
+                       !strcmp(nn_component_name(a), nn_component_name(b)) &&
+                       nn_component_vt(a) == nn_component_vt(b),
+                   "component %d: %s with the cache, %s without", i, nn_component_name(a),
+                   nn_component_name(b));
+        }
+        CU_ASSERT_EQUAL(nn_registry_refused_count(reg), 0);
+        nn_registry_free(reg);
+    }
+    nn_registry_free(eager);
+}
+
 void register_loader_tests(void)
 {
     CU_pSuite s = CU_add_suite("loader", suite_init, suite_cleanup);
@@ -635,4 +716,5 @@ void register_loader_tests(void)
     CU_add_test(s, "NN_PLUGIN_SYSTEM_PATH replaces the system dir", test_system_path_env);
     CU_add_test(s, "NN_PLUGIN_PATH is searched first", test_plugin_path_env_first);
     CU_add_test(s, "a device with a missing kernel is refused", test_incomplete_device);
+    CU_add_test(s, "a cached folder, looked up from threads at once", test_cache_lazy_threads);
 }
