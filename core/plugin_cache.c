@@ -75,6 +75,12 @@ static bool cache_name_ok(const char *s)
     return true;
 }
 
+/* The reader's reason for a bad cache: a message, or oom_msg when even
+ * that could not be made (never freed). */
+static char oom_msg[] = "out of memory";
+
+static char *reason(char *msg) { return msg ? msg : oom_msg; }
+
 nn_status nn_plugin_cache_read(const char *dir, nn_plugin_cache **out, char **err)
 {
     *out = NULL;
@@ -100,8 +106,7 @@ nn_status nn_plugin_cache_read(const char *dir, nn_plugin_cache **out, char **er
     size_t cap = 0;
     int lineno = 0, left = 0; /* components still to read for the last plugin */
     bool header = false, current = true;
-    nn_status st_ = NN_OK;
-    if (!c) why = nn_format("out of memory");
+    if (!c) why = oom_msg;
     for (ssize_t len; !why && (len = getline(&line, &cap, f)) >= 0;) {
         lineno++;
         if (len && line[len - 1] == '\n') line[--len] = 0;
@@ -112,8 +117,8 @@ nn_status nn_plugin_cache_read(const char *dir, nn_plugin_cache **out, char **er
             char extra;
             if (nf != 3 || strcmp(fld[0], CACHE_MAGIC) || strcmp(fld[1], "1") ||
                 sscanf(fld[2], "%u.%u%c", &maj, &min, &extra) != 2) {
-                why = nn_format("line %d: not an nn plugin cache (version %d)", lineno,
-                                CACHE_VERSION);
+                why = reason(nn_format("line %d: not an nn plugin cache (version %d)", lineno,
+                                       CACHE_VERSION));
                 break;
             }
             header = true;
@@ -127,8 +132,8 @@ nn_status nn_plugin_cache_read(const char *dir, nn_plugin_cache **out, char **er
             bool kernel = kind == NN_KIND_KERNEL;
             if (kind < 0 || nf != (kernel ? 3 : 2) || !cache_name_ok(fld[1]) ||
                 (kernel && !cache_name_ok(fld[2]))) {
-                why = nn_format("line %d: expected a component of %s (KIND, NAME and a "
-                                "kernel's DEVICE)", lineno, e->file);
+                why = reason(nn_format("line %d: expected a component of %s (KIND, NAME and "
+                                       "a kernel's DEVICE)", lineno, e->file));
                 break;
             }
             nn_cache_comp *k = &e->comps[e->ncomps];
@@ -137,19 +142,20 @@ nn_status nn_plugin_cache_read(const char *dir, nn_plugin_cache **out, char **er
             k->device = kernel ? nn_strdup(fld[2]) : NULL;
             e->ncomps++;
             left--;
-            if (!k->name || (kernel && !k->device)) why = nn_format("out of memory");
+            if (!k->name || (kernel && !k->device)) why = oom_msg;
             continue;
         }
         long long size, mtime, n;
         if (nf != 5 || strcmp(fld[0], "plugin") || !cache_name_ok(fld[1]) ||
             strchr(fld[1], '/') || !parse_ll(fld[2], &size) || !parse_ll(fld[3], &mtime) ||
             !parse_ll(fld[4], &n) || n < 1 || n > 1024) {
-            why = nn_format("line %d: expected 'plugin FILE SIZE MTIME_NS COUNT'", lineno);
+            why = reason(
+                nn_format("line %d: expected 'plugin FILE SIZE MTIME_NS COUNT'", lineno));
             break;
         }
         nn_cache_entry *grown = realloc(c->e, sizeof *grown * (size_t)(c->n + 1));
         if (!grown) {
-            why = nn_format("out of memory");
+            why = oom_msg;
             break;
         }
         c->e = grown;
@@ -157,18 +163,20 @@ nn_status nn_plugin_cache_read(const char *dir, nn_plugin_cache **out, char **er
         *e = (nn_cache_entry){nn_strdup(fld[1]), size, mtime, 0,
                               calloc((size_t)n, sizeof *e->comps)};
         left = (int)n;
-        if (!e->file || !e->comps) why = nn_format("out of memory");
+        if (!e->file || !e->comps) why = oom_msg;
     }
-    if (!why && ferror(f)) why = nn_format("cannot be read: %s", strerror(errno));
-    if (!why && !header) why = nn_format("empty");
-    if (!why && left) why = nn_format("ends inside the record of %s", c->e[c->n - 1].file);
+    if (!why && ferror(f)) why = reason(nn_format("cannot be read: %s", strerror(errno)));
+    if (!why && !header) why = reason(nn_format("empty"));
+    if (!why && left)
+        why = reason(nn_format("ends inside the record of %s", c->e[c->n - 1].file));
     free(line);
     fclose(f);
     if (why) {
-        st_ = nn_fail(err, NN_FORMAT, "%s", why);
-        free(why);
+        nn_status rc = why == oom_msg ? NN_NO_MEMORY : NN_FORMAT;
+        nn_fail(err, rc, "%s", why);
+        if (why != oom_msg) free(why);
         nn_plugin_cache_free(c);
-        return st_;
+        return rc;
     }
     if (!current) {
         nn_plugin_cache_free(c);

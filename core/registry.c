@@ -770,7 +770,8 @@ nn_status nn_registry_write_cache(const char *dir, int *written, int *refused, c
     if (written) *written = 0;
     if (refused) *refused = 0;
     if (!dir || dir[0] != '/')
-        return nn_fail(err, NN_INVALID, "the plugin cache's folder must be an absolute path, got '%s'",
+        return nn_fail(err, NN_INVALID,
+                       "the plugin cache's folder must be an absolute path, got '%s'",
                        dir ? dir : "(null)");
     struct stat st;
     char *bad = nn_untrusted(dir, true, &st);
