@@ -73,3 +73,12 @@ printf 'model\n' >$s/no-value.nn
 printf 'schedule step_size=3 gamma=0.5\nlr-schedule warmup=2\nval-split 0.2\ninput-shape 1,28,28\nsave-every 2\nplugin-path /tmp\n' >$s/more.nn
 printf 'nosuch 1\n' >$s/unknown.nn
 printf 'input-shape 1x28x28\n' >$s/bad-shape.nn
+
+# plugin_cache: a folder's plugins.cache (ABI as written by this libnn)
+pc=$c/plugin_cache
+mkdir -p $pc
+abi=$("$nnrun" --version | sed -n 's/.*plugin ABI \([0-9.]*\)).*/\1/p')
+printf 'nn-plugin-cache\t1\t%s\nplugin\tsgd.so\t34904\t1795956815234062165\t3\noptimizer\tsgd\nop\tsgd_update\nkernel\tsgd_update\tcpu\nplugin\tlinear.so\t19480\t1795956814816700094\t1\nmodule\tlinear\n' "$abi" >$pc/two
+printf 'nn-plugin-cache\t1\t%s\n' "$abi" >$pc/empty
+printf 'nn-plugin-cache\t1\t%s\nplugin\tx.so\t1\t2\t2\nmodule\tx\n' "$abi" >$pc/cut
+printf 'nn-plugin-cache\t1\t2.2\nplugin\tx.so\t1\t2\t1\nmodule\tx\n' >$pc/old-abi
