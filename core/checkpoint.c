@@ -329,7 +329,7 @@ nn_status nn_checkpoint_save(const char *path, const nn_save_opts *o, char **err
     put_le(tr + 3, n, 8);
     tr[11] = 0x15;
     put_le(tr + 12, crc32_ieee(buf, n), 4);
-    st = nn_write_atomic(path, buf, n, tr, sizeof tr, err);
+    st = nn_write_atomic(path, buf, n, tr, sizeof tr, -1, err);
     free(buf);
 out:
     pool_free(&pl);

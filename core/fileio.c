@@ -58,7 +58,7 @@ static void remove_stale(const char *dir, const char *path)
  * the target, fsync the folder. On failure the temporary file is removed and
  * the target is untouched; the message names the step that failed. */
 nn_status nn_write_atomic(const char *path, const uint8_t *a, size_t an, const uint8_t *b,
-                              size_t bn, char **err)
+                          size_t bn, int mode, char **err)
 {
     const char *slash = strrchr(path, '/');
     char *dir = slash ? nn_format("%.*s", (int)(slash == path ? 1 : slash - path), path)
@@ -77,12 +77,14 @@ nn_status nn_write_atomic(const char *path, const uint8_t *a, size_t an, const u
                      path, strerror(errno));
         goto out;
     }
-    /* mkstemp makes 0600: keep the mode of the file replaced, else the one
-     * open() would give. */
+    /* mkstemp makes 0600: the mode asked for, else keep the mode of the
+     * file replaced, else the one open() would give. */
     struct stat old;
     mode_t mask = umask(0);
     umask(mask);
-    fchmod(fd, stat(path, &old) == 0 ? (old.st_mode & 07777) : (0666 & ~mask));
+    fchmod(fd, mode >= 0                   ? (mode_t)mode
+               : stat(path, &old) == 0 ? (old.st_mode & 07777)
+                                       : (0666 & ~mask));
     const char *step = "writing";
     bool ok = !write_all(fd, a, an) && !write_all(fd, b, bn);
     if (ok && fsync(fd)) {

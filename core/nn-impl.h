@@ -41,9 +41,11 @@ void nn_buf_addf(nn_buf *b, const char *fmt, ...) NN_PRINTF(2, 3);
 char *nn_buf_take(nn_buf *b); /* never NULL */
 
 /* Writes a then b to path whole or not at all (fileio.c): a temporary file
- * beside it, fsync, rename over it. The message names the step that failed. */
+ * beside it, fsync, rename over it. The message names the step that failed.
+ * The file gets mode (when >= 0), else the mode of the file it replaces, or
+ * the one open() would give a new file. */
 nn_status nn_write_atomic(const char *path, const uint8_t *a, size_t an, const uint8_t *b,
-                          size_t bn, char **err);
+                          size_t bn, int mode, char **err);
 
 /* ---- registry ------------------------------------------------------------ */
 

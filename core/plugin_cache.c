@@ -221,7 +221,9 @@ nn_status nn_plugin_cache_write(const char *dir, const nn_cache_entry *e, int n,
     char *path = nn_format("%s/%s", dir, NN_PLUGIN_CACHE_FILE);
     nn_status st = !path || (len && !*text)
                        ? nn_fail(err, NN_NO_MEMORY, "out of memory")
-                       : nn_write_atomic(path, (const uint8_t *)text, len, NULL, 0, err);
+                       /* 0644 whatever the umask: a cache group or others
+                        * may write would be refused when read */
+                       : nn_write_atomic(path, (const uint8_t *)text, len, NULL, 0, 0644, err);
     free(path);
     free(text);
     return st;

@@ -76,6 +76,12 @@ run_env NN_PLUGIN_SYSTEM_PATH="$Q" train --epochs 2
 check "a folder copied with its files' times keeps its cache (an unused plugin is not loaded)" \
     eval 'status_is 0 && last_epoch_is 1 && [ ! -e "$M" ]'
 
+# Written under a umask that lets the group write: the cache is 0644 all
+# the same (a group-writable one would be refused).
+rm -f "$C"
+(umask 002 && "$NNRUN" plugins --write-cache "$P" >/dev/null 2>&1)
+check "the cache is 0644 whatever the umask of its writer" eval '[ "$(stat -c %a "$C")" = 644 ]'
+
 # A plugin changed since the cache was written is loaded at start.
 touch "$P/ctor.so"
 rm -f "$M"
