@@ -261,10 +261,7 @@ static bool utf8_ok(const char *s)
  * without control characters. */
 static bool name_ok(const char *s)
 {
-    if (!s || !*s || !utf8_ok(s)) return false;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p < 0x20 || *p == 0x7f) return false;
-    return true;
+    return nn_name_printable(s) && utf8_ok(s);
 }
 
 nn_status nn_checkpoint_save(const char *path, const nn_save_opts *o, char **err)

@@ -40,6 +40,10 @@ typedef struct nn_buf {
 void nn_buf_addf(nn_buf *b, const char *fmt, ...) NN_PRINTF(2, 3);
 char *nn_buf_take(nn_buf *b); /* never NULL */
 
+/* Non-empty, and no control character (below 0x20, or 0x7f): a name read
+ * from a file that can go into a one-line message or a tab-separated line. */
+bool nn_name_printable(const char *s);
+
 /* Writes a then b to path whole or not at all (fileio.c): a temporary file
  * beside it, fsync, rename over it. The message names the step that failed.
  * The file gets mode (when >= 0), else the mode of the file it replaces, or

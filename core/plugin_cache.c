@@ -66,15 +66,6 @@ static bool parse_ll(const char *s, long long *out)
     return true;
 }
 
-/* A name the cache can hold: printable, no tab, not empty. */
-static bool cache_name_ok(const char *s)
-{
-    if (!s || !*s) return false;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p < 0x20 || *p == 0x7f) return false;
-    return true;
-}
-
 /* The reader's reason for a bad cache: a message, or oom_msg when even
  * that could not be made (never freed). */
 static char oom_msg[] = "out of memory";
@@ -130,8 +121,8 @@ nn_status nn_plugin_cache_read(const char *dir, nn_plugin_cache **out, char **er
             nn_cache_entry *e = &c->e[c->n - 1];
             int kind = nf >= 2 ? nn_kind_parse(fld[0]) : -1;
             bool kernel = kind == NN_KIND_KERNEL;
-            if (kind < 0 || nf != (kernel ? 3 : 2) || !cache_name_ok(fld[1]) ||
-                (kernel && !cache_name_ok(fld[2]))) {
+            if (kind < 0 || nf != (kernel ? 3 : 2) || !nn_name_printable(fld[1]) ||
+                (kernel && !nn_name_printable(fld[2]))) {
                 why = reason(nn_format("line %d: expected a component of %s (KIND, NAME and "
                                        "a kernel's DEVICE)", lineno, e->file));
                 break;
@@ -146,7 +137,7 @@ nn_status nn_plugin_cache_read(const char *dir, nn_plugin_cache **out, char **er
             continue;
         }
         long long size, mtime, n;
-        if (nf != 5 || strcmp(fld[0], "plugin") || !cache_name_ok(fld[1]) ||
+        if (nf != 5 || strcmp(fld[0], "plugin") || !nn_name_printable(fld[1]) ||
             strchr(fld[1], '/') || !parse_ll(fld[2], &size) || !parse_ll(fld[3], &mtime) ||
             !parse_ll(fld[4], &n) || n < 1 || n > 1024) {
             why = reason(
@@ -232,10 +223,10 @@ nn_status nn_plugin_cache_write(const char *dir, const nn_cache_entry *e, int n,
 /* For the registry's writer: may this entry go into a cache? */
 bool nn_plugin_cache_can_hold(const nn_cache_entry *e)
 {
-    if (!cache_name_ok(e->file) || strchr(e->file, '/')) return false;
+    if (!nn_name_printable(e->file) || strchr(e->file, '/')) return false;
     for (int k = 0; k < e->ncomps; k++)
-        if (!cache_name_ok(e->comps[k].name) ||
-            (e->comps[k].kind == NN_KIND_KERNEL && !cache_name_ok(e->comps[k].device)))
+        if (!nn_name_printable(e->comps[k].name) ||
+            (e->comps[k].kind == NN_KIND_KERNEL && !nn_name_printable(e->comps[k].device)))
             return false;
     return true;
 }

@@ -152,6 +152,14 @@ void nn_log_msg(nn_log_level level, const char *fmt, ...)
     free(s);
 }
 
+bool nn_name_printable(const char *s)
+{
+    if (!s || !*s) return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) return false;
+    return true;
+}
+
 /* ---- PCG32 (pcg-random.org, "pcg32_random_r") ---- */
 
 void nn_rng_seed(nn_rng *r, uint64_t seed, uint64_t stream)
@@ -178,37 +186,6 @@ uint32_t nn_rng_u32(nn_rng *r) { return rng_next(r); }
 
 float nn_rng_uniform(nn_rng *r) { return (float)(rng_next(r) >> 8) * (1.0f / 16777216.0f); }
 
-static inline uint32_t rng_below(nn_rng *r, uint32_t n)
-{
-    /* pcg32_boundedrand's rejection: draws below (2^32 - n) % n are redrawn.
-     * That threshold is below n, so a draw of n or more (nearly all of them
-     * for the n of a shuffle) is kept without dividing to find it. */
-    for (;;) {
-        uint32_t x = rng_next(r);
-        if (NN_LIKELY(x >= n) || x >= (uint32_t)(-n) % n) return x % n;
-    }
-}
-
-uint32_t nn_rng_below(nn_rng *r, uint32_t n) { return rng_below(r, n); }
-
-/* Fisher-Yates over idx as it is: the swaps of randperm(n) applied to an
- * array leave idx[i] = old idx[randperm(n)[i]]. */
-static void shuffle_in_place(nn_rng *r, int64_t *idx, int64_t n)
-{
-    for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)rng_below(r, (uint32_t)(i + 1));
-        int64_t t = idx[i];
-        idx[i] = idx[j];
-        idx[j] = t;
-    }
-}
-
-void nn_shuffle_magic(uint64_t *m, int64_t n)
-{
-    m[0] = 0;
-    for (int64_t d = 1; d <= n; d++) m[d] = UINT64_MAX / (uint64_t)d + 1;
-}
-
 /* x % d without a division, given m = 2^64 / d rounded up: exact for every
  * 32-bit x and d (Lemire, Kaser and Kurz, "Faster remainder by direct
  * computation", 2019). The division it replaces was the shuffle's slowest
@@ -218,32 +195,56 @@ static inline uint32_t fastmod(uint32_t x, uint64_t m, uint32_t d)
     return (uint32_t)(((unsigned __int128)(m * x) * d) >> 64);
 }
 
-void nn_order_shuffle_magic(nn_rng *r, int64_t *order, int64_t n, const uint64_t *m)
+/* A draw below n; m: n's entry of nn_shuffle_magic's table, or 0 to divide
+ * (the same draw either way). */
+static inline uint32_t rng_below(nn_rng *r, uint32_t n, uint64_t m)
+{
+    /* pcg32_boundedrand's rejection: draws below (2^32 - n) % n are redrawn.
+     * That threshold is below n, so a draw of n or more (nearly all of them
+     * for the n of a shuffle) is kept without dividing to find it. */
+    for (;;) {
+        uint32_t x = rng_next(r);
+        if (NN_LIKELY(x >= n) || x >= (uint32_t)(-n) % n) return m ? fastmod(x, m, n) : x % n;
+    }
+}
+
+uint32_t nn_rng_below(nn_rng *r, uint32_t n) { return rng_below(r, n, 0); }
+
+void nn_shuffle_magic(uint64_t *m, int64_t n)
+{
+    m[0] = 0;
+    for (int64_t d = 1; d <= n; d++) m[d] = UINT64_MAX / (uint64_t)d + 1;
+}
+
+/* Fisher-Yates over idx as it is: the swaps of randperm(n) applied to an
+ * array leave idx[i] = old idx[randperm(n)[i]]. m: nn_shuffle_magic's
+ * table for n, or NULL. */
+static void shuffle_in_place(nn_rng *r, int64_t *idx, int64_t n, const uint64_t *m)
 {
     for (int64_t i = n - 1; i > 0; i--) {
-        const uint32_t bound = (uint32_t)(i + 1);
-        uint32_t x;
-        do /* rng_below's rejection, its remainder by fastmod: the same draws */
-            x = rng_next(r);
-        while (NN_UNLIKELY(x < bound) && x < (uint32_t)(-bound) % bound);
-        int64_t j = fastmod(x, m[bound], bound);
-        int64_t t = order[i];
-        order[i] = order[j];
-        order[j] = t;
+        int64_t j = (int64_t)rng_below(r, (uint32_t)(i + 1), m ? m[i + 1] : 0);
+        int64_t t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
     }
+}
+
+void nn_order_shuffle_magic(nn_rng *r, int64_t *order, int64_t n, const uint64_t *m)
+{
+    shuffle_in_place(r, order, n, m);
 }
 
 void nn_rng_permutation(nn_rng *r, int64_t *idx, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) idx[i] = i;
-    shuffle_in_place(r, idx, n);
+    shuffle_in_place(r, idx, n, NULL);
 }
 
 void nn_order_shuffle(nn_rng *r, int64_t *order, int64_t n)
 {
     /* order[randperm(n)] without building randperm(n): the same swaps,
      * made on order itself. */
-    shuffle_in_place(r, order, n);
+    shuffle_in_place(r, order, n, NULL);
 }
 
 /* ---- shapes ---- */
