@@ -546,12 +546,19 @@ static void scan_dir(nn_registry *r, const char *dir, bool use_cache)
     }
     for (int i = 0; i < n; i++) {
         char *path = nn_format("%s/%s", dir, names[i]);
-        const nn_cache_entry *e =
-            path && cache && !stat(path, &st) ? nn_plugin_cache_match(cache, names[i], &st) : NULL;
-        if (e)
+        /* A cached file is judged as load_file judges one, now: a chmod
+         * leaves its record matching. */
+        char *untrusted = path && cache ? nn_untrusted(path, false, &st) : NULL;
+        const nn_cache_entry *e = path && cache && !untrusted
+                                      ? nn_plugin_cache_match(cache, names[i], &st)
+                                      : NULL;
+        if (untrusted)
+            refuse(r, path, "%s", untrusted);
+        else if (e)
             add_cached(r, path, e);
         else if (path)
             load_file(r, path);
+        free(untrusted);
         free(path);
         free(names[i]);
     }

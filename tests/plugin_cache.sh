@@ -82,6 +82,24 @@ rm -f "$C"
 (umask 002 && "$NNRUN" plugins --write-cache "$P" >/dev/null 2>&1)
 check "the cache is 0644 whatever the umask of its writer" eval '[ "$(stat -c %a "$C")" = 644 ]'
 
+# A cached plugin made writable by others (chmod keeps its size and time,
+# so its record still matches) is refused at start, as without a cache.
+chmod 0666 "$P/ctor.so"
+rm -f "$M"
+run_p plugins -v
+check "a cached plugin writable by others is refused at start, before it is loaded" \
+    eval 'status_is 0 && out_has "ctor.so: writable by others (mode 0666)" && ! out_has "^module  *ctor_mark" && [ ! -e "$M" ]'
+# refused at start, it hides nothing: a later folder's ctor_mark is the one used
+S=$tmp/s
+mkdir "$S" && chmod 0755 "$S" && cp -p "$P/ctor.so" "$S/ctor.so" && chmod 0644 "$S/ctor.so"
+rm -f "$M"
+env NN_PLUGIN_PATH="$P" NN_PLUGIN_SYSTEM_PATH="$S" "$NNRUN" train --model ctor_mark \
+    >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check "and a later folder's plugin of the same component is the one loaded and used" \
+    eval '[ -f "$M" ] && ! err_has "refused"'
+chmod 0644 "$P/ctor.so"
+
 # A plugin changed since the cache was written is loaded at start.
 touch "$P/ctor.so"
 rm -f "$M"
