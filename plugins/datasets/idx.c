@@ -233,18 +233,52 @@ static nn_status idx_load(const char *images, const char *labels, int classes, v
 
 static void idx_close(void *priv) { idx_free(priv); }
 
-
 /* x[0..n) = the pixels src[0..n) / 255, in blocks of 16 that the compiler
  * makes vector conversions and divisions of: each value is the one a table
  * of v / 255.0f gives (a product by 1/255 would differ in the last bit for
  * half of them), at a fraction of the table's cost per pixel. */
-NN_VEC_FN(void, scale_pixels, (const uint8_t *restrict src, float *restrict x, int64_t n),
+NN_VEC_FN(void, scale_pixels_loop, (const uint8_t *restrict src, float *restrict x, int64_t n),
           (src, x, n))
 {
     int64_t k = 0;
     for (; k + 16 <= n; k += 16)
         for (int l = 0; l < 16; l++) x[k + l] = (float)src[k + l] / 255.0f;
     for (; k < n; k++) x[k] = (float)src[k] / 255.0f;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* The same divisions 16 at a time: for this loop the compiler's choice was
+ * 4 vectors of 4 and 4 divisions, 41 us a batch of 64 images here, the
+ * batch's largest cost; these take 5. */
+__attribute__((target("avx512f"))) static void scale_pixels_avx512(const uint8_t *restrict src,
+                                                                   float *restrict x, int64_t n)
+{
+    const __m512 d = _mm512_set1_ps(255.0f);
+    int64_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(src + k));
+        _mm512_storeu_ps(x + k, _mm512_div_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b)), d));
+    }
+    for (; k < n; k++) x[k] = (float)src[k] / 255.0f;
+}
+#endif
+
+static void scale_pixels(const uint8_t *restrict src, float *restrict x, int64_t n)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (nn_vec_avx512()) {
+        scale_pixels_avx512(src, x, n);
+        return;
+    }
+#endif
+    scale_pixels_loop(src, x, n);
+}
+
+static void prefetch_row(const uint8_t *row, int64_t bytes)
+{
+    for (int64_t o = 0; o < bytes; o += 64) __builtin_prefetch(row + o);
+    __builtin_prefetch(row + bytes - 1);
 }
 
 static void idx_copy(const idx_data *d, int64_t i, float *x, float *y)
@@ -267,7 +301,15 @@ static nn_status idx_get_batch(void *priv, const int64_t *idx, int64_t n, float 
     (void)err;
     const idx_data *d = priv;
     int64_t px = d->rows * d->cols;
-    for (int64_t k = 0; k < n; k++) idx_copy(d, idx[k], x + k * px, y + k);
+    /* The rows of a shuffled batch are far apart in a set larger than the
+     * caches: asked for a few rows ahead, the memory fetches them together
+     * instead of one row's misses after another's. */
+    enum { AHEAD = 4 };
+    for (int64_t k = 0; k < n && k < AHEAD; k++) prefetch_row(d->pixels + idx[k] * px, px);
+    for (int64_t k = 0; k < n; k++) {
+        if (k + AHEAD < n) prefetch_row(d->pixels + idx[k + AHEAD] * px, px);
+        idx_copy(d, idx[k], x + k * px, y + k);
+    }
     return NN_OK;
 }
 
