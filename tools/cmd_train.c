@@ -353,10 +353,12 @@ int cmd_train(options *o, int argc, char **argv)
     if (!st && o->drop_last && o->batch > nn_dataset_len(r.data))
         st = nn_fail(&err, NN_INVALID, "--drop-last with --batch %lld leaves no batch of the %lld samples",
                      (long long)o->batch, (long long)nn_dataset_len(r.data));
+    /* The before: line's pass over the data (eval mode: it changes nothing),
+     * not made when nothing prints it. */
     nn_epoch_stats before, vbefore;
-    if (!st)
+    if (!st && !o->quiet)
         st = nn_fit_epoch_comm(r.model, r.loss, NULL, r.data, o->batch, NULL, r.comm, &before, &err);
-    if (!st && r.val) st = eval_val(o, &r, &vbefore, &err);
+    if (!st && !o->quiet && r.val) st = eval_val(o, &r, &vbefore, &err);
     if (st) goto out;
     if (r.val && !o->quiet)
         printf("samples:     %lld train, %lld validation\n", (long long)nn_dataset_len(r.data),
