@@ -110,7 +110,7 @@ run_env NN_PLUGIN_PATH="$tmp/bad" plugins -v
 check "nnrun plugins -v lists the broken files of NN_PLUGIN_PATH as refused" eval \
     'status_is 0 && out_has "^refused:" && out_has "nodesc.so" && out_has "abimajor.so" && out_has "abiminor.so" && out_has "junk.so"'
 check "a plugin built for ABI 1.0 is refused with both ABI numbers" \
-    out_has "abiold.so: built for plugin ABI 1.0, this libnn has 2.3"
+    out_has "abiold.so: built for plugin ABI 1.0, this libnn has 2.4"
 check "the real plugins are still listed next to broken ones" \
     eval 'status_is 0 && out_has "^module  *sigmoid "'
 mkdir "$tmp/dup"

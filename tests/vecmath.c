@@ -428,6 +428,93 @@ static void check_gemm_bias(void *dev)
     check(ok, what);
 }
 
+/* tiled_gemm.h's products. Each element is one chain of fused multiply-
+ * adds over p from zero, then c or the bias added: a scalar loop with fmaf
+ * in that order is the oracle, bit for bit. Every layout, shapes with
+ * tails in m, n and k, beta 0 (NaN in C ignored) and 1, with and without a
+ * bias row; nothing written past C; the same bits however the work is cut
+ * (tg_run's parts run in turn) and through the device's gemm slot, which
+ * splits it among the workers. */
+#ifdef TILED_GEMM_AVX512
+static float tiled_ref(int ta, int tb, int m, int n, int k, const float *a, const float *b,
+                       int i, int j)
+{
+    float s = 0.0f;
+    for (int p = 0; p < k; p++)
+        s = fmaf(ta ? a[p * m + i] : a[i * k + p], tb ? b[j * k + p] : b[p * n + j], s);
+    return s;
+}
+
+static void check_tiled(void *dev)
+{
+    if (!((const cpu_dev *)dev)->small_gemm) {
+        printf("ok - tiled products # SKIP this CPU lacks AVX-512\n");
+        return;
+    }
+    static const int ms[] = {1, 7, 8, 9, 64, 131}, ns[] = {1, 10, 16, 17, 32, 33, 70, 256},
+                     ks[] = {1, 17, 64, 300};
+    enum { MAXE = 131 * 300 };
+    static float a[MAXE], b[MAXE], bias[256], c0[131 * 256 + 1], c[131 * 256 + 1],
+        want[131 * 256];
+    int exact = 1, split = 1, slot = 1, cases = 0;
+    float *buf = aligned_alloc(64, TG_PACK * sizeof(float));
+    if (!buf) {
+        check(0, "tiled products: memory for the panels");
+        return;
+    }
+    for (int ta = 0; ta <= 1; ta++)
+        for (int tb = 0; tb <= 1; tb++)
+            for (size_t im = 0; im < sizeof ms / sizeof *ms; im++)
+                for (size_t in = 0; in < sizeof ns / sizeof *ns; in++)
+                    for (size_t ik = 0; ik < sizeof ks / sizeof *ks; ik++)
+                        for (int mode = 0; mode < 3; mode++) { /* beta 0, beta 1, bias */
+                            int m = ms[im], n = ns[in], k = ks[ik];
+                            fill_uniform(a, m * k, -1.0f, 1.0f);
+                            fill_uniform(b, k * n, -1.0f, 1.0f);
+                            fill_uniform(bias, n, -1.0f, 1.0f);
+                            fill_uniform(c0, m * n, -1.0f, 1.0f);
+                            if (mode != 1) c0[m * n - 1] = NAN;
+                            c0[m * n] = 42.0f;
+                            for (int i = 0; i < m; i++)
+                                for (int j = 0; j < n; j++) {
+                                    float s = tiled_ref(ta, tb, m, n, k, a, b, i, j);
+                                    want[i * n + j] = mode == 1 ? s + c0[i * n + j]
+                                                      : mode == 2 ? s + bias[j] : s;
+                                }
+                            tg_job g = {ta, tb, m, n, k, a, b, c, mode == 1,
+                                        mode == 2 ? bias : NULL};
+                            for (int parts = 1; parts <= 5; parts += 2) {
+                                memcpy(c, c0, sizeof(float) * (size_t)(m * n + 1));
+                                for (int p = 0; p < parts; p++) tg_run(&g, p, parts, buf);
+                                int same = !memcmp(c, want, sizeof(float) * (size_t)(m * n)) &&
+                                           c[m * n] == 42.0f;
+                                if (parts == 1) exact &= same;
+                                else split &= same;
+                            }
+                            memcpy(c, c0, sizeof(float) * (size_t)(m * n + 1));
+                            if (mode == 2)
+                                cpu_vt.gemm_bias(dev, ta, tb, m, n, k, 1.0f, a, b, bias, c);
+                            else
+                                cpu_vt.gemm(dev, ta, tb, m, n, k, 1.0f, a, b, (float)mode, c);
+                            /* the slot takes this path past small_gemm's limit, from 8 rows */
+                            if (!small_gemm_fits(tb, m, n, k) && m >= TG_MR)
+                                slot &= !memcmp(c, want, sizeof(float) * (size_t)(m * n)) &&
+                                        c[m * n] == 42.0f;
+                            cases++;
+                        }
+    free(buf);
+    char what[160];
+    snprintf(what, sizeof what,
+             "tiled products: %d cases, the bits of one fma chain each (panels of 32 and of 16)",
+             cases);
+    check(exact, what);
+    check(split, "tiled products: the same bits cut into 3 and 5 parts");
+    snprintf(what, sizeof what, "tiled products: the same bits through the gemm slot on %d threads",
+             nw_threads());
+    check(slot, what);
+}
+#endif
+
 /* The AVX-512 sum over rows of fewer than 8 columns gives the generic
  * one's bits (the same sums in the same order), and writes cols floats. */
 static void check_sum_rows_narrow(void *dev)
@@ -544,6 +631,9 @@ int main(void)
     check_rows(dev);
     check_gemm(dev);
     check_gemm_bias(dev);
+#ifdef TILED_GEMM_AVX512
+    check_tiled(dev);
+#endif
     check_bce_sum();
     check_sum_rows_narrow(dev);
     /* and, on a CPU with AVX-512, the paths of one without: vecmath.h's

@@ -1,11 +1,17 @@
-/* cpu.c - the reference device: OpenBLAS for matrix products (loaded on
- * first use; small_gemm.h for the tiny ones), plain loops for the rest, and explicit
- * vector loops (vecmath.h, one clone per instruction set) for the hot ones:
- * the activations, their gradients, the bias's sum and repeat. Memory is
- * ordinary host memory, so "device" copies are memcpy.
+/* cpu.c - the reference device: matrix products by small_gemm.h (the tiny
+ * ones) and tiled_gemm.h (the rest, split among the device's threads,
+ * workers.h) on AVX-512, by OpenBLAS elsewhere and for what those do not
+ * take (loaded on first use); plain loops for the rest, and explicit vector
+ * loops (vecmath.h, one clone per instruction set) for the hot ones: the
+ * activations, their gradients, the bias's sum and repeat. Memory is
+ * ordinary host memory, so "device" copies are memcpy. Kernels of other
+ * plugins reach the threads through nn_kernel_parallel (the slot parallel).
  *
  * NN_CPU_DEVICE_NAME names the device and the plugin ("cpu"); the tests build
  * this file again as a second device under another name. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* sched_getaffinity (workers.h) */
+#endif
 #include <nn/plugin.h>
 
 #include <cblas.h>
@@ -16,7 +22,9 @@
 #include <string.h>
 
 #include "small_gemm.h"
+#include "tiled_gemm.h"
 #include "vecmath.h"
+#include "workers.h"
 
 #ifndef NN_CPU_DEVICE_NAME
 #define NN_CPU_DEVICE_NAME "cpu"
@@ -119,6 +127,47 @@ static sgemm_fn cblas_sgemm_lazy(void)
     return f;
 }
 
+#ifdef TILED_GEMM_AVX512
+/* Products from TG_THREADED multiply-adds on are split among the workers. */
+#define TG_THREADED (1 << 18)
+/* Fewer rows than a block of 8 waste most of it (a batch of 1 or 4):
+ * OpenBLAS does those. */
+#define TG_MIN_M TG_MR
+
+static void tg_part_fn(const void *job, int p, int parts, float *buf) { tg_run(job, p, parts, buf); }
+
+/* tiled_gemm.h's product when it takes the shape, alpha 1 and beta 0 or 1
+ * (all the core asks for); 0 when OpenBLAS is to do it. */
+static int tiled(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                 const float *b, float beta, const float *bias, float *c)
+{
+    if (alpha != 1.0f || (beta != 0.0f && beta != 1.0f) || m < TG_MIN_M || !tg_fits(m, n, k)) return 0;
+    tg_job j = {ta, tb, m, n, k, a, b, c, beta != 0.0f, bias};
+    return nw_run(tg_part_fn, &j, m * n * k >= TG_THREADED ? tg_parts(&j, nw_threads()) : 1);
+}
+#endif
+
+/* nn_kernel_parallel: the kernel's parts on the workers. */
+typedef struct {
+    nn_parallel_fn fn;
+    void *arg;
+} par_job;
+
+static void par_part(const void *job, int p, int parts, float *buf)
+{
+    (void)buf;
+    const par_job *j = job;
+    j->fn(j->arg, p, parts);
+}
+
+static void cpu_parallel(void *dev, nn_parallel_fn fn, void *arg, int max_parts)
+{
+    (void)dev;
+    int t = nw_threads(), parts = max_parts < t ? max_parts : t;
+    par_job j = {fn, arg};
+    if (parts <= 1 || !nw_run(par_part, &j, parts)) fn(arg, 0, 1);
+}
+
 static void cpu_gemm(void *dev, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
                      const float *a, const float *b, float beta, float *c)
 {
@@ -128,6 +177,9 @@ static void cpu_gemm(void *dev, int ta, int tb, int64_t m, int64_t n, int64_t k,
         small_gemm(ta, tb, m, n, k, alpha, a, b, beta, NULL, c);
         return;
     }
+#ifdef TILED_GEMM_AVX512
+    if (d && d->small_gemm && tiled(ta, tb, m, n, k, alpha, a, b, beta, NULL, c)) return;
+#endif
 #endif
     cblas_sgemm_lazy()(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
                        tb ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k,
@@ -149,6 +201,9 @@ static void cpu_gemm_bias(void *dev, int ta, int tb, int64_t m, int64_t n, int64
         small_gemm(ta, tb, m, n, k, alpha, a, b, 0.0f, bias, c);
         return;
     }
+#ifdef TILED_GEMM_AVX512
+    if (d && d->small_gemm && tiled(ta, tb, m, n, k, alpha, a, b, 0.0f, bias, c)) return;
+#endif
 #endif
     cpu_repeat_rows(dev, m, n, bias, c);
     cpu_gemm(dev, ta, tb, m, n, k, alpha, a, b, 1.0f, c);
@@ -768,10 +823,11 @@ static const nn_device_vt cpu_vt = {
     .addc = cpu_addc,
     .flags = NN_CPU_DEVICE_FLAGS,
     .gemm_bias = cpu_gemm_bias,
+    .parallel = cpu_parallel,
 };
 
 static const nn_component_def cpu_components[] = {
-    {NN_KIND_DEVICE, NN_CPU_DEVICE_NAME, "host CPU: OpenBLAS sgemm and vectorized loops", &cpu_vt,
+    {NN_KIND_DEVICE, NN_CPU_DEVICE_NAME, "host CPU: threaded AVX-512 or OpenBLAS sgemm, vectorized loops", &cpu_vt,
      NULL, 0},
 };
 

@@ -70,13 +70,38 @@ NN_VEC_FN(void, update_loop, (int64_t n, float *restrict p, const float *restric
     }
 }
 
+typedef struct {
+    int64_t n;
+    float *p, *buf;
+    const float *g;
+    float lr, mom, damp, wd;
+    int nesterov, first;
+} update_args;
+
+/* Part of parts of the parameter, in whole vectors: each element's update
+ * is the same whichever part it falls in. */
+static void update_part(void *arg, int part, int parts)
+{
+    const update_args *u = arg;
+    int64_t v = (u->n + 15) / 16, i0 = v * part / parts * 16, i1 = v * (part + 1) / parts * 16;
+    if (i1 > u->n) i1 = u->n;
+    if (i0 >= i1) return;
+    update_loop(i1 - i0, u->p + i0, u->g + i0, u->buf ? u->buf + i0 : NULL, u->lr, u->mom,
+                u->damp, u->wd, u->nesterov, u->first);
+}
+
+/* From this many elements on, the update is split among the device's
+ * threads: below it, handing the parts over costs more than it saves. */
+#define UPDATE_SPLIT (64 * 1024)
+
 static nn_status update_cpu(const nn_kernel_call *c)
 {
     const double *a = c->attr;
-    update_loop(c->in[IN_PARAM].numel, c->in[IN_PARAM].data, c->in[IN_GRAD].data,
-                c->in[IN_BUF].data, (float)a[A_LR], (float)a[A_MOMENTUM],
-                1.0f - (float)a[A_DAMPENING], (float)a[A_WEIGHT_DECAY], a[A_NESTEROV] != 0,
-                a[A_FIRST] != 0);
+    update_args u = {c->in[IN_PARAM].numel, c->in[IN_PARAM].data, c->in[IN_BUF].data,
+                     c->in[IN_GRAD].data, (float)a[A_LR], (float)a[A_MOMENTUM],
+                     1.0f - (float)a[A_DAMPENING], (float)a[A_WEIGHT_DECAY],
+                     a[A_NESTEROV] != 0, a[A_FIRST] != 0};
+    nn_kernel_parallel(c, update_part, &u, u.n >= UPDATE_SPLIT ? 64 : 1);
     return NN_OK;
 }
 

@@ -50,7 +50,7 @@ extern "C" {
 /* ABI of this header. A plugin built against major M minor m loads in a core
  * with the same M and a minor >= m. */
 #define NN_ABI_MAJOR 2
-#define NN_ABI_MINOR 3
+#define NN_ABI_MINOR 4
 #define NN_ABI ((uint32_t)((NN_ABI_MAJOR << 16) | NN_ABI_MINOR))
 
 #define NN_VT_HEADER(type) .abi_version = NN_ABI, .struct_size = sizeof(type)
@@ -271,6 +271,9 @@ typedef enum {
     NN_REDUCE_COUNT_
 } nn_reduce_op;
 
+/* A piece of a kernel's work: part of parts (nn_kernel_parallel). */
+typedef void (*nn_parallel_fn)(void *arg, int part, int parts);
+
 /* All kernels work on float32, contiguous, row-major device memory. "acc"
  * means: add into the output (1) or overwrite it (0). The device handle is
  * the value open() returned. Every slot but probe, close and sync is
@@ -353,6 +356,12 @@ typedef struct nn_device_vt {
      * gemm with beta 1; with it the result must be the same. */
     void (*gemm_bias)(void *dev, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
                       const float *a, const float *b, const float *bias, float *c);
+    /* ---- ABI 2.4; a table that ends before it reads as NULL ---- */
+    /* Optional: calls fn(arg, part, parts) once for each part = 0 ..
+     * parts - 1, parts between 1 and max_parts as the device chooses (its
+     * threads), and returns when all are done; what kernels reach through
+     * nn_kernel_parallel. Without it the core calls fn(arg, 0, 1). */
+    void (*parallel)(void *dev, nn_parallel_fn fn, void *arg, int max_parts);
 } nn_device_vt;
 
 enum {
@@ -452,6 +461,17 @@ NN_API void *nn_kernel_scratch(const nn_kernel_call *c, size_t nbytes);
 NN_API void nn_kernel_gemm(const nn_kernel_call *c, int ta, int tb, int64_t m, int64_t n,
                            int64_t k, float alpha, const float *a, const float *b, float beta,
                            float *out);
+
+/* (ABI 2.4) Runs fn(arg, part, parts) for part = 0 .. parts - 1 on the
+ * device's threads, parts at most max_parts, and returns when every part is
+ * done. A device without threads (without the slot parallel) runs fn(arg,
+ * 0, 1) on the calling thread. The parts must not depend on each other,
+ * and what they compute together must not depend on parts, so that a run
+ * gives the same numbers whatever the thread count: an element-wise loop
+ * split into ranges does this. Below some tens of thousands of elements a
+ * kernel does better to pass max_parts 1. */
+NN_API void nn_kernel_parallel(const nn_kernel_call *c, nn_parallel_fn fn, void *arg,
+                               int max_parts);
 
 /* ---- ONNX lowering (ABI 2.2) ----------------------------------------------
  * nnrun export traces one forward pass of a model (eval mode, no grad) and

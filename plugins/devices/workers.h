@@ -1,0 +1,250 @@
+/* workers.h - the cpu device's threads: nw_run(fn, arg, parts) calls
+ * fn(arg, p, parts, buf) for p = 0 .. parts - 1, on the calling thread and
+ * on threads started at the first call and kept, each with a buffer of
+ * NW_BUF floats of its own. The threads take the parts in turn, each the
+ * next one not taken, so a thread slowed (by cold caches, or a neighbour
+ * on its core) does fewer.
+ *
+ * The parts must not depend on each other, and what they compute must not
+ * depend on how many there are (tiled_gemm.h's products do not): a call
+ * made while another thread holds the workers, or where none could be
+ * started, runs every part's work as one part on the caller, with the
+ * same result.
+ *
+ * How many: NN_NUM_THREADS, else OPENBLAS_NUM_THREADS (which also set
+ * OpenBLAS's, so one setting serves both), else the CPUs this process may
+ * run on; at most NW_MAX. A worker waits for the next call spinning for
+ * NW_SPIN_NS, as the steps of a training loop come faster than a sleeping
+ * thread wakes, then sleeps on a condition variable. The threads are
+ * stopped and joined when the plugin is unloaded or the process exits, and
+ * a child of fork() starts its own. */
+#ifndef NN_PLUGINS_WORKERS_H
+#define NN_PLUGINS_WORKERS_H
+
+/* CPU_COUNT wants _GNU_SOURCE before the first system header (cpu.c
+ * defines it); without it, one thread. */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NW_MAX 64
+#define NW_BUF (256 * 1024)
+#define NW_SPIN_NS 200000
+
+typedef void (*nw_fn)(const void *arg, int p, int parts, float *buf);
+
+typedef struct {
+    pthread_mutex_t busy; /* held by the caller that uses the workers */
+    _Atomic int parts;    /* threads with the caller; 0: not started */
+    pthread_t tid[NW_MAX];
+    float *buf[NW_MAX];
+    nw_fn fn;
+    const void *arg;
+    int nparts;
+    _Atomic int next;      /* the next part not taken */
+    _Atomic unsigned seq;  /* calls made: a worker runs when it moves */
+    _Atomic int pending;   /* workers not done with this call */
+    _Atomic int sleepers;  /* workers that may be in cond_wait */
+    _Atomic int quit;
+    pthread_mutex_t sleep;
+    pthread_cond_t wake;
+} nw_pool;
+
+static nw_pool nw = {.busy = PTHREAD_MUTEX_INITIALIZER,
+                     .sleep = PTHREAD_MUTEX_INITIALIZER,
+                     .wake = PTHREAD_COND_INITIALIZER};
+static pthread_once_t nw_once = PTHREAD_ONCE_INIT;
+
+static double nw_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static inline void nw_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static void nw_take(int id)
+{
+    for (int p; (p = atomic_fetch_add_explicit(&nw.next, 1, memory_order_relaxed)) < nw.nparts;)
+        nw.fn(nw.arg, p, nw.nparts, nw.buf[id]);
+}
+
+static void *nw_worker(void *u)
+{
+    const int id = (int)(intptr_t)u;
+    unsigned seen = 0;
+    for (;;) {
+        unsigned s = atomic_load_explicit(&nw.seq, memory_order_acquire);
+        if (s == seen) {
+            double t0 = nw_now_ns();
+            for (int i = 1; (s = atomic_load_explicit(&nw.seq, memory_order_acquire)) == seen; i++) {
+                nw_pause();
+                if (!(i & 255) && nw_now_ns() - t0 > NW_SPIN_NS) break;
+            }
+        }
+        if (s == seen) { /* sleep: nw_run wakes the sleepers after moving seq */
+            pthread_mutex_lock(&nw.sleep);
+            atomic_fetch_add(&nw.sleepers, 1);
+            while ((s = atomic_load(&nw.seq)) == seen) pthread_cond_wait(&nw.wake, &nw.sleep);
+            atomic_fetch_sub(&nw.sleepers, 1);
+            pthread_mutex_unlock(&nw.sleep);
+        }
+        seen = s;
+        if (atomic_load(&nw.quit)) return NULL;
+        nw_take(id);
+        atomic_fetch_sub_explicit(&nw.pending, 1, memory_order_release);
+    }
+}
+
+/* A thread count from the environment: 0 when unset; a value that is not
+ * a whole number from 1 is refused with a note on stderr (read once, when
+ * the threads start), and the default is used. */
+static int nw_env(const char *name)
+{
+    const char *s = getenv(name);
+    if (!s || !*s) return 0;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (*end || errno || v < 1) {
+        fprintf(stderr, "nn: %s=%s is not a thread count (a whole number from 1); not used\n",
+                name, s);
+        return 0;
+    }
+    return v < NW_MAX ? (int)v : NW_MAX;
+}
+
+static int nw_wanted(void)
+{
+    int n = nw_env("NN_NUM_THREADS");
+    if (!n) n = nw_env("OPENBLAS_NUM_THREADS");
+    if (!n) {
+#ifdef CPU_COUNT
+        cpu_set_t set;
+        n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+#else
+        n = 1;
+#endif
+    }
+    return n < 1 ? 1 : n > NW_MAX ? NW_MAX : n;
+}
+
+static void nw_stop(void)
+{
+    if (nw.parts <= 1) return;
+    atomic_store(&nw.quit, 1);
+    pthread_mutex_lock(&nw.sleep);
+    atomic_fetch_add(&nw.seq, 1);
+    pthread_cond_broadcast(&nw.wake);
+    pthread_mutex_unlock(&nw.sleep);
+    for (int i = 1; i < nw.parts; i++) pthread_join(nw.tid[i], NULL);
+    nw.parts = 1;
+}
+
+/* On unload and at exit. */
+__attribute__((destructor)) static void nw_fini(void)
+{
+    nw_stop();
+    for (int i = 0; i < NW_MAX; i++) free(nw.buf[i]), nw.buf[i] = NULL;
+    nw.parts = 0;
+}
+
+/* fork() copies this thread only: the child starts its own workers. The
+ * parent's busy lock is held around fork, so no call is half made. */
+static void nw_prefork(void) { pthread_mutex_lock(&nw.busy); }
+static void nw_postfork(void) { pthread_mutex_unlock(&nw.busy); }
+static void nw_child(void)
+{
+    pthread_mutex_unlock(&nw.busy);
+    nw.parts = 0;
+    atomic_store(&nw.sleepers, 0);
+    atomic_store(&nw.pending, 0);
+    pthread_once_t fresh = PTHREAD_ONCE_INIT;
+    nw_once = fresh;
+}
+
+static void nw_register(void) { pthread_atfork(nw_prefork, nw_postfork, nw_child); }
+
+/* Called with busy held. */
+static void nw_start(void)
+{
+    pthread_once(&nw_once, nw_register);
+    int want = nw_wanted();
+    atomic_store(&nw.quit, 0);
+    atomic_store(&nw.seq, 0);
+    nw.parts = 1;
+    if (!nw.buf[0] && !(nw.buf[0] = aligned_alloc(64, NW_BUF * sizeof(float)))) {
+        nw.parts = 0;
+        return;
+    }
+    for (int i = 1; i < want; i++) {
+        if (!nw.buf[i] && !(nw.buf[i] = aligned_alloc(64, NW_BUF * sizeof(float)))) break;
+        if (pthread_create(&nw.tid[i], NULL, nw_worker, (void *)(intptr_t)i)) break;
+        nw.parts = i + 1;
+    }
+}
+
+/* How many threads a call may use, the caller's included; the first call
+ * starts them. 0 when not even the caller's buffer could be had. */
+static int nw_threads(void)
+{
+    if (!atomic_load_explicit(&nw.parts, memory_order_relaxed)) {
+        pthread_mutex_lock(&nw.busy);
+        if (!nw.parts) nw_start();
+        pthread_mutex_unlock(&nw.busy);
+    }
+    return atomic_load_explicit(&nw.parts, memory_order_relaxed);
+}
+
+/* fn's parts over the workers, or all on this thread as one part when
+ * parts is 1. Returns 0, having called nothing, when not even the caller's
+ * buffer could be had: the caller then takes another way. */
+static int nw_run(nw_fn fn, const void *arg, int parts)
+{
+    if (pthread_mutex_trylock(&nw.busy)) { /* in use: the whole on this thread */
+        float *buf = aligned_alloc(64, NW_BUF * sizeof(float));
+        if (!buf) return 0;
+        fn(arg, 0, 1, buf);
+        free(buf);
+        return 1;
+    }
+    if (!nw.parts) nw_start();
+    if (!nw.parts) {
+        pthread_mutex_unlock(&nw.busy);
+        return 0;
+    }
+    if (nw.parts == 1 || parts <= 1) {
+        fn(arg, 0, 1, nw.buf[0]);
+        pthread_mutex_unlock(&nw.busy);
+        return 1;
+    }
+    nw.fn = fn, nw.arg = arg, nw.nparts = parts;
+    atomic_store_explicit(&nw.next, 0, memory_order_relaxed);
+    atomic_store_explicit(&nw.pending, nw.parts - 1, memory_order_relaxed);
+    atomic_fetch_add(&nw.seq, 1); /* releases fn, arg and pending to the workers */
+    if (atomic_load(&nw.sleepers)) {
+        pthread_mutex_lock(&nw.sleep);
+        pthread_cond_broadcast(&nw.wake);
+        pthread_mutex_unlock(&nw.sleep);
+    }
+    nw_take(0);
+    for (int i = 1; atomic_load_explicit(&nw.pending, memory_order_acquire); i++) {
+        nw_pause();
+        if (!(i & 1023)) sched_yield();
+    }
+    pthread_mutex_unlock(&nw.busy);
+    return 1;
+}
+
+#endif

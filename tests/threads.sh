@@ -1,0 +1,43 @@
+#!/bin/sh
+# threads.sh - the cpu device's threads change how fast a run goes, never its
+# numbers: its products (plugins/devices/tiled_gemm.h) and the parts of the
+# SGD update it runs on them (nn_kernel_parallel) give every element from one
+# fixed sum, whoever computes it. The same training on 1, 2 and 3 threads
+# (NN_NUM_THREADS) must print the same epochs and save the same weights.
+. "$top_srcdir/tests/lib.sh"
+
+# wide enough for the threaded products (784 x 300 at batch 64) and a
+# threaded update (235,200 weights)
+spec='synthetic n=640 shape=784 classes=10'
+train_with() { # THREADS
+    run_env NN_NUM_THREADS=$1 train --data "$spec" --model 'linear out=300 ! relu ! linear out=10' \
+        --loss cross_entropy --optim 'sgd lr=0.05 momentum=0.9' --batch 64 --epochs 3 \
+        --log-every 1 --save "$tmp/t$1.pb"
+    grep -e '^before' -e '^epoch' "$tmp/out" >"$tmp/epochs$1"
+    "$NNRUN" params "$tmp/t$1.pb" --values >"$tmp/values$1" 2>&1
+}
+
+train_with 1
+check "1 thread: trains and saves" eval 'status_is 0 && last_epoch_is 2 && [ -s "$tmp/values1" ]'
+for t in 2 3; do
+    train_with $t
+    check "$t threads: the epochs and the saved weights of 1 thread" \
+        eval 'status_is 0 && cmp -s "$tmp/epochs1" "$tmp/epochs'$t'" && cmp -s "$tmp/values1" "$tmp/values'$t'"'
+done
+
+# OPENBLAS_NUM_THREADS serves when NN_NUM_THREADS is not set
+run_env OPENBLAS_NUM_THREADS=2 train --data "$spec" --model 'linear out=300 ! relu ! linear out=10' \
+    --loss cross_entropy --optim 'sgd lr=0.05 momentum=0.9' --batch 64 --epochs 3 --log-every 1
+grep -e '^before' -e '^epoch' "$tmp/out" >"$tmp/epochs_ob"
+check "OPENBLAS_NUM_THREADS=2: the same epochs" eval 'status_is 0 && cmp -s "$tmp/epochs1" "$tmp/epochs_ob"'
+
+# a count that is not one is named, and the default used
+for bad in abc 0 -2 2x; do
+    run_env NN_NUM_THREADS=$bad train --data "$spec" --model 'linear out=300 ! relu ! linear out=10' \
+        --loss cross_entropy --optim 'sgd lr=0.05 momentum=0.9' --batch 64 --epochs 3 --log-every 1
+    grep -e '^before' -e '^epoch' "$tmp/out" >"$tmp/epochs_bad"
+    check "NN_NUM_THREADS=$bad: refused on stderr, the run goes on with the same epochs" \
+        eval 'status_is 0 && err_has "NN_NUM_THREADS=$bad is not a thread count" && cmp -s "$tmp/epochs1" "$tmp/epochs_bad"'
+done
+
+finish
