@@ -26,6 +26,11 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 CFLAGS="-g -O1 -fno-omit-frame-pointer $SAN -Wall -Wextra -Wno-unused-parameter"
 CPPFLAGS="-I$src/sdk/include -I$build/proto $(pkg-config --cflags libprotobuf-c openblas zlib 2>/dev/null || true)"
 LIBS="$(pkg-config --libs libprotobuf-c) -lltdl -lopenblas -lz -lm"
+# the idx plugin's libdeflate path, as the build has it where it is installed
+if pkg-config --exists libdeflate 2>/dev/null; then
+    CPPFLAGS="$CPPFLAGS -DNN_HAVE_LIBDEFLATE=1 $(pkg-config --cflags libdeflate)"
+    LIBS="$LIBS $(pkg-config --libs libdeflate)"
+fi
 cblas=${NN_CBLAS_SONAME:-libopenblas.so.0}
 
 plugins=""

@@ -34,7 +34,18 @@ for ext in '' .gz; do
     run train --data "idx images=$tmp/im$ext labels=$tmp/lb$ext" \
         --model 'flatten ! linear out=10' --loss cross_entropy --epochs 3 --batch 2
     check "train on idx (${ext:-raw}) runs" status_is 0
+    grep '^epoch' "$tmp/out" >"$tmp/epochs$ext"
 done
+# the same bytes whichever way they were read: raw, gzip inflated whole
+# (libdeflate, where built), and gzip of two members (read as a stream)
+check "gzip gives the raw file's epochs" cmp -s "$tmp/epochs" "$tmp/epochs.gz"
+head -c 20 "$tmp/im" | gzip -c >"$tmp/im2.gz"
+tail -c +21 "$tmp/im" | gzip -c >>"$tmp/im2.gz"
+run train --data "idx images=$tmp/im2.gz labels=$tmp/lb.gz" \
+    --model 'flatten ! linear out=10' --loss cross_entropy --epochs 3 --batch 2
+grep '^epoch' "$tmp/out" >"$tmp/epochs2"
+check "a gzip file of two members: the raw file's epochs" \
+    eval 'status_is 0 && cmp -s "$tmp/epochs" "$tmp/epochs2"'
 
 # ---- refusals: exit status 1, one line, naming the file and the reason ------
 refuse() { # DESC FILE REASON IMAGES LABELS

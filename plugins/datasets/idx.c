@@ -7,8 +7,10 @@
  * IDX files (yann.lecun.com/exdb/mnist): a big-endian magic 0x00000803 with
  * image count, rows and cols, then count*rows*cols unsigned bytes; labels:
  * magic 0x00000801 with a count, then one byte per image. Either file may be
- * gzip-compressed or raw (zlib reads both). Both are read and checked once,
- * when the dataset opens; get and get_batch only copy.
+ * gzip-compressed or raw (zlib reads both; libdeflate, where the build has
+ * it, inflates a whole well-formed gzip file first, about twice as fast).
+ * Both are read and checked once, when the dataset opens; get and get_batch
+ * only copy.
  *
  * input: [1, rows, cols], pixels scaled to [0, 1] (byte / 255)
  * target: [1], the class index as a float, in 0..classes-1 */
@@ -19,7 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
+#ifdef NN_HAVE_LIBDEFLATE
+#include <libdeflate.h>
+#endif
 
 #define IDX_MAGIC_IMAGES 0x00000803u
 #define IDX_MAGIC_LABELS 0x00000801u
@@ -38,6 +44,7 @@ typedef struct {
     int classes;
     uint8_t *pixels; /* n * rows * cols */
     uint8_t *labels; /* n */
+    uint8_t *pixels_block, *labels_block; /* what to free: each holds its data */
 } idx_data;
 
 static uint32_t be32(const unsigned char *b)
@@ -78,13 +85,68 @@ static const char *bare(const char *path, const char *why)
     return strncmp(why, path, n) == 0 && strncmp(why + n, ": ", 2) == 0 ? why + n + 2 : why;
 }
 
+#ifdef NN_HAVE_LIBDEFLATE
+static uint32_t le32(const unsigned char *b)
+{
+    return (uint32_t)b[3] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[1] << 8 | b[0];
+}
+
+/* The file whole, when it is one gzip member whose content is an IDX file
+ * of this magic, every size within bounds and the body exactly as long as
+ * the header says: 1 with *block (to free) and *body within it. 0 for
+ * anything else, raw or damaged, having kept nothing: the stream reader
+ * then reads the file and says what is wrong with it. */
+static int read_whole(const char *path, uint32_t magic, int ndim, int64_t *dims,
+                      uint8_t **block, uint8_t **body)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    struct stat sb;
+    unsigned char *in = NULL;
+    uint8_t *out = NULL;
+    int ok = 0;
+    if (fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode) || sb.st_size < 18 ||
+        sb.st_size > IDX_MAX_BYTES)
+        goto done;
+    size_t n = (size_t)sb.st_size;
+    if (!(in = malloc(n)) || fread(in, 1, n, f) != n || in[0] != 0x1f || in[1] != 0x8b)
+        goto done;
+    /* a single member's trailer: the content's size, mod 2^32 */
+    size_t want = le32(in + n - 4), hlen = 4 + 4 * (size_t)ndim, got = 0, used = 0;
+    if (want < hlen || (int64_t)want > IDX_MAX_BYTES + (int64_t)hlen || !(out = malloc(want)))
+        goto done;
+    struct libdeflate_decompressor *z = libdeflate_alloc_decompressor();
+    if (!z) goto done;
+    enum libdeflate_result r = libdeflate_gzip_decompress_ex(z, in, n, out, want, &used, &got);
+    libdeflate_free_decompressor(z);
+    if (r != LIBDEFLATE_SUCCESS || used != n || got != want || be32(out) != magic) goto done;
+    int64_t size = 1;
+    for (int i = 0; i < ndim; i++) {
+        dims[i] = be32(out + 4 + 4 * i);
+        if (dims[i] == 0 || dims[i] > (i == 0 ? IDX_MAX_COUNT : IDX_MAX_SIDE)) goto done;
+        size *= dims[i];
+    }
+    ok = size <= IDX_MAX_BYTES && (size_t)size == want - hlen;
+    if (ok) *block = out, *body = out + hlen, out = NULL;
+done:
+    free(in);
+    free(out);
+    fclose(f);
+    return ok;
+}
+#endif
+
 /* Reads an IDX file: its header (magic and dims) and a body of `body`
  * bytes, which it allocates as the data arrives, so a header that lies
- * about the size of a short file never makes a large allocation. */
+ * about the size of a short file never makes a large allocation. *out is
+ * the body, *block what to free. */
 static nn_status read_idx(const char *path, uint32_t magic, int ndim, int64_t *dims,
-                          uint8_t **out, char **err)
+                          uint8_t **block, uint8_t **out, char **err)
 {
-    *out = NULL;
+    *block = *out = NULL;
+#ifdef NN_HAVE_LIBDEFLATE
+    if (read_whole(path, magic, ndim, dims, block, out)) return NN_OK;
+#endif
     errno = 0;
     gzFile f = gzopen(path, "rb");
     if (!f)
@@ -178,7 +240,7 @@ static nn_status read_idx(const char *path, uint32_t magic, int ndim, int64_t *d
                              (long long)body);
         goto done;
     }
-    *out = buf;
+    *block = *out = buf;
 done:
     gzclose(f);
     return st;
@@ -187,8 +249,8 @@ done:
 static void idx_free(idx_data *d)
 {
     if (!d) return;
-    free(d->pixels);
-    free(d->labels);
+    free(d->pixels_block);
+    free(d->labels_block);
     free(d);
 }
 
@@ -198,8 +260,8 @@ static nn_status idx_load(const char *images, const char *labels, int classes, v
     idx_data *d = calloc(1, sizeof *d);
     if (!d) return nn_fail(err, NN_NO_MEMORY, "out of memory");
     int64_t idims[3], ldims[1];
-    nn_status st = read_idx(images, IDX_MAGIC_IMAGES, 3, idims, &d->pixels, err);
-    if (!st) st = read_idx(labels, IDX_MAGIC_LABELS, 1, ldims, &d->labels, err);
+    nn_status st = read_idx(images, IDX_MAGIC_IMAGES, 3, idims, &d->pixels_block, &d->pixels, err);
+    if (!st) st = read_idx(labels, IDX_MAGIC_LABELS, 1, ldims, &d->labels_block, &d->labels, err);
     if (st) {
         idx_free(d);
         return st;
@@ -233,10 +295,8 @@ static nn_status idx_load(const char *images, const char *labels, int classes, v
 
 static void idx_close(void *priv) { idx_free(priv); }
 
-/* x[0..n) = the pixels src[0..n) / 255, in blocks of 16 that the compiler
- * makes vector conversions and divisions of: each value is the one a table
- * of v / 255.0f gives (a product by 1/255 would differ in the last bit for
- * half of them), at a fraction of the table's cost per pixel. */
+/* x[0..n) = the pixels src[0..n) / 255, a division each (a product by 1/255
+ * would differ in the last bit for half of them). */
 NN_VEC_FN(void, scale_pixels_loop, (const uint8_t *restrict src, float *restrict x, int64_t n),
           (src, x, n))
 {
