@@ -37,17 +37,18 @@ static nn_status bcel_shape(const nn_shape *const *in, const double *attr, nn_sh
 {
     (void)attr;
     const nn_shape *x = in[IN_X], *t = in[IN_T], *pw = in[IN_PW];
-    char s1[64], s2[64];
-    nn_shape_format(x, 0, s2, sizeof s2);
+    char s1[64], s2[64]; /* for a message only: this runs every step */
     int same = x->ndim == t->ndim;
     for (int i = 0; same && i < x->ndim; i++) same = x->dim[i] == t->dim[i];
     if (!same) {
         nn_shape_format(t, 0, s1, sizeof s1);
+        nn_shape_format(x, 0, s2, sizeof s2);
         return nn_fail(err, NN_SHAPE, "target size %s differs from input size %s", s1, s2);
     }
     int64_t last = x->ndim ? x->dim[x->ndim - 1] : 1, n = pw ? nn_shape_numel(pw) : 1;
     if (pw && n != 1 && !(pw->ndim == 1 && n == last)) {
         nn_shape_format(pw, 0, s1, sizeof s1);
+        nn_shape_format(x, 0, s2, sizeof s2);
         return nn_fail(err, NN_SHAPE,
                        "pos_weight %s for input %s: one number, or one per output (%lld)", s1,
                        s2, (long long)last);

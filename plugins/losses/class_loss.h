@@ -73,18 +73,23 @@ static inline nn_status cls_tensor(nn_ctx *ctx, const float *v, int64_t n, nn_te
 static inline nn_status cls_shape(const nn_shape *in, const nn_shape *t, const nn_shape *w,
                                   nn_shape *out, char **err)
 {
+    /* the shapes are written out only for a message: this runs every step */
     char a[64], b[64];
-    nn_shape_format(in, 0, a, sizeof a);
-    if (in->ndim != 2)
+    if (in->ndim != 2) {
+        nn_shape_format(in, 0, a, sizeof a);
         return nn_fail(err, NN_SHAPE, "input %s is not (N, C): a row of C class scores per sample",
                        a);
-    nn_shape_format(t, 0, b, sizeof b);
+    }
     if (!((t->ndim == 1 && t->dim[0] == in->dim[0]) ||
-          (t->ndim == 2 && t->dim[0] == in->dim[0] && t->dim[1] == 1)))
+          (t->ndim == 2 && t->dim[0] == in->dim[0] && t->dim[1] == 1))) {
+        nn_shape_format(in, 0, a, sizeof a);
+        nn_shape_format(t, 0, b, sizeof b);
         return nn_fail(err, NN_SHAPE,
                        "target %s for input %s: expected (N) or (N, 1) class indices, N = %lld",
                        b, a, (long long)in->dim[0]);
+    }
     if (w && (w->ndim != 1 || w->dim[0] != in->dim[1])) {
+        nn_shape_format(in, 0, a, sizeof a);
         nn_shape_format(w, 0, b, sizeof b);
         return nn_fail(err, NN_SHAPE,
                        "weight %s for input %s: one weight per class expected, C = %lld", b, a,
