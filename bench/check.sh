@@ -45,6 +45,14 @@ check "sgemm reports each shape and the total" \
 sh_run "$tmp/sgemm" 3,4,X,N,T
 check "sgemm refuses a bad shape with a message" eval 'status_is 2 && err_has "not M,N,K,TA,TB"'
 
+# and built as nn's: nn_mm on the cpu device, through the build tree's libnn
+sh_run $CC -O2 -std=c11 -Wall -Wextra -Werror -DNN_MM -I"$top_srcdir/sdk/include" -o "$tmp/nnmm" \
+    "$b/sgemm.c" -L"$top_builddir/core/.libs" -lnn
+check "bench/sgemm.c builds against libnn (-DNN_MM)" status_is 0
+sh_run env LD_LIBRARY_PATH="$top_builddir/core/.libs" "$tmp/nnmm" -t 0.01 3,4,5,N,T 40,50,60,T,N
+check "sgemm -DNN_MM reports each shape and the total, through nn_mm" \
+    eval 'status_is 0 && out_has "^nn [0-9.]* cpu$" && out_has "^shape 40,50,60,T,N us [0-9.]* gflops" && out_has "^total flop 240120 us "'
+
 sh_run "$b/run" --help
 check "bench/run --help prints its usage" eval 'status_is 0 && out_has "--quick"'
 sh_run "$b/run" --no-such-option

@@ -1,5 +1,7 @@
 /* sgemm.c - OpenBLAS's own cblas_sgemm rate on given shapes: the ceiling
- * that a GEMM-bound training step of nn is compared with.
+ * that a GEMM-bound training step of nn is compared with; built with
+ * -DNN_MM, the rate of nn's own products on the same shapes (nn_mm on the
+ * cpu device, through libnn), which a training step runs.
  *
  *   sgemm [-t SECONDS] SHAPE...
  *
@@ -13,9 +15,15 @@
  *   total flop 2448424960 us 29000.123 gflops 84.4
  * and first the library and its thread count:
  *   openblas OpenBLAS 0.3.21 ... threads 2
- * OpenBLAS keeps its default thread count, as nn does. */
+ *   nn 0.1.0 cpu
+ * OpenBLAS keeps its default thread count, as nn does, and so do nn's
+ * threads. */
 #define _POSIX_C_SOURCE 200809L
+#ifdef NN_MM
+#include <nn/nn.h>
+#else
 #include <cblas.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +71,18 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+#ifdef NN_MM
+static nn_ctx *ctx;
+
+static void fail_nn(const char *what)
+{
+    const char *msg = NULL;
+    nn_ctx_error(ctx, &msg);
+    fprintf(stderr, "sgemm: %s: %s\n", what, msg ? msg : "out of memory");
+    exit(1);
+}
+#endif
+
 /* The median round's seconds per call of one shape; negative when out of memory. */
 static double time_shape(const shape *sh, double seconds)
 {
@@ -75,11 +95,31 @@ static double time_shape(const shape *sh, double seconds)
         free(c);
         return -1;
     }
+#ifdef NN_MM
+    /* a transposed operand is the transpose view of a tensor stored so,
+     * read in place as nn's linear layers have it */
+    nn_shape as = {2, {sh->ta == 'T' ? sh->k : sh->m, sh->ta == 'T' ? sh->m : sh->k}};
+    nn_shape bs = {2, {sh->tb == 'T' ? sh->n : sh->k, sh->tb == 'T' ? sh->k : sh->n}};
+    nn_tensor *ta = nn_tensor_new(ctx, &as, 0), *tb = nn_tensor_new(ctx, &bs, 0);
+    if (!ta || !tb || nn_tensor_from_host(ta, a, (int64_t)(m * k)) ||
+        nn_tensor_from_host(tb, b, (int64_t)(k * n))) {
+        fail_nn("tensors");
+    }
+    /* the views are scratch tensors, made again after each reset, as a
+     * linear layer makes its weight's every step */
+#define CALL()                                                                          \
+    do {                                                                                \
+        if (!nn_mm(sh->ta == 'T' ? nn_t(ta) : ta, sh->tb == 'T' ? nn_t(tb) : tb))       \
+            fail_nn("nn_mm");                                                           \
+        nn_ctx_scratch_reset(ctx);                                                      \
+    } while (0)
+#else
     enum CBLAS_TRANSPOSE ta = sh->ta == 'T' ? CblasTrans : CblasNoTrans;
     enum CBLAS_TRANSPOSE tb = sh->tb == 'T' ? CblasTrans : CblasNoTrans;
     int lda = sh->ta == 'T' ? sh->m : sh->k;
     int ldb = sh->tb == 'T' ? sh->k : sh->n;
 #define CALL() cblas_sgemm(CblasRowMajor, ta, tb, sh->m, sh->n, sh->k, 1.0f, a, lda, b, ldb, 0.0f, c, sh->n)
+#endif
     /* Warm up: the first calls fault the pages in and start OpenBLAS's threads. */
     double t0 = now();
     long warm = 0;
@@ -97,6 +137,10 @@ static double time_shape(const shape *sh, double seconds)
         rounds[r] = (now() - t) / (double)calls;
     }
 #undef CALL
+#ifdef NN_MM
+    nn_tensor_free(ta);
+    nn_tensor_free(tb);
+#endif
     free(a);
     free(b);
     free(c);
@@ -122,7 +166,18 @@ int main(int argc, char **argv)
         return 2;
     }
     int nshapes = argc - i;
+#ifdef NN_MM
+    nn_registry *reg = NULL;
+    char *err = NULL;
+    if (nn_registry_open(NULL, &reg, &err) || nn_ctx_open(reg, "cpu", 1, &ctx, &err)) {
+        fprintf(stderr, "sgemm: %s\n", err ? err : "out of memory");
+        return 1;
+    }
+    nn_grad_set_enabled(ctx, 0);
+    printf("nn %s cpu\n", nn_version_string());
+#else
     printf("openblas %s threads %d\n", openblas_get_config(), openblas_get_num_threads());
+#endif
     double flop = 0, total = 0;
     for (int j = 0; j < nshapes; j++) {
         shape sh;
@@ -143,5 +198,9 @@ int main(int argc, char **argv)
         total += t;
     }
     printf("total flop %.0f us %.3f gflops %.1f\n", flop, total * 1e6, flop / total * 1e-9);
+#ifdef NN_MM
+    nn_ctx_free(ctx);
+    nn_registry_free(reg);
+#endif
     return 0;
 }

@@ -496,8 +496,9 @@ static void check_tiled(void *dev)
                                 cpu_vt.gemm_bias(dev, ta, tb, m, n, k, 1.0f, a, b, bias, c);
                             else
                                 cpu_vt.gemm(dev, ta, tb, m, n, k, 1.0f, a, b, (float)mode, c);
-                            /* the slot takes this path past small_gemm's limit, from 8 rows */
-                            if (!small_gemm_fits(tb, m, n, k) && m >= TG_MR)
+                            /* the slot takes this path past small_gemm's limit, from 8
+                             * rows and 16 columns */
+                            if (!small_gemm_fits(tb, m, n, k) && m >= TG_MIN_M && n >= TG_MIN_N)
                                 slot &= !memcmp(c, want, sizeof(float) * (size_t)(m * n)) &&
                                         c[m * n] == 42.0f;
                             cases++;
@@ -512,6 +513,45 @@ static void check_tiled(void *dev)
     snprintf(what, sizeof what, "tiled products: the same bits through the gemm slot on %d threads",
              nw_threads());
     check(slot, what);
+}
+#endif
+
+#ifdef TILED_GEMM_AVX512
+/* Two threads multiplying at once: one holds the workers, the other runs
+ * its products alone; both get the bits of one thread. */
+typedef struct {
+    void *dev;
+    const float *a, *b, *want;
+    float *c;
+    int same;
+} race_arg;
+
+static void *race(void *u)
+{
+    race_arg *r = u;
+    r->same = 1;
+    for (int i = 0; i < 40; i++) {
+        memset(r->c, 0, sizeof(float) * 96 * 200);
+        cpu_vt.gemm(r->dev, 0, 1, 96, 200, 300, 1.0f, r->a, r->b, 0.0f, r->c);
+        r->same &= !memcmp(r->c, r->want, sizeof(float) * 96 * 200);
+    }
+    return NULL;
+}
+
+static void check_tiled_race(void *dev)
+{
+    if (!((const cpu_dev *)dev)->small_gemm) return;
+    static float a[96 * 300], b[200 * 300], want[96 * 200], c[2][96 * 200];
+    fill_uniform(a, 96 * 300, -1.0f, 1.0f);
+    fill_uniform(b, 200 * 300, -1.0f, 1.0f);
+    cpu_vt.gemm(dev, 0, 1, 96, 200, 300, 1.0f, a, b, 0.0f, want);
+    race_arg r[2] = {{dev, a, b, want, c[0], 0}, {dev, a, b, want, c[1], 0}};
+    pthread_t t[2];
+    int started = 0;
+    for (int i = 0; i < 2; i++) started += !pthread_create(&t[i], NULL, race, &r[i]);
+    for (int i = 0; i < started; i++) pthread_join(t[i], NULL);
+    check(started == 2 && r[0].same && r[1].same,
+          "tiled products: two threads multiplying at once get the bits of one");
 }
 #endif
 
@@ -633,6 +673,7 @@ int main(void)
     check_gemm_bias(dev);
 #ifdef TILED_GEMM_AVX512
     check_tiled(dev);
+    check_tiled_race(dev);
 #endif
     check_bce_sum();
     check_sum_rows_narrow(dev);

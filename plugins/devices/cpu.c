@@ -92,6 +92,8 @@ NN_VEC_FN(void, cpu_fill, (void *dev, int64_t n, float v, float *restrict y),
 #error "NN_CBLAS_SONAME: the file name of the library with cblas_sgemm (set by configure)"
 #endif
 
+static void *cblas_lib; /* its handle, once loaded */
+
 /* The loaded cblas_sgemm, or NULL with the reason in *err. Two threads
  * that race here both get the same function: dlopen of a loaded library
  * returns it again. */
@@ -107,6 +109,7 @@ static sgemm_fn cblas_load(char **err)
                 NN_CBLAS_SONAME " for its matrix products: %s", dlerror());
         return NULL;
     }
+    __atomic_store_n(&cblas_lib, lib, __ATOMIC_RELEASE);
     memcpy(&f, &sym, sizeof f); /* object to function pointer, as POSIX allows */
     __atomic_store_n(&loaded, f, __ATOMIC_RELEASE);
     return f;
@@ -128,11 +131,12 @@ static sgemm_fn cblas_sgemm_lazy(void)
 }
 
 #ifdef TILED_GEMM_AVX512
-/* Products from TG_THREADED multiply-adds on are split among the workers. */
-#define TG_THREADED (1 << 18)
-/* Fewer rows than a block of 8 waste most of it (a batch of 1 or 4):
- * OpenBLAS does those. */
+/* Fewer rows than a block of 8, or fewer columns than half a panel, waste
+ * most of a block (a batch of 1 or 4, a layer of 8 outputs): OpenBLAS, on
+ * one thread, does those faster. Every product past small_gemm's is split
+ * among the threads: from there on that is faster. */
 #define TG_MIN_M TG_MR
+#define TG_MIN_N 16
 
 static void tg_part_fn(const void *job, int p, int parts, float *buf) { tg_run(job, p, parts, buf); }
 
@@ -141,9 +145,11 @@ static void tg_part_fn(const void *job, int p, int parts, float *buf) { tg_run(j
 static int tiled(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                  const float *b, float beta, const float *bias, float *c)
 {
-    if (alpha != 1.0f || (beta != 0.0f && beta != 1.0f) || m < TG_MIN_M || !tg_fits(m, n, k)) return 0;
+    if (alpha != 1.0f || (beta != 0.0f && beta != 1.0f) || m < TG_MIN_M || n < TG_MIN_N ||
+        !tg_fits(m, n, k))
+        return 0;
     tg_job j = {ta, tb, m, n, k, a, b, c, beta != 0.0f, bias};
-    return nw_run(tg_part_fn, &j, m * n * k >= TG_THREADED ? tg_parts(&j, nw_threads()) : 1);
+    return nw_run(tg_part_fn, &j, tg_parts(&j, nw_threads()));
 }
 #endif
 
@@ -168,6 +174,30 @@ static void cpu_parallel(void *dev, nn_parallel_fn fn, void *arg, int max_parts)
     if (parts <= 1 || !nw_run(par_part, &j, parts)) fn(arg, 0, 1);
 }
 
+#ifdef SMALL_GEMM_AVX512
+/* Where the device computes its products itself, OpenBLAS gets only those
+ * it leaves (fewer than 8 rows, or an op(a) too large to keep in the
+ * caches), on the calling thread: its own threads, spinning after each
+ * call, would take the cores from the device's (a batch of 1 ran twice as
+ * slow), and on one thread its bits do not depend on the thread count
+ * either. A library without openblas_set_num_threads keeps its own way. */
+static sgemm_fn cblas_one_thread(void)
+{
+    static int done;
+    sgemm_fn f = cblas_sgemm_lazy();
+    if (!__atomic_load_n(&done, __ATOMIC_ACQUIRE)) {
+        void *sym = dlsym(__atomic_load_n(&cblas_lib, __ATOMIC_ACQUIRE), "openblas_set_num_threads");
+        void (*set)(int);
+        if (sym) {
+            memcpy(&set, &sym, sizeof set);
+            set(1);
+        }
+        __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
+    }
+    return f;
+}
+#endif
+
 static void cpu_gemm(void *dev, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
                      const float *a, const float *b, float beta, float *c)
 {
@@ -181,10 +211,14 @@ static void cpu_gemm(void *dev, int ta, int tb, int64_t m, int64_t n, int64_t k,
     if (d && d->small_gemm && tiled(ta, tb, m, n, k, alpha, a, b, beta, NULL, c)) return;
 #endif
 #endif
-    cblas_sgemm_lazy()(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-                       tb ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k,
-                       alpha, a, (blasint)(ta ? m : k), b, (blasint)(tb ? k : n), beta, c,
-                       (blasint)n);
+#ifdef SMALL_GEMM_AVX512
+    sgemm_fn f = d && d->small_gemm ? cblas_one_thread() : cblas_sgemm_lazy();
+#else
+    sgemm_fn f = cblas_sgemm_lazy();
+#endif
+    f(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (blasint)m,
+      (blasint)n, (blasint)k, alpha, a, (blasint)(ta ? m : k), b, (blasint)(tb ? k : n), beta, c,
+      (blasint)n);
 }
 
 static void cpu_repeat_rows(void *dev, int64_t rows, int64_t cols, const float *restrict b,
