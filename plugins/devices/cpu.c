@@ -133,8 +133,8 @@ static sgemm_fn cblas_sgemm_lazy(void)
 #ifdef TILED_GEMM_AVX512
 /* Fewer rows than a block of 8, or fewer columns than half a panel, waste
  * most of a block (a batch of 1 or 4, a layer of 8 outputs): OpenBLAS, on
- * one thread, does those faster. Every product past small_gemm's is split
- * among the threads: from there on that is faster. */
+ * one thread, does those faster. Every product past small_gemm's that this
+ * path takes is split among the threads. */
 #define TG_MIN_M TG_MR
 #define TG_MIN_N 16
 

@@ -54,27 +54,39 @@ static inline int64_t tg_group(int64_t k)
     return TG_PACK / (k * TG_NR);
 }
 
-/* How many parts to cut a product into for threads: one each (cut finer,
- * so that a faster thread could take more, measured slower), fewer when
- * the rows are cut and there are fewer blocks. */
-static inline int tg_parts(const tg_job *g, int threads)
+/* Whether threads split the rows of c (else its columns). A weight's
+ * gradient (op(b) not transposed) is split by rows, as the optimizer's
+ * update splits the weight, so each thread finds the rows it updates in
+ * its own caches: a line one core wrote is slow for the other to read here
+ * (a batch of 1, whose gradient one core computed, had the other core's
+ * half of the update take twice as long). Each thread then packs all of
+ * op(b), a plain copy. A transposed op(b) (a forward's weight) is split by
+ * columns, each thread transposing only its rows of the weight, the rows
+ * its part of the update wrote. */
+static inline int tg_by_rows(const tg_job *g, int parts)
 {
     int64_t panels = (g->n + TG_NR - 1) / TG_NR, blocks = (g->m + TG_MR - 1) / TG_MR;
-    int64_t most = panels >= threads ? panels : blocks;
-    return (int)(threads <= 1 ? 1 : threads < most ? threads : most);
+    return (!g->tb && blocks >= parts) || panels < parts;
 }
 
-/* Part p of parts: columns [*j0, *j1) and rows [*i0, *i1) of c. Columns
- * are split by whole panels when there are as many panels as parts; else
- * the rows, by whole blocks of TG_MR (each part packing all of op(b)). A
- * part may be empty. */
+/* How many parts to cut a product into for threads: one each, fewer when
+ * there are fewer blocks of rows to split. */
+static inline int tg_parts(const tg_job *g, int threads)
+{
+    int64_t blocks = (g->m + TG_MR - 1) / TG_MR;
+    if (threads <= 1) return 1;
+    return tg_by_rows(g, threads) && blocks < threads ? (int)blocks : threads;
+}
+
+/* Part p of parts: columns [*j0, *j1) and rows [*i0, *i1) of c, by whole
+ * panels or whole blocks of TG_MR rows (tg_by_rows). A part may be empty. */
 static inline void tg_part(const tg_job *g, int p, int parts, int64_t *i0, int64_t *i1,
                            int64_t *j0, int64_t *j1)
 {
     int64_t panels = (g->n + TG_NR - 1) / TG_NR, blocks = (g->m + TG_MR - 1) / TG_MR;
     *i0 = 0, *i1 = g->m, *j0 = 0, *j1 = g->n;
     if (parts <= 1) return;
-    if (panels >= parts) {
+    if (!tg_by_rows(g, parts)) {
         *j0 = panels * p / parts * TG_NR;
         *j1 = panels * (p + 1) / parts * TG_NR;
         if (*j1 > g->n) *j1 = g->n;

@@ -34,7 +34,7 @@
 
 #define NW_MAX 64
 #define NW_BUF (256 * 1024)
-#define NW_SPIN_NS 200000
+#define NW_SPIN_NS 50000
 
 typedef void (*nw_fn)(const void *arg, int p, int parts, float *buf);
 
