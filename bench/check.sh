@@ -46,7 +46,8 @@ sh_run "$tmp/sgemm" 3,4,X,N,T
 check "sgemm refuses a bad shape with a message" eval 'status_is 2 && err_has "not M,N,K,TA,TB"'
 
 # and built as nn's: nn_mm on the cpu device, through the build tree's libnn
-sh_run $CC -O2 -std=c11 -Wall -Wextra -Werror -DNN_MM -I"$top_srcdir/sdk/include" -o "$tmp/nnmm" \
+# (with a sanitized build's flags, SAN_CFLAGS, as tests/sdk.sh builds)
+sh_run $CC ${SAN_CFLAGS:+$SAN_CFLAGS} -O2 -std=c11 -Wall -Wextra -Werror -DNN_MM -I"$top_srcdir/sdk/include" -o "$tmp/nnmm" \
     "$b/sgemm.c" -L"$top_builddir/core/.libs" -lnn
 check "bench/sgemm.c builds against libnn (-DNN_MM)" status_is 0
 sh_run env LD_LIBRARY_PATH="$top_builddir/core/.libs" "$tmp/nnmm" -t 0.01 3,4,5,N,T 40,50,60,T,N

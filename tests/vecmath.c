@@ -453,8 +453,8 @@ static void check_tiled(void *dev)
     }
     static const int ms[] = {1, 7, 8, 9, 64, 131}, ns[] = {1, 10, 16, 17, 32, 33, 70, 256},
                      ks[] = {1, 17, 64, 300};
-    enum { MAXE = 131 * 300 };
-    static float a[MAXE], b[MAXE], bias[256], c0[131 * 256 + 1], c[131 * 256 + 1],
+    /* the largest m, n and k */
+    static float a[131 * 300], b[300 * 256], bias[256], c0[131 * 256 + 1], c[131 * 256 + 1],
         want[131 * 256];
     int exact = 1, split = 1, slot = 1, cases = 0;
     float *buf = aligned_alloc(64, TG_PACK * sizeof(float));

@@ -138,6 +138,8 @@ static sgemm_fn cblas_sgemm_lazy(void)
 #define TG_MIN_M TG_MR
 #define TG_MIN_N 16
 
+_Static_assert(NW_BUF >= TG_PACK, "a worker's buffer holds the panels tg_run packs");
+
 static void tg_part_fn(const void *job, int p, int parts, float *buf) { tg_run(job, p, parts, buf); }
 
 /* tiled_gemm.h's product when it takes the shape, alpha 1 and beta 0 or 1

@@ -5,12 +5,13 @@
  *
  * op(b) is packed 32 columns at a time into panels, k rows of 32 floats;
  * each panel is then multiplied by every 8 rows of op(a), read in place,
- * into 16 vector sums held in registers (8 rows x 2 vectors of 16). The
- * sum of one element of c is one chain of fused multiply-adds over p = 0
- * .. k-1, from zero, with c or the bias added last, as small_gemm does; so
- * its bits do not depend on how the work is cut, and tg_part may split the
- * columns (or, when there are few, the rows) among threads: every split
- * gives the same c. tests/vecmath.c checks this against cblas_sgemm and
+ * into 16 vector sums held in registers (8 rows x 2 vectors of 16; x 1
+ * for a panel of 16 columns or fewer). The sum of one element of c is one
+ * chain of fused multiply-adds over p = 0 .. k-1, from zero, with c or the
+ * bias added last, as small_gemm does; so its bits do not depend on how
+ * the work is cut, and tg_part may split the columns or the rows among
+ * threads: every split gives the same c. tests/vecmath.c checks each
+ * element against a scalar fmaf loop in that order, bit for bit, and
  * across splits.
  *
  * On this path the product's own arithmetic is all there is: no blocking
