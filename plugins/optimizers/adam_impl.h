@@ -49,12 +49,58 @@ static const nn_op_def update_op = {
     .attr = update_attr,
 };
 
+/* The update's operands and its constants, for a range of the parameter. */
+typedef struct {
+    float *p, *m, *v, *vmax;
+    const float *g;
+    int64_t n;
+    float neg_step_size, bc2_sqrt, fb1, fb2, fc1, fc2, eps;
+#if ADAM_DECOUPLED
+    float keep;
+#else
+    float wd;
+    int decay;
+#endif
+    int maximize;
+} adam_args;
+
+static void adam_range(const adam_args *u, int64_t i0, int64_t i1)
+{
+    float *restrict p = u->p, *restrict m = u->m, *restrict v = u->v, *restrict vmax = u->vmax;
+    const float *restrict g = u->g;
+    for (int64_t i = i0; i < i1; i++) {
+        float gi = u->maximize ? -g[i] : g[i];
+#if ADAM_DECOUPLED
+        p[i] = p[i] * u->keep;                   /* param.mul_(1 - lr * wd) */
+#else
+        if (u->decay) gi = gi + u->wd * p[i];    /* grad.add(param, alpha=wd) */
+#endif
+        m[i] = m[i] * u->fb1 + u->fc1 * gi;      /* exp_avg.mul_(b1).add_(g, alpha=1-b1) */
+        v[i] = v[i] * u->fb2 + u->fc2 * gi * gi; /* exp_avg_sq.mul_(b2).addcmul_(g, g, 1-b2) */
+        float s = v[i];
+        if (vmax) {
+            vmax[i] = vmax[i] >= s || isnan(vmax[i]) ? vmax[i] : s; /* torch.maximum */
+            s = vmax[i];
+        }
+        float denom = sqrtf(s) / u->bc2_sqrt + u->eps;
+        p[i] = p[i] + u->neg_step_size * m[i] / denom; /* addcdiv_(m, denom, -step_size) */
+    }
+}
+
+/* Part of parts of the parameter: each element's update is the same
+ * whichever part it falls in. */
+static void adam_part(void *arg, int part, int parts)
+{
+    const adam_args *u = arg;
+    adam_range(u, u->n * part / parts, u->n * (part + 1) / parts);
+}
+
+/* From this many elements on, the update (a square root and a division
+ * each) is split among the device's threads. */
+#define ADAM_SPLIT (32 * 1024)
+
 static nn_status update_cpu(const nn_kernel_call *c)
 {
-    float *restrict p = c->in[IN_PARAM].data, *restrict m = c->in[IN_EXP_AVG].data;
-    float *restrict v = c->in[IN_EXP_AVG_SQ].data, *restrict vmax = c->in[IN_MAX_EXP_AVG_SQ].data;
-    const float *restrict g = c->in[IN_GRAD].data;
-    int64_t n = c->in[IN_PARAM].numel;
     const double *a = c->attr;
     const double lr = a[A_LR], b1 = a[A_BETA1], b2 = a[A_BETA2], step = a[A_STEP];
     if (!(step >= 1))
@@ -62,32 +108,32 @@ static nn_status update_cpu(const nn_kernel_call *c)
                                 step);
     /* Python's floats, each rounded once to float32 where a tensor op takes it */
     const double bc1 = 1 - pow(b1, step), bc2 = 1 - pow(b2, step);
-    const float neg_step_size = (float)-(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
-    const float fb1 = (float)b1, fb2 = (float)b2, fc1 = (float)(1 - b1), fc2 = (float)(1 - b2);
+    adam_args u = {
+        .p = c->in[IN_PARAM].data,
+        .m = c->in[IN_EXP_AVG].data,
+        .v = c->in[IN_EXP_AVG_SQ].data,
+        .vmax = c->in[IN_MAX_EXP_AVG_SQ].data,
+        .g = c->in[IN_GRAD].data,
+        .n = c->in[IN_PARAM].numel,
+        .neg_step_size = (float)-(lr / bc1),
+        .bc2_sqrt = (float)sqrt(bc2),
+        .fb1 = (float)b1,
+        .fb2 = (float)b2,
+        .fc1 = (float)(1 - b1),
+        .fc2 = (float)(1 - b2),
+        .eps = (float)a[A_EPS],
 #if ADAM_DECOUPLED
-    const float eps = (float)a[A_EPS], keep = (float)(1 - lr * a[A_WEIGHT_DECAY]);
-    const int maximize = a[A_MAXIMIZE] != 0;
+        .keep = (float)(1 - lr * a[A_WEIGHT_DECAY]),
 #else
-    const float eps = (float)a[A_EPS], wd = (float)a[A_WEIGHT_DECAY];
-    const int decay = a[A_WEIGHT_DECAY] != 0, maximize = a[A_MAXIMIZE] != 0;
+        .wd = (float)a[A_WEIGHT_DECAY],
+        .decay = a[A_WEIGHT_DECAY] != 0,
 #endif
-    for (int64_t i = 0; i < n; i++) {
-        float gi = maximize ? -g[i] : g[i];
-#if ADAM_DECOUPLED
-        p[i] = p[i] * keep;                      /* param.mul_(1 - lr * wd) */
-#else
-        if (decay) gi = gi + wd * p[i];          /* grad.add(param, alpha=wd) */
-#endif
-        m[i] = m[i] * fb1 + fc1 * gi;            /* exp_avg.mul_(b1).add_(g, alpha=1-b1) */
-        v[i] = v[i] * fb2 + fc2 * gi * gi;       /* exp_avg_sq.mul_(b2).addcmul_(g, g, 1-b2) */
-        float s = v[i];
-        if (vmax) {
-            vmax[i] = vmax[i] >= s || isnan(vmax[i]) ? vmax[i] : s; /* torch.maximum */
-            s = vmax[i];
-        }
-        float denom = sqrtf(s) / bc2_sqrt + eps;
-        p[i] = p[i] + neg_step_size * m[i] / denom; /* addcdiv_(m, denom, -step_size) */
-    }
+        .maximize = a[A_MAXIMIZE] != 0,
+    };
+    if (u.n >= ADAM_SPLIT)
+        nn_kernel_parallel(c, adam_part, &u, 64);
+    else
+        adam_range(&u, 0, u.n);
     return NN_OK;
 }
 
