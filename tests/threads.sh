@@ -1,7 +1,7 @@
 #!/bin/sh
 # threads.sh - the cpu device's threads change how fast a run goes, never its
 # numbers: its products (plugins/devices/tiled_gemm.h) and the parts of the
-# SGD and Adam updates it runs on them (nn_kernel_parallel) give every
+# optimizers' updates it runs on them (nn_kernel_parallel) give every
 # element from one fixed sum, whoever computes it. The same training on 1, 2
 # and 3 threads (NN_NUM_THREADS) must print the same epochs and save the
 # same weights.
@@ -26,16 +26,21 @@ for t in 2 3; do
         eval 'status_is 0 && cmp -s "$tmp/epochs1" "$tmp/epochs'$t'" && cmp -s "$tmp/values1" "$tmp/values'$t'"'
 done
 
-# adam's update is split among the threads too (from 32K elements)
-for t in 1 2; do
-    run_env NN_NUM_THREADS=$t train --data "$spec" --model 'linear out=300 ! relu ! linear out=10' \
-        --loss cross_entropy --optim 'adam lr=0.001' --batch 64 --epochs 3 --log-every 1 \
-        --save "$tmp/adam$t.pb"
-    grep -e '^before' -e '^epoch' "$tmp/out" >"$tmp/adam_epochs$t"
-    "$NNRUN" params "$tmp/adam$t.pb" --values >"$tmp/adam_values$t" 2>&1
+# the other optimizers' updates are split among the threads too (from 32K
+# elements)
+for opt in 'adam lr=0.001' 'adamw lr=0.001' 'rmsprop lr=0.001 momentum=0.5 centered=true' \
+    'adagrad lr=0.01'; do
+    name=${opt%% *}
+    for t in 1 2; do
+        run_env NN_NUM_THREADS=$t train --data "$spec" --model 'linear out=300 ! relu ! linear out=10' \
+            --loss cross_entropy --optim "$opt" --batch 64 --epochs 2 --log-every 1 \
+            --save "$tmp/$name$t.pb"
+        grep -e '^before' -e '^epoch' "$tmp/out" >"$tmp/${name}_epochs$t"
+        "$NNRUN" params "$tmp/$name$t.pb" --values >"$tmp/${name}_values$t" 2>&1
+    done
+    check "$name on 2 threads: the epochs and the saved weights of 1 thread" \
+        eval 'status_is 0 && [ -s "$tmp/${name}_values1" ] && cmp -s "$tmp/${name}_epochs1" "$tmp/${name}_epochs2" && cmp -s "$tmp/${name}_values1" "$tmp/${name}_values2"'
 done
-check "adam on 2 threads: the epochs and the saved weights of 1 thread" \
-    eval 'status_is 0 && cmp -s "$tmp/adam_epochs1" "$tmp/adam_epochs2" && cmp -s "$tmp/adam_values1" "$tmp/adam_values2" && [ -s "$tmp/adam_values1" ]'
 
 # OPENBLAS_NUM_THREADS serves when NN_NUM_THREADS is not set
 run_env OPENBLAS_NUM_THREADS=2 train --data "$spec" --model 'linear out=300 ! relu ! linear out=10' \

@@ -47,26 +47,45 @@ static const nn_op_def update_op = {
     .attr = update_attr,
 };
 
+typedef struct {
+    float *p, *sum;
+    const float *g;
+    float neg_clr, eps, wd;
+    int decay, maximize;
+} adagrad_args;
+
+static void adagrad_range(const void *arg, int64_t i0, int64_t i1)
+{
+    const adagrad_args *u = arg;
+    float *restrict p = u->p, *restrict sum = u->sum;
+    const float *restrict g = u->g;
+    for (int64_t i = i0; i < i1; i++) {
+        float gi = u->maximize ? -g[i] : g[i];
+        if (u->decay) gi = gi + u->wd * p[i];   /* grad.add(param, alpha=wd) */
+        sum[i] = sum[i] + 1.0f * gi * gi;       /* state_sum.addcmul_(g, g, value=1) */
+        float std = sqrtf(sum[i]) + u->eps;     /* state_sum.sqrt().add_(eps) */
+        p[i] = p[i] + u->neg_clr * gi / std;    /* param.addcdiv_(g, std, value=-clr) */
+    }
+}
+
 static nn_status update_cpu(const nn_kernel_call *c)
 {
-    float *restrict p = c->in[IN_PARAM].data, *restrict sum = c->in[IN_SUM].data;
-    const float *restrict g = c->in[IN_GRAD].data;
-    int64_t n = c->in[IN_PARAM].numel;
     const double *a = c->attr;
     if (!(a[A_STEP] >= 1))
         return nn_ctx_set_error(c->ctx, NN_INVALID, "adagrad_update: step %g is not >= 1",
                                 a[A_STEP]);
     /* Python's floats, each rounded once to float32 where a tensor op takes it */
-    const float neg_clr = (float)-(a[A_LR] / (1 + (a[A_STEP] - 1) * a[A_LR_DECAY]));
-    const float eps = (float)a[A_EPS], wd = (float)a[A_WEIGHT_DECAY];
-    const int decay = a[A_WEIGHT_DECAY] != 0, maximize = a[A_MAXIMIZE] != 0;
-    for (int64_t i = 0; i < n; i++) {
-        float gi = maximize ? -g[i] : g[i];
-        if (decay) gi = gi + wd * p[i];       /* grad.add(param, alpha=wd) */
-        sum[i] = sum[i] + 1.0f * gi * gi;     /* state_sum.addcmul_(g, g, value=1) */
-        float std = sqrtf(sum[i]) + eps;      /* state_sum.sqrt().add_(eps) */
-        p[i] = p[i] + neg_clr * gi / std;     /* param.addcdiv_(g, std, value=-clr) */
-    }
+    adagrad_args u = {
+        .p = c->in[IN_PARAM].data,
+        .sum = c->in[IN_SUM].data,
+        .g = c->in[IN_GRAD].data,
+        .neg_clr = (float)-(a[A_LR] / (1 + (a[A_STEP] - 1) * a[A_LR_DECAY])),
+        .eps = (float)a[A_EPS],
+        .wd = (float)a[A_WEIGHT_DECAY],
+        .decay = a[A_WEIGHT_DECAY] != 0,
+        .maximize = a[A_MAXIMIZE] != 0,
+    };
+    optim_run(c, adagrad_range, &u, c->in[IN_PARAM].numel);
     return NN_OK;
 }
 

@@ -64,8 +64,9 @@ typedef struct {
     int maximize;
 } adam_args;
 
-static void adam_range(const adam_args *u, int64_t i0, int64_t i1)
+static void adam_range(const void *arg, int64_t i0, int64_t i1)
 {
+    const adam_args *u = arg;
     float *restrict p = u->p, *restrict m = u->m, *restrict v = u->v, *restrict vmax = u->vmax;
     const float *restrict g = u->g;
     for (int64_t i = i0; i < i1; i++) {
@@ -86,18 +87,6 @@ static void adam_range(const adam_args *u, int64_t i0, int64_t i1)
         p[i] = p[i] + u->neg_step_size * m[i] / denom; /* addcdiv_(m, denom, -step_size) */
     }
 }
-
-/* Part of parts of the parameter: each element's update is the same
- * whichever part it falls in. */
-static void adam_part(void *arg, int part, int parts)
-{
-    const adam_args *u = arg;
-    adam_range(u, u->n * part / parts, u->n * (part + 1) / parts);
-}
-
-/* From this many elements on, the update (a square root and a division
- * each) is split among the device's threads. */
-#define ADAM_SPLIT (32 * 1024)
 
 static nn_status update_cpu(const nn_kernel_call *c)
 {
@@ -130,10 +119,7 @@ static nn_status update_cpu(const nn_kernel_call *c)
 #endif
         .maximize = a[A_MAXIMIZE] != 0,
     };
-    if (u.n >= ADAM_SPLIT)
-        nn_kernel_parallel(c, adam_part, &u, 64);
-    else
-        adam_range(&u, 0, u.n);
+    optim_run(c, adam_range, &u, u.n);
     return NN_OK;
 }
 

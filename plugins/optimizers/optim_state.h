@@ -1,10 +1,42 @@
-/* optim_state.h - per-parameter state helpers that adam.c, adamw.c and
- * rmsprop.c share (through adam_impl.h for the first two). Static,
+/* optim_state.h - per-parameter state helpers that adam.c, adamw.c,
+ * rmsprop.c and adagrad.c share (through adam_impl.h for the first two),
+ * and the split of their updates among the device's threads. Static,
  * compiled into each plugin. */
 #ifndef NN_PLUGINS_OPTIM_STATE_H
 #define NN_PLUGINS_OPTIM_STATE_H
 
 #include <nn/plugin.h>
+
+/* An update's loop over elements [i0, i1) of its parameter. */
+typedef void (*optim_range_fn)(const void *arg, int64_t i0, int64_t i1);
+
+typedef struct {
+    optim_range_fn range;
+    const void *arg;
+    int64_t n;
+} optim_job;
+
+static void optim_part(void *job, int part, int parts)
+{
+    const optim_job *j = job;
+    j->range(j->arg, j->n * part / parts, j->n * (part + 1) / parts);
+}
+
+/* From this many elements on, an update (a square root and a division an
+ * element) is split among the device's threads (nn_kernel_parallel): each
+ * element's update is the same whichever part it falls in. */
+#define OPTIM_SPLIT (32 * 1024)
+
+static inline void optim_run(const nn_kernel_call *c, optim_range_fn range, const void *arg,
+                             int64_t n)
+{
+    if (n >= OPTIM_SPLIT) {
+        optim_job j = {range, arg, n};
+        nn_kernel_parallel(c, optim_part, &j, 64);
+    } else {
+        range(arg, 0, n);
+    }
+}
 
 /* step += 1 on parameter i's count, state slot j (created at 0), in
  * float32 as PyTorch's; the new count into *step unless step is NULL. */

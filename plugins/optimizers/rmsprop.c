@@ -50,20 +50,22 @@ static const nn_op_def update_op = {
     .attr = update_attr,
 };
 
-static nn_status update_cpu(const nn_kernel_call *c)
+typedef struct {
+    float *p, *sq, *buf, *ga;
+    const float *g;
+    float neg_lr, alpha, c1, eps, wd, mom;
+    int decay, maximize;
+} rmsprop_args;
+
+static void rmsprop_range(const void *arg, int64_t i0, int64_t i1)
 {
-    float *restrict p = c->in[IN_PARAM].data, *restrict sq = c->in[IN_SQUARE_AVG].data;
-    float *restrict buf = c->in[IN_MOMENTUM_BUFFER].data, *restrict ga = c->in[IN_GRAD_AVG].data;
-    const float *restrict g = c->in[IN_GRAD].data;
-    int64_t n = c->in[IN_PARAM].numel;
-    const double *a = c->attr;
-    /* Python's floats, each rounded once to float32 where a tensor op takes it */
-    const float neg_lr = (float)-a[A_LR], alpha = (float)a[A_ALPHA], c1 = (float)(1 - a[A_ALPHA]);
-    const float eps = (float)a[A_EPS], wd = (float)a[A_WEIGHT_DECAY], mom = (float)a[A_MOMENTUM];
-    const int decay = a[A_WEIGHT_DECAY] != 0, maximize = a[A_MAXIMIZE] != 0;
-    for (int64_t i = 0; i < n; i++) {
-        float gi = maximize ? -g[i] : g[i];
-        if (decay) gi = gi + wd * p[i];         /* grad.add(param, alpha=wd) */
+    const rmsprop_args *u = arg;
+    float *restrict p = u->p, *restrict sq = u->sq, *restrict buf = u->buf, *restrict ga = u->ga;
+    const float *restrict g = u->g;
+    const float neg_lr = u->neg_lr, alpha = u->alpha, c1 = u->c1, eps = u->eps, wd = u->wd;
+    for (int64_t i = i0; i < i1; i++) {
+        float gi = u->maximize ? -g[i] : g[i];
+        if (u->decay) gi = gi + wd * p[i];      /* grad.add(param, alpha=wd) */
         sq[i] = sq[i] * alpha + c1 * gi * gi;   /* square_avg.mul_(a).addcmul_(g, g, 1-a) */
         float avg;
         if (ga) {
@@ -74,12 +76,34 @@ static nn_status update_cpu(const nn_kernel_call *c)
         }
         avg = avg + eps;
         if (buf) {
-            buf[i] = buf[i] * mom + 1.0f * gi / avg; /* buf.mul_(m).addcdiv_(g, avg) */
-            p[i] = p[i] + neg_lr * buf[i];           /* param.add_(buf, alpha=-lr) */
+            buf[i] = buf[i] * u->mom + 1.0f * gi / avg; /* buf.mul_(m).addcdiv_(g, avg) */
+            p[i] = p[i] + neg_lr * buf[i];              /* param.add_(buf, alpha=-lr) */
         } else {
-            p[i] = p[i] + neg_lr * gi / avg;         /* param.addcdiv_(g, avg, -lr) */
+            p[i] = p[i] + neg_lr * gi / avg;            /* param.addcdiv_(g, avg, -lr) */
         }
     }
+}
+
+static nn_status update_cpu(const nn_kernel_call *c)
+{
+    const double *a = c->attr;
+    /* Python's floats, each rounded once to float32 where a tensor op takes it */
+    rmsprop_args u = {
+        .p = c->in[IN_PARAM].data,
+        .sq = c->in[IN_SQUARE_AVG].data,
+        .buf = c->in[IN_MOMENTUM_BUFFER].data,
+        .ga = c->in[IN_GRAD_AVG].data,
+        .g = c->in[IN_GRAD].data,
+        .neg_lr = (float)-a[A_LR],
+        .alpha = (float)a[A_ALPHA],
+        .c1 = (float)(1 - a[A_ALPHA]),
+        .eps = (float)a[A_EPS],
+        .wd = (float)a[A_WEIGHT_DECAY],
+        .mom = (float)a[A_MOMENTUM],
+        .decay = a[A_WEIGHT_DECAY] != 0,
+        .maximize = a[A_MAXIMIZE] != 0,
+    };
+    optim_run(c, rmsprop_range, &u, c->in[IN_PARAM].numel);
     return NN_OK;
 }
 
