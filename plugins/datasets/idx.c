@@ -111,9 +111,11 @@ static int read_whole(const char *path, uint32_t magic, int ndim, int64_t *dims,
     size_t n = (size_t)sb.st_size;
     if (!(in = malloc(n)) || fread(in, 1, n, f) != n || in[0] != 0x1f || in[1] != 0x8b)
         goto done;
-    /* a single member's trailer: the content's size, mod 2^32 */
+    /* a single member's trailer: the content's size, mod 2^32; deflate
+     * expands at most 1032 times, so a larger one is a lie, not allocated */
     size_t want = le32(in + n - 4), hlen = 4 + 4 * (size_t)ndim, got = 0, used = 0;
-    if (want < hlen || (int64_t)want > IDX_MAX_BYTES + (int64_t)hlen || !(out = malloc(want)))
+    if (want < hlen || (int64_t)want > IDX_MAX_BYTES + (int64_t)hlen || want / 1032 > n ||
+        !(out = malloc(want)))
         goto done;
     struct libdeflate_decompressor *z = libdeflate_alloc_decompressor();
     if (!z) goto done;
