@@ -178,8 +178,8 @@ static void cpu_parallel(void *dev, nn_parallel_fn fn, void *arg, int max_parts)
 
 #ifdef SMALL_GEMM_AVX512
 /* Where the device computes its products itself, OpenBLAS gets only those
- * it leaves (fewer than 8 rows, or an op(a) too large to keep in the
- * caches), on the calling thread: its own threads, spinning after each
+ * it leaves (fewer than 8 rows or 16 columns, alpha or beta other than the
+ * core's, an op(a) too large to keep in the caches), on the calling thread: its own threads, spinning after each
  * call, would take the cores from the device's (a batch of 1 ran twice as
  * slow), and on one thread its bits do not depend on the thread count
  * either. A library without openblas_set_num_threads keeps its own way. */

@@ -119,7 +119,7 @@ static nn_status update_cpu(const nn_kernel_call *c)
 #endif
         .maximize = a[A_MAXIMIZE] != 0,
     };
-    optim_run(c, adam_range, &u, u.n);
+    optim_run(c, adam_range, &u, u.n, OPTIM_SPLIT);
     return NN_OK;
 }
 

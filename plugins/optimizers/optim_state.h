@@ -1,7 +1,7 @@
 /* optim_state.h - per-parameter state helpers that adam.c, adamw.c,
  * rmsprop.c and adagrad.c share (through adam_impl.h for the first two),
- * and the split of their updates among the device's threads. Static,
- * compiled into each plugin. */
+ * and the split of the optimizers' updates (sgd's too) among the device's
+ * threads. Static, compiled into each plugin. */
 #ifndef NN_PLUGINS_OPTIM_STATE_H
 #define NN_PLUGINS_OPTIM_STATE_H
 
@@ -16,21 +16,27 @@ typedef struct {
     int64_t n;
 } optim_job;
 
+/* Part of parts, in whole blocks of 16 elements, so that a vector loop
+ * runs the same vectors (and tail) for each element whatever the split. */
 static void optim_part(void *job, int part, int parts)
 {
     const optim_job *j = job;
-    j->range(j->arg, j->n * part / parts, j->n * (part + 1) / parts);
+    int64_t v = (j->n + 15) / 16, i0 = v * part / parts * 16, i1 = v * (part + 1) / parts * 16;
+    if (i1 > j->n) i1 = j->n;
+    if (i0 < i1) j->range(j->arg, i0, i1);
 }
 
-/* From this many elements on, an update (a square root and a division an
- * element) is split among the device's threads (nn_kernel_parallel): each
- * element's update is the same whichever part it falls in. */
+/* From this many elements on, an update with a square root and a division
+ * an element is split among the device's threads. */
 #define OPTIM_SPLIT (32 * 1024)
 
+/* range over the whole parameter of n elements: from `from` elements on,
+ * split among the device's threads (nn_kernel_parallel), each element's
+ * update the same whichever part it falls in; below, called directly. */
 static inline void optim_run(const nn_kernel_call *c, optim_range_fn range, const void *arg,
-                             int64_t n)
+                             int64_t n, int64_t from)
 {
-    if (n >= OPTIM_SPLIT) {
+    if (n >= from) {
         optim_job j = {range, arg, n};
         nn_kernel_parallel(c, optim_part, &j, 64);
     } else {

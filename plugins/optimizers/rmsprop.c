@@ -103,7 +103,7 @@ static nn_status update_cpu(const nn_kernel_call *c)
         .decay = a[A_WEIGHT_DECAY] != 0,
         .maximize = a[A_MAXIMIZE] != 0,
     };
-    optim_run(c, rmsprop_range, &u, c->in[IN_PARAM].numel);
+    optim_run(c, rmsprop_range, &u, c->in[IN_PARAM].numel, OPTIM_SPLIT);
     return NN_OK;
 }
 

@@ -9,6 +9,7 @@
 #include <nn/plugin.h>
 
 #include "../devices/vecmath.h"
+#include "optim_state.h"
 
 /* ---- the op: param and momentum_buffer updated from grad ---- */
 
@@ -71,21 +72,17 @@ NN_VEC_FN(void, update_loop, (int64_t n, float *restrict p, const float *restric
 }
 
 typedef struct {
-    int64_t n;
     float *p, *buf;
     const float *g;
     float lr, mom, damp, wd;
     int nesterov, first;
 } update_args;
 
-/* Part of parts of the parameter, in whole vectors: each element's update
- * is the same whichever part it falls in. */
-static void update_part(void *arg, int part, int parts)
+/* inline: below UPDATE_SPLIT optim_run calls it, and it the loop, directly
+ * (the tutorial's step makes four updates of a few floats) */
+static inline void update_range(const void *arg, int64_t i0, int64_t i1)
 {
     const update_args *u = arg;
-    int64_t v = (u->n + 15) / 16, i0 = v * part / parts * 16, i1 = v * (part + 1) / parts * 16;
-    if (i1 > u->n) i1 = u->n;
-    if (i0 >= i1) return;
     update_loop(i1 - i0, u->p + i0, u->g + i0, u->buf ? u->buf + i0 : NULL, u->lr, u->mom,
                 u->damp, u->wd, u->nesterov, u->first);
 }
@@ -98,14 +95,10 @@ static void update_part(void *arg, int part, int parts)
 static nn_status update_cpu(const nn_kernel_call *c)
 {
     const double *a = c->attr;
-    update_args u = {c->in[IN_PARAM].numel, c->in[IN_PARAM].data, c->in[IN_BUF].data,
-                     c->in[IN_GRAD].data, (float)a[A_LR], (float)a[A_MOMENTUM],
-                     1.0f - (float)a[A_DAMPENING], (float)a[A_WEIGHT_DECAY],
-                     a[A_NESTEROV] != 0, a[A_FIRST] != 0};
-    if (u.n >= UPDATE_SPLIT)
-        nn_kernel_parallel(c, update_part, &u, 64);
-    else /* directly: the tutorial's step makes four updates of a few floats */
-        update_loop(u.n, u.p, u.g, u.buf, u.lr, u.mom, u.damp, u.wd, u.nesterov, u.first);
+    update_args u = {c->in[IN_PARAM].data, c->in[IN_BUF].data, c->in[IN_GRAD].data,
+                     (float)a[A_LR], (float)a[A_MOMENTUM], 1.0f - (float)a[A_DAMPENING],
+                     (float)a[A_WEIGHT_DECAY], a[A_NESTEROV] != 0, a[A_FIRST] != 0};
+    optim_run(c, update_range, &u, c->in[IN_PARAM].numel, UPDATE_SPLIT);
     return NN_OK;
 }
 
