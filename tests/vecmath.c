@@ -57,6 +57,15 @@ static double ulp_error(float y, double ref)
     ATTR static void rint_##suffix(int64_t n, const float *x, float *y)                \
     {                                                                                   \
         VF_EACH(n, x, y, vf_rint(v));                                                   \
+    }                                                                                   \
+    ATTR static void dexp_##suffix(int64_t n, const double *x, double *y) /* n % VF_N == 0 */ \
+    {                                                                                   \
+        for (int64_t i = 0; i < n; i += VF_N) {                                         \
+            vd v;                                                                       \
+            memcpy(&v, x + i, sizeof v);                                                \
+            v = vd_exp(v);                                                              \
+            memcpy(y + i, &v, sizeof v);                                                \
+        }                                                                               \
     }
 
 MATH_LOOPS(base, )
@@ -153,6 +162,50 @@ static void check_math(const char *isa, map_fn fexp, map_fn flog, map_fn fsig, m
     check(ok_l, what);
     snprintf(what, sizeof what, "%s: sigmoid saturates to 0 and 1 as 1 / (1 + expf(-x))", isa);
     check(ok_s, what);
+}
+
+/* Error of y in ulp of the exact double value, approximated by libm's
+ * exp (itself within 1 ulp); infinities, zeros and NaN must match. */
+static double ulp_error_d(double y, double ref)
+{
+    if (isnan(ref) || isnan(y)) return isnan(ref) && isnan(y) ? 0.0 : INFINITY;
+    if (isinf(ref) || isinf(y)) return ref == y ? 0.0 : INFINITY;
+    int e;
+    frexp(ref, &e);
+    double ulp = ldexp(1.0, e - 53 < -1074 ? -1074 : e - 53);
+    return fabs(y - ref) / ulp;
+}
+
+typedef void (*dmap_fn)(int64_t, const double *, double *);
+
+/* vd_exp (cross_entropy's) against libm's exp: 2^21 points spread over
+ * [-750, 715] and libm's special values. */
+static void check_dexp(const char *isa, dmap_fn f)
+{
+    enum { CHUNK = 4096, POINTS = 1 << 21 };
+    static double x[CHUNK], y[CHUNK];
+    double worst = 0.0, wx = 0.0;
+    for (int64_t b = 0; b < POINTS; b += CHUNK) {
+        for (int i = 0; i < CHUNK; i++) x[i] = -750.0 + 1465.0 * (double)(b + i) / POINTS;
+        f(CHUNK, x, y);
+        for (int i = 0; i < CHUNK; i++) {
+            double e = ulp_error_d(y[i], exp(x[i]));
+            if (e > worst) worst = e, wx = x[i];
+        }
+    }
+    char what[160];
+    snprintf(what, sizeof what,
+             "%s: double exp within 2 ulp of libm's on [-750, 715] (worst %.3f at %g)", isa, worst,
+             wx);
+    check(worst <= 2.0, what);
+    double sx[16] = {0.0, -0.0, INFINITY, -INFINITY, NAN, -745.1, -745.2, -744.0, 709.78, 709.79,
+                     -708.4, -1e-300, 1e-300, 1.0, -1.0, 0x1p-60};
+    double sy[16];
+    f(16, sx, sy);
+    int ok = 1;
+    for (int i = 0; i < 16; i++) ok &= ulp_error_d(sy[i], exp(sx[i])) <= 2.0;
+    snprintf(what, sizeof what, "%s: double exp of inf, NaN, 0, underflow, overflow as libm", isa);
+    check(ok, what);
 }
 
 /* ---- the device's kernels ---- */
@@ -648,15 +701,18 @@ static void check_bce_sum(void)
 int main(void)
 {
     check_math("baseline x86-64", exp_base, log_base, sigmoid_base, rint_base);
+    check_dexp("baseline x86-64", dexp_base);
 #ifdef HAVE_LEVELS
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        check_math("x86-64-v3 (AVX2, FMA)", exp_v3, log_v3, sigmoid_v3, rint_v3);
+        check_math("x86-64-v3 (AVX2, FMA)", exp_v3, log_v3, sigmoid_v3, rint_v3),
+            check_dexp("x86-64-v3 (AVX2, FMA)", dexp_v3);
     else
         printf("ok - x86-64-v3 # SKIP this CPU lacks AVX2 or FMA\n");
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
-        check_math("x86-64-v4 (AVX-512)", exp_v4, log_v4, sigmoid_v4, rint_v4);
+        check_math("x86-64-v4 (AVX-512)", exp_v4, log_v4, sigmoid_v4, rint_v4),
+            check_dexp("x86-64-v4 (AVX-512)", dexp_v4);
     else
         printf("ok - x86-64-v4 # SKIP this CPU lacks AVX-512\n");
 #endif

@@ -144,11 +144,30 @@ static inline nn_status cls_check_targets(nn_ctx *ctx, const char *who, const fl
     return NN_OK;
 }
 
-/* Rows of an (N, C) input for row() and back(): its data and C. */
+/* Rows of an (N, C) input for row() and back(): its data, C, and what the
+ * kernel's prep() made of the whole input (N x C doubles), or NULL. */
 typedef struct {
     const float *v;
     int64_t C;
+    const double *pre;
 } cls_rows;
+
+/* Computes from the input x (N, C) the N x C doubles that row() or back()
+ * then read (cross_entropy's log-softmax or softmax), all rows at once. */
+typedef void (*cls_prep_fn)(const float *x, int64_t N, int64_t C, double *out);
+
+/* pre for the input of call c made by prep (NULL: none, and *pre NULL). */
+static inline nn_status cls_prep(const nn_kernel_call *c, const char *who, cls_prep_fn prep,
+                                 cls_rows *r, int64_t N)
+{
+    r->pre = NULL;
+    if (!prep) return NN_OK;
+    double *pre = nn_kernel_scratch(c, (size_t)N * (size_t)r->C * sizeof(double));
+    if (!pre) return nn_ctx_set_error(c->ctx, NN_NO_MEMORY, "%s: out of memory", who);
+    prep(r->v, N, r->C, pre);
+    r->pre = pre;
+    return NN_OK;
+}
 
 /* The loss over log-probabilities lp (N, C), row by row through row():
  *
@@ -183,9 +202,11 @@ static inline double cls_loss(cls_row_fn row, const cls_rows *r, double *buf,
 }
 
 /* A forward kernel: the targets checked (messages name who), then
- * cls_loss of the rows that row() makes of the op's input. */
+ * cls_loss of the rows that row() makes of the op's input and of what
+ * prep (or NULL) made of it. */
 static inline nn_status cls_cpu_forward(const nn_kernel_call *c, const char *who,
-                                        cls_row_fn row, double ignore, double eps, int reduction)
+                                        cls_prep_fn prep, cls_row_fn row, double ignore,
+                                        double eps, int reduction)
 {
     const nn_shape *s = c->in[CLS_IN_X].shape;
     int64_t N = s->dim[0], C = s->dim[1];
@@ -194,7 +215,9 @@ static inline nn_status cls_cpu_forward(const nn_kernel_call *c, const char *who
     if (st) return st;
     double *buf = nn_kernel_scratch(c, (size_t)C * sizeof(double)), den;
     if (!buf) return nn_ctx_set_error(c->ctx, NN_NO_MEMORY, "%s: out of memory", who);
-    cls_rows r = {c->in[CLS_IN_X].data, C};
+    cls_rows r = {c->in[CLS_IN_X].data, C, NULL};
+    st = cls_prep(c, who, prep, &r, N);
+    if (st) return st;
     c->out[0].data[0] = (float)cls_loss(row, &r, buf, t, w, N, C, ignore, eps, reduction, &den);
     return NN_OK;
 }
@@ -230,10 +253,11 @@ typedef void (*cls_back_fn)(const cls_rows *r, int64_t i, const double *gl, doub
                             float *d, int acc);
 
 /* A backward kernel: gl row by row, turned into the input's gradient by
- * back(); scratch is the number of C-double buffers back() needs (0 or 1). */
+ * back() with what prep (or NULL) made of the input; scratch is the
+ * number of C-double buffers back() needs (0 or 1). */
 static inline nn_status cls_cpu_backward(const nn_kernel_call *c, const char *who,
-                                         cls_back_fn back, int scratch, double ignore,
-                                         double eps, int reduction)
+                                         cls_prep_fn prep, cls_back_fn back, int scratch,
+                                         double ignore, double eps, int reduction)
 {
     float *dx = c->gin[CLS_IN_X].data;
     if (!dx) return NN_OK;
@@ -244,7 +268,9 @@ static inline nn_status cls_cpu_backward(const nn_kernel_call *c, const char *wh
     double *buf = nn_kernel_scratch(c, (size_t)C * (size_t)(scratch + 1) * sizeof(double));
     if (!buf) return nn_ctx_set_error(c->ctx, NN_NO_MEMORY, "%s: out of memory", who);
     double *gl = buf + (int64_t)scratch * C;
-    cls_rows r = {c->in[CLS_IN_X].data, C};
+    cls_rows r = {c->in[CLS_IN_X].data, C, NULL};
+    nn_status st = cls_prep(c, who, prep, &r, N);
+    if (st) return st;
     int acc = c->acc[CLS_IN_X];
     for (int64_t i = 0; i < N; i++) {
         cls_grad_row(t, w, i, C, ignore, eps, g, gl);

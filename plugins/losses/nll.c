@@ -38,7 +38,7 @@ static const double *nll_row(const cls_rows *r, int64_t i, double *buf)
 
 static nn_status nll_cpu_forward(const nn_kernel_call *c)
 {
-    return cls_cpu_forward(c, "nll", nll_row, c->attr[A_IGNORE], 0, (int)c->attr[A_REDUCTION]);
+    return cls_cpu_forward(c, "nll", NULL, nll_row, c->attr[A_IGNORE], 0, (int)c->attr[A_REDUCTION]);
 }
 
 /* d lp[i, t_i] (+)= -dy w[t_i] / D, zero elsewhere: gl itself. */
@@ -51,7 +51,7 @@ static void nll_back(const cls_rows *r, int64_t i, const double *gl, double *buf
 
 static nn_status nll_cpu_backward(const nn_kernel_call *c)
 {
-    return cls_cpu_backward(c, "nll", nll_back, 0, c->attr[A_IGNORE], 0,
+    return cls_cpu_backward(c, "nll", NULL, nll_back, 0, c->attr[A_IGNORE], 0,
                             (int)c->attr[A_REDUCTION]);
 }
 
