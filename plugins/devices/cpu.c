@@ -179,20 +179,33 @@ static void cpu_parallel(void *dev, nn_parallel_fn fn, void *arg, int max_parts)
 #ifdef SMALL_GEMM_AVX512
 /* Where the device computes its products itself, OpenBLAS gets only those
  * it leaves (fewer than 8 rows or 16 columns, alpha or beta other than the
- * core's, an op(a) too large to keep in the caches), on the calling thread: its own threads, spinning after each
- * call, would take the cores from the device's (a batch of 1 ran twice as
- * slow), and on one thread its bits do not depend on the thread count
- * either. A library without openblas_set_num_threads keeps its own way. */
+ * core's, an op(a) too large to keep in the caches), on the calling
+ * thread: its own threads, spinning after each call, would take the cores
+ * from the device's (a batch of 1 ran twice as slow), and on one thread
+ * its bits do not depend on the thread count either. The threads OpenBLAS
+ * started when it loaded are stopped too: each spins, calling sched_yield,
+ * for about 0.1 s before it sleeps, and on 2 cores that took a third of
+ * the CPU time of an evaluation of Fashion-MNIST. A library without
+ * openblas_set_num_threads keeps its own way. */
 static sgemm_fn cblas_one_thread(void)
 {
     static int done;
     sgemm_fn f = cblas_sgemm_lazy();
     if (!__atomic_load_n(&done, __ATOMIC_ACQUIRE)) {
-        void *sym = dlsym(__atomic_load_n(&cblas_lib, __ATOMIC_ACQUIRE), "openblas_set_num_threads");
-        void (*set)(int);
+        void *lib = __atomic_load_n(&cblas_lib, __ATOMIC_ACQUIRE);
+        void *sym = dlsym(lib, "openblas_set_num_threads");
         if (sym) {
+            void (*set)(int);
             memcpy(&set, &sym, sizeof set);
             set(1);
+            /* OpenBLAS's own, for fork(): joins its threads; a later call
+             * for more than one thread would start them again */
+            void *stop = dlsym(lib, "blas_thread_shutdown_");
+            if (stop) {
+                int (*shutdown)(void);
+                memcpy(&shutdown, &stop, sizeof shutdown);
+                shutdown();
+            }
         }
         __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
     }
