@@ -3,10 +3,13 @@
  * op(a) op(b) (+ c, or + a bias row), row-major as the device's gemm slot
  * has it, op(x) x or its transpose.
  *
- * op(b) is packed 32 columns at a time into panels, k rows of 32 floats;
- * each panel is then multiplied by every 8 rows of op(a), read in place,
- * into 16 vector sums held in registers (8 rows x 2 vectors of 16; x 1
- * for a panel of 16 columns or fewer). The sum of one element of c is one
+ * A transposed op(b) is packed 32 columns at a time into panels, k rows of
+ * 32 floats; a plain one is read in place, 32 columns of its rows at a
+ * time (a copy only cost time: a weight gradient's step was 2 us faster
+ * without it, and the update after it 3 us, its rows no longer pushed out
+ * of the cache by the copy). Each panel is multiplied by every 8 rows of
+ * op(a), read in place, into 16 vector sums held in registers (8 rows x 2
+ * vectors of 16; x 1 for a panel of 16 columns or fewer). The sum of one element of c is one
  * chain of fused multiply-adds over p = 0 .. k-1, from zero, with c or the
  * bias added last, as small_gemm does; so its bits do not depend on how
  * the work is cut, and tg_part may split the columns or the rows among
@@ -60,8 +63,8 @@ static inline int64_t tg_group(int64_t k)
  * update splits the weight, so each thread finds the rows it updates in
  * its own caches: a line one core wrote is slow for the other to read here
  * (a batch of 1, whose gradient one core computed, had the other core's
- * half of the update take twice as long). Each thread then packs all of
- * op(b), a plain copy. A transposed op(b) (a forward's weight) is split by
+ * half of the update take twice as long). Each thread then reads all of
+ * op(b), in place. A transposed op(b) (a forward's weight) is split by
  * columns, each thread transposing only its rows of the weight, the rows
  * its part of the update wrote. */
 static inline int tg_by_rows(const tg_job *g, int parts)
@@ -131,21 +134,11 @@ TG_INLINE void tg_transpose16(__m512 r[16])
     }
 }
 
-/* Panel of op(b) columns j0 .. j0 + nr - 1 (nr <= 32) into bp: k rows of
- * 32, the missing columns 0. */
+/* Panel of a transposed op(b), columns j0 .. j0 + nr - 1 (nr <= 32), into
+ * bp: k rows of 32, the missing columns 0. */
 TG_TARGET static void tg_pack(const tg_job *g, int64_t j0, int64_t nr, float *bp)
 {
     const int64_t k = g->k;
-    if (!g->tb) { /* op(b) (p, j) = b[p n + j] */
-        const __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
-        const __mmask16 m1 = nr >= 32 ? 0xffff : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
-        const float *s = g->b + j0;
-        for (int64_t p = 0; p < k; p++, s += g->n, bp += TG_NR) {
-            _mm512_storeu_ps(bp, _mm512_maskz_loadu_ps(m0, s));
-            _mm512_storeu_ps(bp + 16, _mm512_maskz_loadu_ps(m1, s + 16));
-        }
-        return;
-    }
     /* op(b) (p, j) = b[j k + p]: rows of b become columns, 16 x 16 at a
      * time, both halves of a panel row stored together */
     const float *s = g->b + j0 * k;
@@ -176,7 +169,8 @@ TG_TARGET static void tg_pack(const tg_job *g, int64_t j0, int64_t nr, float *bp
  * masks, from panel bp; ta a constant once inlined. Rows past mr repeat the
  * last row's arithmetic and are not stored. */
 TG_INLINE void tg_block_t(const tg_job *g, int64_t i0, int mr, int64_t j0, const float *bp,
-                          __mmask16 m0, __mmask16 m1, const int ta, const int two)
+                          __mmask16 m0, __mmask16 m1, const int ta, const int two,
+                          const int inplace)
 {
     const int64_t k = g->k;
     /* op(a) (i, p) = a[i sai + p sap] */
@@ -186,8 +180,15 @@ TG_INLINE void tg_block_t(const tg_job *g, int64_t i0, int mr, int64_t j0, const
     __m512 s0[TG_MR], s1[TG_MR];
 #pragma GCC unroll 8
     for (int r = 0; r < TG_MR; r++) s0[r] = s1[r] = _mm512_setzero_ps();
-    for (int64_t p = 0; p < k; p++, bp += TG_NR) {
-        const __m512 b0 = _mm512_loadu_ps(bp), b1 = two ? _mm512_loadu_ps(bp + 16) : b0;
+    /* a packed panel's rows are 32 floats, padded with zeros; in place
+     * (inplace 1 or 2), op(b)'s rows are b's, n floats apart, and a panel
+     * short of 32 columns (2) is read under the masks, which cost more */
+    const int64_t ldp = inplace ? g->n : TG_NR;
+    for (int64_t p = 0; p < k; p++, bp += ldp) {
+        const __m512 b0 = inplace == 2 ? _mm512_maskz_loadu_ps(m0, bp) : _mm512_loadu_ps(bp);
+        const __m512 b1 = !two           ? b0
+                          : inplace == 2 ? _mm512_maskz_loadu_ps(m1, bp + 16)
+                                         : _mm512_loadu_ps(bp + 16);
 #pragma GCC unroll 8
         for (int r = 0; r < TG_MR; r++) {
             const __m512 x = _mm512_set1_ps(a[r][p * sap]);
@@ -219,10 +220,24 @@ TG_TARGET static void tg_block(const tg_job *g, int64_t i0, int mr, int64_t j0, 
 {
     /* a panel of 16 columns or fewer (a narrow product's only one) takes
      * half the work */
-    if (g->ta)
-        m1 ? tg_block_t(g, i0, mr, j0, bp, m0, m1, 1, 1) : tg_block_t(g, i0, mr, j0, bp, m0, 0, 1, 0);
+    if (!g->tb && m0 == 0xffff && m1 == 0xffff) { /* in place, a whole panel */
+        if (g->ta)
+            tg_block_t(g, i0, mr, j0, bp, m0, m1, 1, 1, 1);
+        else
+            tg_block_t(g, i0, mr, j0, bp, m0, m1, 0, 1, 1);
+    } else if (!g->tb) { /* in place, the last panel */
+        if (g->ta)
+            m1 ? tg_block_t(g, i0, mr, j0, bp, m0, m1, 1, 1, 2)
+               : tg_block_t(g, i0, mr, j0, bp, m0, 0, 1, 0, 2);
+        else
+            m1 ? tg_block_t(g, i0, mr, j0, bp, m0, m1, 0, 1, 2)
+               : tg_block_t(g, i0, mr, j0, bp, m0, 0, 0, 0, 2);
+    } else if (g->ta)
+        m1 ? tg_block_t(g, i0, mr, j0, bp, m0, m1, 1, 1, 0)
+           : tg_block_t(g, i0, mr, j0, bp, m0, 0, 1, 0, 0);
     else
-        m1 ? tg_block_t(g, i0, mr, j0, bp, m0, m1, 0, 1) : tg_block_t(g, i0, mr, j0, bp, m0, 0, 0, 0);
+        m1 ? tg_block_t(g, i0, mr, j0, bp, m0, m1, 0, 1, 0)
+           : tg_block_t(g, i0, mr, j0, bp, m0, 0, 0, 0, 0);
 }
 
 /* Part p of parts of the product (tg_part), with bp, tg_group(k) panels
@@ -234,15 +249,16 @@ TG_TARGET static void tg_run(const tg_job *g, int p, int parts, float *bp)
     const int64_t group = tg_group(g->k) * TG_NR, panel = g->k * TG_NR;
     for (int64_t jg = j0; jg < j1; jg += group) {
         const int64_t jn = j1 - jg < group ? j1 - jg : group;
-        for (int64_t j = 0; j < jn; j += TG_NR)
-            tg_pack(g, jg + j, jn - j < TG_NR ? jn - j : TG_NR, bp + j / TG_NR * panel);
+        if (g->tb)
+            for (int64_t j = 0; j < jn; j += TG_NR)
+                tg_pack(g, jg + j, jn - j < TG_NR ? jn - j : TG_NR, bp + j / TG_NR * panel);
         for (int64_t j = 0; j < jn; j += TG_NR) {
             const int64_t nr = jn - j < TG_NR ? jn - j : TG_NR;
             const __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
             const __mmask16 m1 = nr >= 32 ? 0xffff : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
+            const float *pj = g->tb ? bp + j / TG_NR * panel : g->b + jg + j;
             for (int64_t i = i0; i < i1; i += TG_MR)
-                tg_block(g, i, i1 - i < TG_MR ? (int)(i1 - i) : TG_MR, jg + j,
-                         bp + j / TG_NR * panel, m0, m1);
+                tg_block(g, i, i1 - i < TG_MR ? (int)(i1 - i) : TG_MR, jg + j, pj, m0, m1);
         }
     }
 }
