@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "checkpoint tensors are stored little-endian; this host needs a byte swap here"
@@ -33,19 +34,13 @@ struct nn_checkpoint {
     Nn__Tensor **by_name; /* the model's tensors sorted by name */
 };
 
-/* ---- CRC-32 (IEEE 802.3, reflected, as zlib's crc32) ---- */
+/* ---- CRC-32 (IEEE 802.3, reflected): zlib's ---- */
 
+/* zlib's crc32_z: a byte-at-a-time table took 3.4 ms of the 53 of
+ * evaluating Fashion-MNIST's 784-256-10 model from its checkpoint. */
 static uint32_t crc32_ieee(const uint8_t *p, size_t n)
 {
-    uint32_t table[256];
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        table[i] = c;
-    }
-    uint32_t crc = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
-    return crc ^ 0xFFFFFFFFu;
+    return (uint32_t)crc32_z(0, p, n);
 }
 
 static void put_le(uint8_t *p, uint64_t v, int bytes)
