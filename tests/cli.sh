@@ -109,8 +109,9 @@ echo "plain text, not a shared object" >"$tmp/bad/junk.so"
 run_env NN_PLUGIN_PATH="$tmp/bad" plugins -v
 check "nnrun plugins -v lists the broken files of NN_PLUGIN_PATH as refused" eval \
     'status_is 0 && out_has "^refused:" && out_has "nodesc.so" && out_has "abimajor.so" && out_has "abiminor.so" && out_has "junk.so"'
+abi=$("$NNRUN" --version | sed -n 's/.*plugin ABI \([0-9]*\.[0-9]*\)).*/\1/p')
 check "a plugin built for ABI 1.0 is refused with both ABI numbers" \
-    out_has "abiold.so: built for plugin ABI 1.0, this libnn has 2.4"
+    eval '[ -n "$abi" ] && out_has "abiold.so: built for plugin ABI 1.0, this libnn has $abi"'
 check "the real plugins are still listed next to broken ones" \
     eval 'status_is 0 && out_has "^module  *sigmoid "'
 mkdir "$tmp/dup"

@@ -111,6 +111,42 @@ static nn_status bad_get_batch(void *priv, const int64_t *idx, int64_t n, float 
     return nn_fail(err, NN_IO, "the batch file is truncated");
 }
 
+/* n samples of [1024] -> [1], whose get_batch may run on several threads
+ * at once: sample i's row is i, i + 1, ...; a call asked for sample 60 or
+ * later fails. */
+static nn_status wide_open(const nn_props *p, void **priv, int64_t *len, nn_shape *input,
+                           nn_shape *target, char **err)
+{
+    (void)err;
+    *priv = NULL;
+    *len = nn_props_int(p, 0);
+    *input = (nn_shape){1, {1024}};
+    *target = (nn_shape){1, {1}};
+    return NN_OK;
+}
+
+static nn_status wide_get_batch(void *priv, const int64_t *idx, int64_t n, float *x, float *y,
+                                char **err)
+{
+    (void)priv;
+    for (int64_t k = 0; k < n; k++) {
+        if (idx[k] >= 60) return nn_fail(err, NN_IO, "sample %lld is gone", (long long)idx[k]);
+        for (int j = 0; j < 1024; j++) x[k * 1024 + j] = (float)(idx[k] + j);
+        y[k] = (float)(idx[k] % 2);
+    }
+    return NN_OK;
+}
+
+static nn_status wide_get(void *priv, int64_t i, float *x, float *y, char **err)
+{
+    return wide_get_batch(priv, &i, 1, x, y, err);
+}
+
+static const nn_dataset_vt wide_vt = {
+    NN_VT_HEADER(nn_dataset_vt), .open = wide_open, .get = wide_get,
+    .get_batch = wide_get_batch, .flags = NN_DATASET_BATCH_THREADS,
+};
+
 static const nn_dataset_vt baddata_vt = {
     NN_VT_HEADER(nn_dataset_vt), .open = bad_open, .get = bad_get,
 };
@@ -127,6 +163,8 @@ static const nn_component_def components[] = {
     {NN_KIND_LOSS, "vecloss", "returns one loss per element", &vecloss_vt, NULL, 0},
     {NN_KIND_DATASET, "baddata", "fails from sample 2 on", &baddata_vt, bad_props, 1},
     {NN_KIND_DATASET, "badbatch", "get_batch always fails", &badbatch_vt, bad_props, 1},
+    {NN_KIND_DATASET, "badwide", "batches on threads; fails from sample 60 on", &wide_vt,
+     bad_props, 1},
 };
 
 static const nn_plugin_desc plugin = {
@@ -307,6 +345,48 @@ static void test_dataset_says_why(void)
     run_close(&r);
 }
 
+/* A batch large enough to be cut among the device's threads
+ * (NN_DATASET_BATCH_THREADS): every row from its own sample, and a part
+ * that fails is named by its own samples. */
+static void test_dataset_batch_threads(void)
+{
+    nn_ctx *ctx = fx_ctx();
+    add_components();
+    char *err = NULL;
+    nn_dataset *d = NULL;
+    CHECK_OK(nn_dataset_open(ctx, "badwide", "n=100", &d, &err), err);
+    nn_loader *l = NULL;
+    CHECK_OK(nn_loader_open(d, 60, NN_SHUFFLE_NONE, 0, &l, &err), err);
+    nn_tensor *x = NULL, *y = NULL;
+    CU_ASSERT_EQUAL(nn_loader_next(l, &x, &y), 1);
+    if (x && y) {
+        float *hx = malloc(60 * 1024 * sizeof *hx), hy[60];
+        CU_ASSERT_PTR_NOT_NULL_FATAL(hx);
+        CU_ASSERT_EQUAL(nn_tensor_to_host(x, hx, 60 * 1024), NN_OK);
+        CU_ASSERT_EQUAL(nn_tensor_to_host(y, hy, 60), NN_OK);
+        int bad = 0;
+        for (int k = 0; k < 60; k++) {
+            bad += hy[k] != (float)(k % 2);
+            for (int j = 0; j < 1024; j++) bad += hx[k * 1024 + j] != (float)(k + j);
+        }
+        CU_ASSERT_EQUAL(bad, 0);
+        free(hx);
+    }
+    /* samples 60..99: the part with sample 60 fails first */
+    CU_ASSERT_EQUAL(nn_loader_next(l, &x, &y), -1);
+    const char *msg = NULL;
+    CU_ASSERT_EQUAL(nn_ctx_error(ctx, &msg), NN_IO);
+    long a = -1, b = -1;
+    const char *at = msg ? strstr(msg, "dataset 'badwide': samples ") : NULL;
+    CU_ASSERT_PTR_NOT_NULL(at);
+    if (at) CU_ASSERT_EQUAL(sscanf(at, "dataset 'badwide': samples %ld..%ld", &a, &b), 2);
+    CU_ASSERT(a == 60 && b >= 60 && b <= 99);
+    CU_ASSERT_PTR_NOT_NULL(msg ? strstr(msg, ": sample 60 is gone") : NULL);
+    nn_ctx_clear_error(ctx);
+    nn_loader_free(l);
+    nn_dataset_free(d);
+}
+
 void register_error_tests(void)
 {
     CU_pSuite s = fx_add_suite("errors");
@@ -318,4 +398,5 @@ void register_error_tests(void)
     FX_ADD(s, test_module_shape_differs);
     FX_ADD(s, test_loss_not_scalar);
     FX_ADD(s, test_dataset_says_why);
+    FX_ADD(s, test_dataset_batch_threads);
 }

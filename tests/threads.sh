@@ -42,6 +42,20 @@ for opt in 'adam lr=0.001' 'adamw lr=0.001' 'rmsprop lr=0.001 momentum=0.5 cente
         eval 'status_is 0 && [ -s "$tmp/${name}_values1" ] && cmp -s "$tmp/${name}_epochs1" "$tmp/${name}_epochs2" && cmp -s "$tmp/${name}_values1" "$tmp/${name}_values2"'
 done
 
+# a dataset that allows it (idx) has its batches gathered on the threads
+fm=/usr/share/datasets/fashion-mnist
+if [ -r "$fm/t10k-images-idx3-ubyte.gz" ]; then
+    for t in 1 2; do
+        run_env NN_NUM_THREADS=$t train --data "fashion_mnist split=test root=$fm" \
+            --model 'flatten ! linear out=10' --loss cross_entropy --batch 64 --epochs 1 \
+            --shuffle epoch --save "$tmp/fm$t.pb"
+        grep -e '^before' -e '^epoch' "$tmp/out" >"$tmp/fm_epochs$t"
+        "$NNRUN" params "$tmp/fm$t.pb" --values >"$tmp/fm_values$t" 2>&1
+    done
+    check "fashion_mnist's batches on 2 threads: the epochs and the saved weights of 1 thread" \
+        eval 'status_is 0 && [ -s "$tmp/fm_values1" ] && cmp -s "$tmp/fm_epochs1" "$tmp/fm_epochs2" && cmp -s "$tmp/fm_values1" "$tmp/fm_values2"'
+fi
+
 # OPENBLAS_NUM_THREADS serves when NN_NUM_THREADS is not set
 run_env OPENBLAS_NUM_THREADS=2 train --data "$spec" --model 'linear out=300 ! relu ! linear out=10' \
     --loss cross_entropy --optim 'sgd lr=0.05 momentum=0.9' --batch 64 --epochs 3 --log-every 1

@@ -463,6 +463,7 @@ static const nn_dataset_vt idx_vt = {
     .close = idx_close,
     .get = idx_get,
     .get_batch = idx_get_batch,
+    .flags = NN_DATASET_BATCH_THREADS, /* get_batch reads the loaded files only */
 };
 
 static const nn_dataset_vt fashion_vt = {
@@ -471,6 +472,7 @@ static const nn_dataset_vt fashion_vt = {
     .close = idx_close,
     .get = idx_get,
     .get_batch = idx_get_batch,
+    .flags = NN_DATASET_BATCH_THREADS, /* get_batch reads the loaded files only */
 };
 
 static const nn_component_def idx_components[] = {

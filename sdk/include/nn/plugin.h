@@ -50,7 +50,7 @@ extern "C" {
 /* ABI of this header. A plugin built against major M minor m loads in a core
  * with the same M and a minor >= m. */
 #define NN_ABI_MAJOR 2
-#define NN_ABI_MINOR 4
+#define NN_ABI_MINOR 5
 #define NN_ABI ((uint32_t)((NN_ABI_MAJOR << 16) | NN_ABI_MINOR))
 
 #define NN_VT_HEADER(type) .abi_version = NN_ABI, .struct_size = sizeof(type)
@@ -229,7 +229,16 @@ typedef struct nn_dataset_vt {
      * same way: "normalize=standard mean=1.5,2 std=0.5,1". *words is
      * malloc'd ("" for nothing); the core calls it once, after open. */
     nn_status (*learned)(void *priv, char **words);
+    /* ---- ABI 2.5; a table that ends before it reads as 0 ---- */
+    uint32_t flags; /* NN_DATASET_* */
 } nn_dataset_vt;
+
+enum {
+    /* get_batch may run on several threads at once, each call with indices
+     * and rows of x and y of its own (it only reads what open loaded): the
+     * core then cuts a large batch among the device's threads. */
+    NN_DATASET_BATCH_THREADS = 1 << 0,
+};
 
 /* ---- Device -------------------------------------------------------------- */
 
@@ -360,7 +369,8 @@ typedef struct nn_device_vt {
     /* Optional: calls fn(arg, part, parts) once for each part = 0 ..
      * parts - 1, parts between 1 and max_parts as the device chooses (its
      * threads), and returns when all are done; what kernels reach through
-     * nn_kernel_parallel. Without it the core calls fn(arg, 0, 1). */
+     * nn_kernel_parallel, and what the core gathers a large batch with
+     * (NN_DATASET_BATCH_THREADS). Without it the core calls fn(arg, 0, 1). */
     void (*parallel)(void *dev, nn_parallel_fn fn, void *arg, int max_parts);
 } nn_device_vt;
 
