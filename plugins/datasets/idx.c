@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <zlib.h>
 #ifdef NN_HAVE_LIBDEFLATE
@@ -92,24 +91,6 @@ static uint32_t le32(const unsigned char *b)
     return (uint32_t)b[3] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[1] << 8 | b[0];
 }
 
-/* n bytes for a whole file or its content, freed with free(): in 2 MiB
- * pages where the kernel gives them on request (Linux's transparent huge
- * pages in "madvise" mode), so that filling 47 MB takes 23 page faults, not
- * 11,500, and the batches' random rows do not each miss the TLB. */
-static void *big_alloc(size_t n)
-{
-#if defined(MADV_HUGEPAGE)
-    const size_t huge = (size_t)2 << 20;
-    if (n >= huge) {
-        size_t len = (n + huge - 1) / huge * huge;
-        void *p = aligned_alloc(huge, len);
-        if (p) madvise(p, len, MADV_HUGEPAGE); /* advice only: 4 KiB pages if refused */
-        return p;
-    }
-#endif
-    return malloc(n);
-}
-
 /* The file whole, when it is one gzip member whose content is an IDX file
  * of this magic, every size within bounds and the body exactly as long as
  * the header says: 1 with *block (to free) and *body within it. 0 for
@@ -128,13 +109,13 @@ static int read_whole(const char *path, uint32_t magic, int ndim, int64_t *dims,
         sb.st_size > IDX_MAX_BYTES)
         goto done;
     size_t n = (size_t)sb.st_size;
-    if (!(in = big_alloc(n)) || fread(in, 1, n, f) != n || in[0] != 0x1f || in[1] != 0x8b)
+    if (!(in = malloc(n)) || fread(in, 1, n, f) != n || in[0] != 0x1f || in[1] != 0x8b)
         goto done;
     /* a single member's trailer: the content's size, mod 2^32; deflate
      * expands at most 1032 times, so a larger one is a lie, not allocated */
     size_t want = le32(in + n - 4), hlen = 4 + 4 * (size_t)ndim, got = 0, used = 0;
     if (want < hlen || (int64_t)want > IDX_MAX_BYTES + (int64_t)hlen || want / 1032 > n ||
-        !(out = big_alloc(want)))
+        !(out = malloc(want)))
         goto done;
     struct libdeflate_decompressor *z = libdeflate_alloc_decompressor();
     if (!z) goto done;
