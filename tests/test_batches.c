@@ -354,6 +354,35 @@ static void test_fit_epoch_order(void)
     run_close(&r);
 }
 
+/* nn_rng_permutation is Fisher-Yates with nn_rng_below's draws, bounds n
+ * down to 2: the permutation and the generator after it, for sizes from 1
+ * to past the tutorial's 1200. */
+static void test_permutation_draws(void)
+{
+    static const int64_t ns[] = {1, 2, 3, 5, 63, 64, 65, 66, 127, 129, 1200, 5001};
+    static int64_t got[5001], ref[5001];
+    int same = 1, cases = 0;
+    for (size_t t = 0; t < sizeof ns / sizeof *ns; t++)
+        for (uint64_t seed = 1; seed <= 3; seed++) {
+            int64_t n = ns[t];
+            nn_rng a, b;
+            nn_rng_seed(&a, seed, 7 + seed);
+            b = a;
+            nn_rng_permutation(&a, got, n);
+            for (int64_t i = 0; i < n; i++) ref[i] = i;
+            for (int64_t i = n - 1; i > 0; i--) {
+                int64_t j = nn_rng_below(&b, (uint32_t)(i + 1)), x = ref[i];
+                ref[i] = ref[j];
+                ref[j] = x;
+            }
+            same &= !memcmp(got, ref, (size_t)n * sizeof *got) && a.state == b.state &&
+                    nn_rng_u32(&a) == nn_rng_u32(&b);
+            cases++;
+        }
+    CU_ASSERT(same);
+    CU_ASSERT_EQUAL(cases, 36);
+}
+
 void register_batches_tests(void)
 {
     CU_pSuite s = fx_add_suite("batches");
@@ -362,6 +391,7 @@ void register_batches_tests(void)
     FX_ADD(s, test_train_drop_last);
     FX_ADD(s, test_fit_sample);
     FX_ADD(s, test_fit_epoch_order);
+    FX_ADD(s, test_permutation_draws);
     FX_ADD(s, test_loader_batches);
     FX_ADD(s, test_class_index_targets);
     FX_ADD(s, test_checkpoint_sample);
