@@ -210,8 +210,13 @@ TG_INLINE void tg_block_t(const tg_job *g, int64_t i0, int mr, int64_t j0, const
             c0 = _mm512_maskz_loadu_ps(m0, c);
             c1 = _mm512_maskz_loadu_ps(m1, c + 16);
         }
-        _mm512_mask_storeu_ps(c, m0, _mm512_add_ps(s0[r], c0));
-        _mm512_mask_storeu_ps(c + 16, m1, _mm512_add_ps(s1[r], c1));
+        if (m0 == 0xffff && m1 == 0xffff) { /* a masked store costs more, even with every lane on */
+            _mm512_storeu_ps(c, _mm512_add_ps(s0[r], c0));
+            _mm512_storeu_ps(c + 16, _mm512_add_ps(s1[r], c1));
+        } else {
+            _mm512_mask_storeu_ps(c, m0, _mm512_add_ps(s0[r], c0));
+            _mm512_mask_storeu_ps(c + 16, m1, _mm512_add_ps(s1[r], c1));
+        }
     }
 }
 
