@@ -1,13 +1,16 @@
 /* test_errors.c - plugin mistakes the core must catch and name: a forward
  * that returns NULL without recording why, a module whose output differs
  * from the shape its init declared, a loss that is not one element, a
- * dataset that fails to read a sample; and nn_ctx_set_error, the call a
+ * dataset that fails to read a sample, or a part of a batch gathered on
+ * the device's threads; and nn_ctx_set_error, the call a
  * plugin records its own reason with. The components are the program's own
  * (nn_registry_add), added to the shared registry on first use. */
 #include "test.h"
 
 #include <nn/plugin.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- the components ------------------------------------------------------- */
