@@ -9,13 +9,13 @@
  * without it, and the update after it 3 us, its rows no longer pushed out
  * of the cache by the copy). Each panel is multiplied by every 8 rows of
  * op(a), read in place, into 16 vector sums held in registers (8 rows x 2
- * vectors of 16; x 1 for a panel of 16 columns or fewer). The sum of one element of c is one
- * chain of fused multiply-adds over p = 0 .. k-1, from zero, with c or the
- * bias added last, as small_gemm does; so its bits do not depend on how
- * the work is cut, and tg_part may split the columns or the rows among
- * threads: every split gives the same c. tests/vecmath.c checks each
- * element against a scalar fmaf loop in that order, bit for bit, and
- * across splits.
+ * vectors of 16; x 1 for a panel of 16 columns or fewer). The sum of one
+ * element of c is one chain of fused multiply-adds over p = 0 .. k-1, from
+ * zero, with c or the bias added last, as small_gemm does; so its bits do
+ * not depend on how the work is cut, and tg_part may split the columns or
+ * the rows among threads: every split gives the same c. tests/vecmath.c
+ * checks each element against a scalar fmaf loop in that order, bit for
+ * bit, and across splits.
  *
  * On this path the product's own arithmetic is all there is: no blocking
  * over k, so op(a) should stay in the caches (tg_fits bounds it).
