@@ -49,7 +49,7 @@ typedef struct {
 #ifdef NN_HAVE_LIBDEFLATE
 /* n bytes of fresh memory; with populate, mapped with its pages made at
  * once where the system can (MAP_POPULATE: one call, not a page fault per
- * 4 KiB: loading Fashion-MNIST's training set 110 -> 100 ms), else
+ * 4 KiB: loading Fashion-MNIST's training set 110 -> 103 ms), else
  * malloc'd, its pages made as they are written. */
 static idx_block block_alloc(size_t n, int populate)
 {
