@@ -247,17 +247,14 @@ static inline void cls_grad_row(const float *t, const float *w, int64_t i, int64
 }
 
 /* Row i of the input's gradient from gl, the loss's gradient with respect
- * to the row's log-probabilities, written to d or added (acc); buf has C
- * doubles of scratch when the kernel asked for them. */
-typedef void (*cls_back_fn)(const cls_rows *r, int64_t i, const double *gl, double *buf,
-                            float *d, int acc);
+ * to the row's log-probabilities, written to d or added (acc). */
+typedef void (*cls_back_fn)(const cls_rows *r, int64_t i, const double *gl, float *d, int acc);
 
 /* A backward kernel: gl row by row, turned into the input's gradient by
- * back() with what prep (or NULL) made of the input; scratch is the
- * number of C-double buffers back() needs (0 or 1). */
+ * back() with what prep (or NULL) made of the input. */
 static inline nn_status cls_cpu_backward(const nn_kernel_call *c, const char *who,
-                                         cls_prep_fn prep, cls_back_fn back, int scratch,
-                                         double ignore, double eps, int reduction)
+                                         cls_prep_fn prep, cls_back_fn back, double ignore,
+                                         double eps, int reduction)
 {
     float *dx = c->gin[CLS_IN_X].data;
     if (!dx) return NN_OK;
@@ -265,16 +262,15 @@ static inline nn_status cls_cpu_backward(const nn_kernel_call *c, const char *wh
     int64_t N = s->dim[0], C = s->dim[1];
     const float *t = c->in[CLS_IN_T].data, *w = c->in[CLS_IN_W].data;
     double g = c->gout[0].data[0] / cls_den(t, w, N, ignore, reduction);
-    double *buf = nn_kernel_scratch(c, (size_t)C * (size_t)(scratch + 1) * sizeof(double));
-    if (!buf) return nn_ctx_set_error(c->ctx, NN_NO_MEMORY, "%s: out of memory", who);
-    double *gl = buf + (int64_t)scratch * C;
+    double *gl = nn_kernel_scratch(c, (size_t)C * sizeof(double));
+    if (!gl) return nn_ctx_set_error(c->ctx, NN_NO_MEMORY, "%s: out of memory", who);
     cls_rows r = {c->in[CLS_IN_X].data, C, NULL};
     nn_status st = cls_prep(c, who, prep, &r, N);
     if (st) return st;
     int acc = c->acc[CLS_IN_X];
     for (int64_t i = 0; i < N; i++) {
         cls_grad_row(t, w, i, C, ignore, eps, g, gl);
-        back(&r, i, gl, buf, dx + i * C, acc);
+        back(&r, i, gl, dx + i * C, acc);
     }
     return NN_OK;
 }

@@ -6,8 +6,9 @@
  *
  * The math is one fused op, "cross_entropy", defined here with its cpu
  * kernels (their loops in class_loss.h): log-softmax and NLL in one pass,
- * stable for any logits, in double, the exponentials 8 at a time. PyTorch records two nodes (NllLossBackward0 after
- * LogSoftmaxBackward0); the fused op records one, NllLossBackward0. */
+ * stable for any logits, in double, the exponentials 8 at a time. PyTorch
+ * records two nodes (NllLossBackward0 after LogSoftmaxBackward0); the
+ * fused op records one, NllLossBackward0. */
 #include "class_loss.h"
 #include "../devices/vecmath.h"
 
@@ -109,10 +110,8 @@ static nn_status ce_cpu_forward(const nn_kernel_call *c)
 
 /* dx = gl - softmax(x) * sum(gl) per row, gl the gradient of the loss with
  * respect to the row's log-probabilities; softmax(x) made by ce_softmax. */
-static void ce_back(const cls_rows *r, int64_t i, const double *gl, double *buf, float *d,
-                    int acc)
+static void ce_back(const cls_rows *r, int64_t i, const double *gl, float *d, int acc)
 {
-    (void)buf;
     int64_t C = r->C;
     const double *p = r->pre + i * C;
     double sum = 0;
@@ -125,7 +124,7 @@ static void ce_back(const cls_rows *r, int64_t i, const double *gl, double *buf,
 
 static nn_status ce_cpu_backward(const nn_kernel_call *c)
 {
-    return cls_cpu_backward(c, "cross_entropy", ce_softmax, ce_back, 0, c->attr[A_IGNORE],
+    return cls_cpu_backward(c, "cross_entropy", ce_softmax, ce_back, c->attr[A_IGNORE],
                             c->attr[A_SMOOTH], (int)c->attr[A_REDUCTION]);
 }
 

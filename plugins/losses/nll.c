@@ -38,20 +38,20 @@ static const double *nll_row(const cls_rows *r, int64_t i, double *buf)
 
 static nn_status nll_cpu_forward(const nn_kernel_call *c)
 {
-    return cls_cpu_forward(c, "nll", NULL, nll_row, c->attr[A_IGNORE], 0, (int)c->attr[A_REDUCTION]);
+    return cls_cpu_forward(c, "nll", NULL, nll_row, c->attr[A_IGNORE], 0,
+                           (int)c->attr[A_REDUCTION]);
 }
 
 /* d lp[i, t_i] (+)= -dy w[t_i] / D, zero elsewhere: gl itself. */
-static void nll_back(const cls_rows *r, int64_t i, const double *gl, double *buf, float *d,
-                     int acc)
+static void nll_back(const cls_rows *r, int64_t i, const double *gl, float *d, int acc)
 {
-    (void)i, (void)buf;
+    (void)i;
     for (int64_t k = 0; k < r->C; k++) d[k] = acc ? d[k] + (float)gl[k] : (float)gl[k];
 }
 
 static nn_status nll_cpu_backward(const nn_kernel_call *c)
 {
-    return cls_cpu_backward(c, "nll", NULL, nll_back, 0, c->attr[A_IGNORE], 0,
+    return cls_cpu_backward(c, "nll", NULL, nll_back, c->attr[A_IGNORE], 0,
                             (int)c->attr[A_REDUCTION]);
 }
 

@@ -53,7 +53,6 @@ static const nn_op_def update_op = {
 typedef struct {
     float *p, *m, *v, *vmax;
     const float *g;
-    int64_t n;
     float neg_step_size, bc2_sqrt, fb1, fb2, fc1, fc2, eps;
 #if ADAM_DECOUPLED
     float keep;
@@ -103,7 +102,6 @@ static nn_status update_cpu(const nn_kernel_call *c)
         .v = c->in[IN_EXP_AVG_SQ].data,
         .vmax = c->in[IN_MAX_EXP_AVG_SQ].data,
         .g = c->in[IN_GRAD].data,
-        .n = c->in[IN_PARAM].numel,
         .neg_step_size = (float)-(lr / bc1),
         .bc2_sqrt = (float)sqrt(bc2),
         .fb1 = (float)b1,
@@ -119,7 +117,7 @@ static nn_status update_cpu(const nn_kernel_call *c)
 #endif
         .maximize = a[A_MAXIMIZE] != 0,
     };
-    optim_run(c, adam_range, &u, u.n, OPTIM_SPLIT);
+    optim_run(c, adam_range, &u, c->in[IN_PARAM].numel, OPTIM_SPLIT);
     return NN_OK;
 }
 
