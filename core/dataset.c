@@ -214,17 +214,15 @@ static void gather_part(void *arg, int p, int parts)
 static nn_status read_batch_parts(nn_dataset *src, const int64_t *ids, int64_t m, float *x,
                                   float *y, int64_t xn, int64_t yn, char **err)
 {
-    const nn_ctx *ctx = src->ctx;
     int64_t max = m * xn / GATHER_SPLIT;
     if (max > m) max = m;
     if (max > GATHER_PARTS) max = GATHER_PARTS;
     if (max < 2 || !NN_VT_IN(src->vt, nn_dataset_vt, flags) ||
-        !(src->vt->flags & NN_DATASET_BATCH_THREADS) ||
-        !NN_VT_HAS(ctx->dev.vt, nn_device_vt, parallel))
+        !(src->vt->flags & NN_DATASET_BATCH_THREADS))
         return read_batch(src, ids, m, x, y, err);
     gather_job j = {.src = src, .ids = ids, .m = m, .xn = xn, .yn = yn, .x = x, .y = y};
     j.parts = 1;
-    ctx->dev.vt->parallel(ctx->dev.h, gather_part, &j, (int)max);
+    nn_dev_parallel(src->ctx, gather_part, &j, (int)max);
     nn_status st = NN_OK;
     for (int p = 0; p < GATHER_PARTS; p++) {
         if (j.st[p] && !st) {

@@ -191,6 +191,9 @@ void *nn_ctx_fail(nn_ctx *ctx, nn_status code, const char *fmt, ...) NN_PRINTF(3
 
 /* Frees the context's op handles (nn_ctx_free). */
 void nn_ops_release(nn_ctx *ctx);
+/* fn's parts on the device's threads (its slot parallel), at most
+ * max_parts; fn(arg, 0, 1) on this thread without the slot (op.c). */
+void nn_dev_parallel(nn_ctx *ctx, nn_parallel_fn fn, void *arg, int max_parts);
 
 /* ---- tensors ------------------------------------------------------------- */
 

@@ -100,13 +100,17 @@ void nn_kernel_gemm(const nn_kernel_call *c, int ta, int tb, int64_t m, int64_t 
     ctx->dev.vt->gemm(ctx->dev.h, ta, tb, m, n, k, alpha, a, b, beta, out);
 }
 
-void nn_kernel_parallel(const nn_kernel_call *c, nn_parallel_fn fn, void *arg, int max_parts)
+void nn_dev_parallel(nn_ctx *ctx, nn_parallel_fn fn, void *arg, int max_parts)
 {
-    nn_ctx *ctx = c->ctx;
     if (max_parts > 1 && NN_VT_HAS(ctx->dev.vt, nn_device_vt, parallel))
         ctx->dev.vt->parallel(ctx->dev.h, fn, arg, max_parts);
     else
         fn(arg, 0, 1);
+}
+
+void nn_kernel_parallel(const nn_kernel_call *c, nn_parallel_fn fn, void *arg, int max_parts)
+{
+    nn_dev_parallel(c->ctx, fn, arg, max_parts);
 }
 
 /* ---- the call -------------------------------------------------------------- */

@@ -351,7 +351,7 @@ NN_VEC_FN(void, scale_pixels_loop, (const uint8_t *restrict src, float *restrict
  * multiply-add, gives b / 255 rounded as the division rounds it, for each
  * of the 256 bytes (test_idx.c checks them all). The compiler's loop made
  * 4 vectors of 4 and 4 divisions, 41 us a batch of 64 images here; 16
- * divisions at a time took 5. */
+ * divisions at a time took 5.1, this 2.9 (the rows in the cache). */
 __attribute__((target("avx512f"))) static void scale_pixels_avx512(const uint8_t *restrict src,
                                                                    float *restrict x, int64_t n)
 {

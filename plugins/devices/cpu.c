@@ -876,8 +876,8 @@ static const nn_device_vt cpu_vt = {
 };
 
 static const nn_component_def cpu_components[] = {
-    {NN_KIND_DEVICE, NN_CPU_DEVICE_NAME, "host CPU: threaded AVX-512 or OpenBLAS sgemm, vectorized loops", &cpu_vt,
-     NULL, 0},
+    {NN_KIND_DEVICE, NN_CPU_DEVICE_NAME,
+     "host CPU: threaded AVX-512 or OpenBLAS sgemm, vectorized loops", &cpu_vt, NULL, 0},
 };
 
 NN_PLUGIN_DEFINE(NN_CPU_DEVICE_NAME, "2.0", cpu_components)
