@@ -335,70 +335,100 @@ SG_TARGET static void small_gemv_rows(int64_t m, int64_t k, const float *b, floa
 
 /* C (m x n, m n <= 16) = alpha A^T B + beta C with A (k x m) and B (k x n)
  * stored as is: the weight gradients of narrow layers, k the batch. The
- * whole of C is one vector of sums, G = 16 / (m n) of them side by side
- * (G consecutive rows p of A and B at once: they are contiguous), each
- * lane's A and B elements permuted out of those rows; four chains of sums
- * over p, and the G copies of C added at the end. */
-SG_INLINE void small_gemm_tn_rows(int64_t m, int64_t n, int64_t k, float alpha, const float *a,
-                                  const float *b, float beta, const float *bias, float *c,
-                                  const int64_t G)
-{
-    const int64_t mn = m * n;
-    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-    /* lane l is row g = l / mn's element (w / n, w % n), w = l % mn, of C,
-     * at g m + w / n in the A rows loaded and g n + w % n in the B rows
-     * (exact quotients: see small_gemm_k12) */
+ * wider of the two (w = max(m, n) floats a row) is loaded G = 16 / w rows
+ * to a vector, as it is; from the same G rows of the narrower (O floats a
+ * row), one permute per column c < O puts element (g, c) in the lanes of
+ * row g. So G rows cost two loads and O permutes, not two permutes a row
+ * (when m n > 8 there is one row to a vector of all m n products). Four
+ * chains of sums per column over p; then the G rows of each column's sums
+ * are added, and the O columns' w sums interleaved into C's m n. AW: A is
+ * the wider (lane l is C's row l, column c its column), else B (row c,
+ * column l). */
 #define SG_DIV(x, d)                                                                    \
     _mm512_cvttps_epi32(_mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(x), _mm512_set1_ps(0.5f)), \
                                       _mm512_set1_ps(1.0f / (float)(d))))
-    const __m512i g = SG_DIV(iota, mn);
-    const __m512i w = _mm512_sub_epi32(iota, _mm512_mullo_epi32(g, _mm512_set1_epi32((int)mn)));
-    const __m512i i = SG_DIV(w, n);
-    const __m512i j = _mm512_sub_epi32(w, _mm512_mullo_epi32(i, _mm512_set1_epi32((int)n)));
-#undef SG_DIV
-    const __m512i ia = _mm512_add_epi32(_mm512_mullo_epi32(g, _mm512_set1_epi32((int)m)), i);
-    const __m512i ib = _mm512_add_epi32(_mm512_mullo_epi32(g, _mm512_set1_epi32((int)n)), j);
-    /* lanes of rows past G (16 not a multiple of mn) are loaded as zeros */
-    const __mmask16 ma = (__mmask16)((1u << (G * m)) - 1), mb = (__mmask16)((1u << (G * n)) - 1);
-    __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                   _mm512_setzero_ps()};
-#define SG_TN_ROWS(p, q, MA, MB)                                                            \
-    s[q] = _mm512_fmadd_ps(_mm512_permutexvar_ps(ia, _mm512_maskz_loadu_ps(MA, a + (p) * m)), \
-                           _mm512_permutexvar_ps(ib, _mm512_maskz_loadu_ps(MB, b + (p) * n)), s[q])
+SG_INLINE void small_gemm_tn_lanes(int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                                   const float *b, float beta, const float *bias, float *c,
+                                   const int O, const int AW)
+{
+    const int64_t w = AW ? m : n, G = 16 / w;
+    const float *wide = AW ? a : b, *narrow = AW ? b : a;
+    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    /* lane l = g w + i (exact quotients: see small_gemm_k12); the lanes
+     * past G w take lane 15 of the narrower's load, a zero there (G O <
+     * 16 when G w < 16) */
+    const __m512i g = SG_DIV(iota, w);
+    const __mmask16 used = (__mmask16)((1u << (G * w)) - 1);
+    __m512i idx[4];
+#pragma GCC unroll 4
+    for (int q = 0; q < O; q++)
+        idx[q] = _mm512_mask_add_epi32(
+            _mm512_set1_epi32(15), used,
+            _mm512_mullo_epi32(g, _mm512_set1_epi32(O)), _mm512_set1_epi32(q));
+    __m512 s[4][4];
+#pragma GCC unroll 4
+    for (int q = 0; q < O; q++) s[q][0] = s[q][1] = s[q][2] = s[q][3] = _mm512_setzero_ps();
+    const __mmask16 mw = used, mo = (__mmask16)((1u << (G * O)) - 1);
+#define SG_TN_ROWS(p, ch, MW, MO)                                                         \
+    do {                                                                                  \
+        const __m512 vw_ = _mm512_maskz_loadu_ps(MW, wide + (p) * w);                      \
+        const __m512 vo_ = _mm512_maskz_loadu_ps(MO, narrow + (p) * O);                    \
+        _Pragma("GCC unroll 4") for (int q = 0; q < O; q++) s[q][ch] =                    \
+            _mm512_fmadd_ps(vw_, _mm512_permutexvar_ps(idx[q], vo_), s[q][ch]);           \
+    } while (0)
     int64_t p = 0;
     for (; p + 4 * G <= k; p += 4 * G) {
-        SG_TN_ROWS(p, 0, ma, mb);
-        SG_TN_ROWS(p + G, 1, ma, mb);
-        SG_TN_ROWS(p + 2 * G, 2, ma, mb);
-        SG_TN_ROWS(p + 3 * G, 3, ma, mb);
+        SG_TN_ROWS(p, 0, mw, mo);
+        SG_TN_ROWS(p + G, 1, mw, mo);
+        SG_TN_ROWS(p + 2 * G, 2, mw, mo);
+        SG_TN_ROWS(p + 3 * G, 3, mw, mo);
     }
-    for (; p + G <= k; p += G) SG_TN_ROWS(p, 0, ma, mb);
+    for (; p + G <= k; p += G) SG_TN_ROWS(p, 0, mw, mo);
     if (p < k) /* fewer than G rows left: the others' lanes load zeros */
-        SG_TN_ROWS(p, 0, (__mmask16)((1u << ((k - p) * m)) - 1),
-                   (__mmask16)((1u << ((k - p) * n)) - 1));
+        SG_TN_ROWS(p, 0, (__mmask16)((1u << ((k - p) * w)) - 1),
+                   (__mmask16)((1u << ((k - p) * O)) - 1));
 #undef SG_TN_ROWS
-    float sums[32] = {0};
-    _mm512_storeu_ps(sums, _mm512_add_ps(_mm512_add_ps(s[0], s[1]), _mm512_add_ps(s[2], s[3])));
-    __m512 v = _mm512_loadu_ps(sums);
-    for (int64_t r = 1; r < G; r++) v = _mm512_add_ps(v, _mm512_loadu_ps(sums + r * mn));
+    /* out lane f = i n + j of C: column q = (AW ? j : i)'s lane (AW ? i : j) */
+    const int64_t mn = m * n;
+    const __m512i fi = SG_DIV(iota, n);
+    const __m512i fj = _mm512_sub_epi32(iota, _mm512_mullo_epi32(fi, _mm512_set1_epi32((int)n)));
+    const __m512i from = AW ? fi : fj, col = AW ? fj : fi;
+    __m512 v = _mm512_setzero_ps();
+#pragma GCC unroll 4
+    for (int q = 0; q < O; q++) {
+        __m512 t = _mm512_add_ps(_mm512_add_ps(s[q][0], s[q][1]), _mm512_add_ps(s[q][2], s[q][3]));
+        __m512 r = t;
+        for (int64_t h = 1; h < G; h++) /* row h's sums, moved down to lanes 0 .. w - 1 */
+            r = _mm512_add_ps(r, _mm512_maskz_permutexvar_ps(
+                                     (__mmask16)((1u << (16 - h * w)) - 1),
+                                     _mm512_add_epi32(iota, _mm512_set1_epi32((int)(h * w))), t));
+        v = _mm512_mask_permutexvar_ps(v, _mm512_cmpeq_epi32_mask(col, _mm512_set1_epi32(q)), from, r);
+    }
     const __mmask16 mc = (__mmask16)((1u << mn) - 1);
     v = _mm512_mul_ps(v, _mm512_set1_ps(alpha));
-    if (bias) /* lane w < m n is column j = w % n */
+    if (bias) /* lane f < m n is column j = f % n */
         v = _mm512_add_ps(v, _mm512_permutexvar_ps(
-                                 j, _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), bias)));
+                                 fj, _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), bias)));
     else if (beta != 0.0f)
         v = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(mc, c), v);
     _mm512_mask_storeu_ps(c, mc, v);
 }
+#undef SG_DIV
 
 SG_TARGET static void small_gemm_tn_tiny(int64_t m, int64_t n, int64_t k, float alpha,
                                          const float *a, const float *b, float beta,
                                          const float *bias, float *c)
 {
-    if (m * n > 8) /* one copy of C: G a constant, for the loop's addressing */
-        small_gemm_tn_rows(m, n, k, alpha, a, b, beta, bias, c, 1);
-    else
-        small_gemm_tn_rows(m, n, k, alpha, a, b, beta, bias, c, 16 / (m * n));
+    const int aw = m > n, o = (int)(aw ? n : m); /* m n <= 16: o <= 4 */
+    switch (o * 2 + aw) {
+    case 2: small_gemm_tn_lanes(m, n, k, alpha, a, b, beta, bias, c, 1, 0); break;
+    case 3: small_gemm_tn_lanes(m, n, k, alpha, a, b, beta, bias, c, 1, 1); break;
+    case 4: small_gemm_tn_lanes(m, n, k, alpha, a, b, beta, bias, c, 2, 0); break;
+    case 5: small_gemm_tn_lanes(m, n, k, alpha, a, b, beta, bias, c, 2, 1); break;
+    case 6: small_gemm_tn_lanes(m, n, k, alpha, a, b, beta, bias, c, 3, 0); break;
+    case 7: small_gemm_tn_lanes(m, n, k, alpha, a, b, beta, bias, c, 3, 1); break;
+    default: small_gemm_tn_lanes(m, n, k, alpha, a, b, beta, bias, c, 4, 0); break;
+    }
 }
 
 /* c (m, n) = alpha op(a) op(b) + beta c, row-major, as cblas_sgemm with
