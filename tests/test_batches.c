@@ -354,9 +354,21 @@ static void test_fit_epoch_order(void)
     run_close(&r);
 }
 
-/* nn_rng_permutation is Fisher-Yates with nn_rng_below's draws, bounds n
- * down to 2: the permutation and the generator after it, for sizes from 1
- * to past the tutorial's 1200. */
+/* randperm(n) by Fisher-Yates with nn_rng_below's draws, bounds n down
+ * to 2: the reference for nn_rng_permutation. */
+static void fisher_yates(nn_rng *r, int64_t *p, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) p[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = nn_rng_below(r, (uint32_t)(i + 1)), x = p[i];
+        p[i] = p[j];
+        p[j] = x;
+    }
+}
+
+/* nn_rng_permutation against fisher_yates: the permutation and the
+ * generator after it, for sizes from 1 to past the tutorial's 1200 (from
+ * 64, drawn 8 at a time where the CPU has AVX-512). */
 static void test_permutation_draws(void)
 {
     static const int64_t ns[] = {1, 2, 3, 5, 63, 64, 65, 66, 127, 129, 1200, 5001};
@@ -369,18 +381,43 @@ static void test_permutation_draws(void)
             nn_rng_seed(&a, seed, 7 + seed);
             b = a;
             nn_rng_permutation(&a, got, n);
-            for (int64_t i = 0; i < n; i++) ref[i] = i;
-            for (int64_t i = n - 1; i > 0; i--) {
-                int64_t j = nn_rng_below(&b, (uint32_t)(i + 1)), x = ref[i];
-                ref[i] = ref[j];
-                ref[j] = x;
-            }
+            fisher_yates(&b, ref, n);
             same &= !memcmp(got, ref, (size_t)n * sizeof *got) && a.state == b.state &&
                     nn_rng_u32(&a) == nn_rng_u32(&b);
             cases++;
         }
     CU_ASSERT(same);
     CU_ASSERT_EQUAL(cases, 36);
+}
+
+/* Draws below their bound, which may be redrawn, are rare (about n / 2^32
+ * each): these two seeds have one in a permutation of 5001, the second
+ * one redrawn. The vector draws hand over to the one-by-one loop there;
+ * the permutation and the generator must still be Fisher-Yates's. */
+static void test_permutation_low_draws(void)
+{
+    static const uint64_t seeds[] = {433, 548};
+    static int64_t got[5001], ref[5001];
+    const int64_t n = 5001;
+    for (size_t s = 0; s < sizeof seeds / sizeof *seeds; s++) {
+        nn_rng a, b, c;
+        nn_rng_seed(&a, seeds[s], 7);
+        b = c = a;
+        int lows = 0, redrawn = 0; /* the draws of pcg32_boundedrand, counted */
+        for (int64_t i = n - 1; i > 0; i--) {
+            uint32_t d = (uint32_t)(i + 1), x;
+            while ((x = nn_rng_u32(&c)) < d) {
+                lows++;
+                if (x >= (uint32_t)(-d) % d) break;
+                redrawn++;
+            }
+        }
+        CU_ASSERT(lows == 1 && redrawn == (int)s);
+        nn_rng_permutation(&a, got, n);
+        fisher_yates(&b, ref, n);
+        CU_ASSERT(!memcmp(got, ref, (size_t)n * sizeof *got));
+        CU_ASSERT(a.state == b.state && a.state == c.state);
+    }
 }
 
 void register_batches_tests(void)
@@ -392,6 +429,7 @@ void register_batches_tests(void)
     FX_ADD(s, test_fit_sample);
     FX_ADD(s, test_fit_epoch_order);
     FX_ADD(s, test_permutation_draws);
+    FX_ADD(s, test_permutation_low_draws);
     FX_ADD(s, test_loader_batches);
     FX_ADD(s, test_class_index_targets);
     FX_ADD(s, test_checkpoint_sample);
