@@ -219,9 +219,9 @@ void nn_shuffle_magic(uint64_t *m, int64_t n)
 }
 
 /* The generator moved on by steps draws in O(log steps): an LCG's k steps
- * are one affine map, state a^k + inc (a^(k-1) + ... + 1), built here by
- * squaring (Brown, "Random number generation with arbitrary strides",
- * 1994). */
+ * are one affine map, state a^k + inc (a^(k-1) + ... + a + 1), built here
+ * by squaring (Brown, "Random number generation with arbitrary strides",
+ * 1994); *mul and *add, when asked for, get the map's two terms. */
 static uint64_t rng_jump(uint64_t state, uint64_t inc, uint64_t steps, uint64_t *mul, uint64_t *add)
 {
     uint64_t am = 1, aa = 0, cm = PCG_MULT, ca = inc;
@@ -321,11 +321,14 @@ static int cpu_active(unsigned int index)
 
 static int shuffle_lanes_ok(void)
 {
-    static int ok = -1;
-    if (ok < 0)
-        ok = cpu_active(x86_cpu_AVX512F) && cpu_active(x86_cpu_AVX512DQ) &&
-             cpu_active(x86_cpu_AVX512VL);
-    return ok;
+    static int ok = -1; /* threads that read it first all store the same */
+    int v = __atomic_load_n(&ok, __ATOMIC_RELAXED);
+    if (v < 0) {
+        v = cpu_active(x86_cpu_AVX512F) && cpu_active(x86_cpu_AVX512DQ) &&
+            cpu_active(x86_cpu_AVX512VL);
+        __atomic_store_n(&ok, v, __ATOMIC_RELAXED);
+    }
+    return v;
 }
 #endif
 
