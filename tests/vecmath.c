@@ -704,16 +704,16 @@ int main(void)
     check_dexp("baseline x86-64", dexp_base);
 #ifdef HAVE_LEVELS
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        check_math("x86-64-v3 (AVX2, FMA)", exp_v3, log_v3, sigmoid_v3, rint_v3),
-            check_dexp("x86-64-v3 (AVX2, FMA)", dexp_v3);
-    else
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        check_math("x86-64-v3 (AVX2, FMA)", exp_v3, log_v3, sigmoid_v3, rint_v3);
+        check_dexp("x86-64-v3 (AVX2, FMA)", dexp_v3);
+    } else
         printf("ok - x86-64-v3 # SKIP this CPU lacks AVX2 or FMA\n");
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
-        check_math("x86-64-v4 (AVX-512)", exp_v4, log_v4, sigmoid_v4, rint_v4),
-            check_dexp("x86-64-v4 (AVX-512)", dexp_v4);
-    else
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")) {
+        check_math("x86-64-v4 (AVX-512)", exp_v4, log_v4, sigmoid_v4, rint_v4);
+        check_dexp("x86-64-v4 (AVX-512)", dexp_v4);
+    } else
         printf("ok - x86-64-v4 # SKIP this CPU lacks AVX-512\n");
 #endif
     void *dev = NULL;
