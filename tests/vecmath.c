@@ -608,6 +608,44 @@ static void check_tiled_race(void *dev)
 }
 #endif
 
+/* nn_kernel_parallel's parts (the slot parallel): each of 0 .. parts - 1
+ * run once, parts at most max_parts and, past the thread count, a
+ * multiple of it; many calls in a row, so that the caller's parts from the
+ * front and the workers' from the back meet in different places. */
+typedef struct {
+    _Atomic int runs[64];
+    _Atomic int parts, calls;
+} par_count;
+
+static void count_part(void *arg, int p, int parts)
+{
+    par_count *c = arg;
+    if (p >= 0 && p < 64) atomic_fetch_add(&c->runs[p], 1);
+    atomic_store(&c->parts, parts);
+    atomic_fetch_add(&c->calls, 1);
+    volatile float s = 0; /* parts of uneven length */
+    for (int i = 0; i < (p * 37 % 11) * 300; i++) s = s + 1.0f;
+}
+
+static void check_parallel(void *dev)
+{
+    int once = 1, fits = 1, even = 1, t = nw_threads(), calls = 0;
+    for (int round = 0; round < 50; round++)
+        for (int max = 1; max <= 64; max++) {
+            par_count c = {0};
+            cpu_vt.parallel(dev, count_part, &c, max);
+            int parts = atomic_load(&c.parts);
+            fits &= parts >= 1 && parts <= max && atomic_load(&c.calls) == parts;
+            even &= parts <= t || parts % t == 0;
+            for (int p = 0; p < 64; p++) once &= atomic_load(&c.runs[p]) == (p < parts);
+            calls++;
+        }
+    char what[160];
+    snprintf(what, sizeof what, "parallel slot: each part once, %d calls on %d threads", calls, t);
+    check(once && fits, what);
+    check(even, "parallel slot: past the thread count, as many parts for each thread");
+}
+
 /* The AVX-512 sum over rows of fewer than 8 columns gives the generic
  * one's bits (the same sums in the same order), and writes cols floats. */
 static void check_sum_rows_narrow(void *dev)
@@ -731,6 +769,7 @@ int main(void)
     check_tiled(dev);
     check_tiled_race(dev);
 #endif
+    check_parallel(dev);
     check_bce_sum();
     check_sum_rows_narrow(dev);
     /* and, on a CPU with AVX-512, the paths of one without: vecmath.h's

@@ -1,9 +1,9 @@
 /* workers.h - the cpu device's threads: nw_run(fn, arg, parts) calls
  * fn(arg, p, parts, buf) for p = 0 .. parts - 1, on the calling thread and
  * on threads started at the first call and kept, each with a buffer of
- * NW_BUF floats of its own. The threads take the parts in turn, each the
- * next one not taken, so a thread slowed (by cold caches, or a neighbour
- * on its core) does fewer.
+ * NW_BUF floats of its own. The caller takes the parts from the front and
+ * the workers from the back (nw_take), so a thread slowed (by cold caches,
+ * or a neighbour on its core) does fewer.
  *
  * The parts must not depend on each other, and what they compute must not
  * depend on how many there are (tiled_gemm.h's products do not): a call
@@ -46,7 +46,9 @@ typedef struct {
     nw_fn fn;
     const void *arg;
     int nparts;
-    _Atomic int next;      /* the next part not taken */
+    _Atomic int taken;     /* parts handed out, or asked for past the last */
+    _Atomic int next;      /* the caller's next part, from the front */
+    _Atomic int last;      /* the workers' next part, from the back */
     _Atomic unsigned seq;  /* calls made: a worker runs when it moves */
     _Atomic int pending;   /* workers not done with this call */
     _Atomic int sleepers;  /* workers that may be in cond_wait */
@@ -74,10 +76,18 @@ static inline void nw_pause(void)
 #endif
 }
 
+/* The caller takes parts from the front, the workers from the back, until
+ * all are taken: with as many parts as threads, the caller does the first
+ * and a worker the last, every call, so each finds the rows it wrote in
+ * its own cache; with more, a thread held up leaves its parts to the
+ * others, and where the two ends meet moves with it. */
 static void nw_take(int id)
 {
-    for (int p; (p = atomic_fetch_add_explicit(&nw.next, 1, memory_order_relaxed)) < nw.nparts;)
+    while (atomic_fetch_add_explicit(&nw.taken, 1, memory_order_relaxed) < nw.nparts) {
+        int p = id ? atomic_fetch_sub_explicit(&nw.last, 1, memory_order_relaxed)
+                   : atomic_fetch_add_explicit(&nw.next, 1, memory_order_relaxed);
         nw.fn(nw.arg, p, nw.nparts, nw.buf[id]);
+    }
 }
 
 static void *nw_worker(void *u)
@@ -230,7 +240,9 @@ static int nw_run(nw_fn fn, const void *arg, int parts)
         return 1;
     }
     nw.fn = fn, nw.arg = arg, nw.nparts = parts;
+    atomic_store_explicit(&nw.taken, 0, memory_order_relaxed);
     atomic_store_explicit(&nw.next, 0, memory_order_relaxed);
+    atomic_store_explicit(&nw.last, parts - 1, memory_order_relaxed);
     atomic_store_explicit(&nw.pending, nw.parts - 1, memory_order_relaxed);
     atomic_fetch_add(&nw.seq, 1); /* releases fn, arg and pending to the workers */
     if (atomic_load(&nw.sleepers)) {
