@@ -1,6 +1,7 @@
 #!/bin/sh
 # predict.sh - command-line tests of validation (nnrun train --val,
-# --val-split) and of nnrun predict, run by make check.
+# --val-split), of the test after training (--test) and of nnrun predict,
+# run by make check.
 . "$top_srcdir/tests/lib.sh"
 
 VAL='circle n=300 seed=9'
@@ -49,6 +50,36 @@ check "train without --val prints no val figures and no sizes line" \
 run train --epochs 2 --loss mse --val "$VAL"
 check "train --loss mse --val: val_loss without val_accuracy" \
     sh -c 'grep -q "^epoch: .* val_loss: [0-9.]*$" "$1" && ! grep -q val_accuracy "$1"' sh "$tmp/out"
+
+# ---- --test ---------------------------------------------------------------
+
+# One evaluation after training: the figures nnrun eval gives for the saved
+# network on the same data; printed with --quiet too, after time:.
+run train --epochs 60 --log-every 20 --test "$VAL" --save "$tmp/t.pb"
+cp "$tmp/out" "$tmp/test.out"
+check "train --test: exit status 0" status_is 0
+run eval "$tmp/t.pb" --data "$VAL"
+check "train --test: its test: figures equal nnrun eval on the same data ($(cat "$tmp/out"))" \
+    grep -qx "test: $(cat "$tmp/out")" "$tmp/test.out"
+check "train --test: one test: line, after time: and before saved:" \
+    sh -c '[ "$(grep -c "^test:" "$1")" = 1 ] &&
+        [ "$(grep -n -e "^time:" -e "^test:" -e "^saved:" "$1" | cut -d: -f2 | tr "\n" " ")" = "time test saved " ]' \
+    sh "$tmp/test.out"
+run train --epochs 60 --log-every 20
+grep -v -e '^time:' -e '^test:' -e '^saved:' "$tmp/test.out" >"$tmp/a"
+grep -v '^time:' "$tmp/out" >"$tmp/b"
+check "train --test: the training figures are those of the run without it" cmp -s "$tmp/a" "$tmp/b"
+run train --epochs 60 --test "$VAL" --quiet
+check "train --test --quiet: the time: and test: lines only" \
+    sh -c '[ "$(cut -d: -f1 "$1" | tr "\n" " ")" = "time test " ] && grep -qx "$2" "$1"' \
+    sh "$tmp/out" "$(grep '^test:' "$tmp/test.out")"
+run train --epochs 60 --test 'synthetic n=30 shape=3 classes=2'
+check "train --test with samples of another shape: refused before training" \
+    eval 'status_is 1 && err_has "^nnrun: --test data.s samples are \[3\], the training data.s \[2\]" &&
+        ! grep -q "^time:" "$tmp/out"'
+run train --epochs 60 --test 'circle n=0'
+check "train --test with a bad spec: refused before training, with a message" \
+    eval 'status_is 1 && [ -s "$tmp/err" ] && ! grep -q "^time:" "$tmp/out"'
 
 # ---- --val-split ----------------------------------------------------------
 

@@ -52,18 +52,25 @@ void print_stats(const char *label, const nn_epoch_stats *s, const nn_epoch_stat
     printf("\n");
 }
 
-/* The validation figures of the model as it stands (eval mode, no grad). */
-static nn_status eval_val(const options *o, run_state *r, nn_epoch_stats *out, char **err)
+/* The figures of the model as it stands on data (eval mode, no grad), a
+ * failure's message led by what the data is. */
+static nn_status eval_on(const options *o, run_state *r, nn_dataset *data, const char *what,
+                         nn_epoch_stats *out, char **err)
 {
-    nn_status st = nn_fit_epoch_comm(r->model, r->loss, NULL, r->val, o->batch, NULL, r->comm, out,
+    nn_status st = nn_fit_epoch_comm(r->model, r->loss, NULL, data, o->batch, NULL, r->comm, out,
                                      err);
     if (st && err && *err) {
         char *why = *err;
         *err = NULL;
-        nn_fail(err, st, "validation data: %s", why);
+        nn_fail(err, st, "%s: %s", what, why);
         nn_free(why);
     }
     return st;
+}
+
+static nn_status eval_val(const options *o, run_state *r, nn_epoch_stats *out, char **err)
+{
+    return eval_on(o, r, r->val, "validation data", out, err);
 }
 
 static nn_shuffle shuffle_mode(const char *s)
@@ -156,6 +163,23 @@ static int on_epoch(const nn_epoch_stats *s, void *user)
     return es->st != NN_OK;
 }
 
+/* Data to evaluate the model on, its samples shaped as the training data's
+ * (checked before training, not found wrong after it). */
+static nn_status same_shapes(nn_dataset *data, nn_dataset *other, const char *opt, char **err)
+{
+    const nn_shape *s[2][2] = {{nn_dataset_input_shape(data), nn_dataset_target_shape(data)},
+                               {nn_dataset_input_shape(other), nn_dataset_target_shape(other)}};
+    for (int k = 0; k < 2; k++) {
+        char a[64], b[64];
+        nn_shape_format(s[0][k], 0, a, sizeof a);
+        nn_shape_format(s[1][k], 0, b, sizeof b);
+        if (strcmp(a, b))
+            return nn_fail(err, NN_SHAPE, "%s data's %s are %s, the training data's %s", opt,
+                           k ? "targets" : "samples", b, a);
+    }
+    return NN_OK;
+}
+
 /* --data, and --val or the --val-split views of it: the split is a seeded
  * permutation (--seed, a stream of its own), so a resumed run rebuilds it. */
 static nn_status open_data(const options *o, run_state *r, char **err)
@@ -163,6 +187,10 @@ static nn_status open_data(const options *o, run_state *r, char **err)
     nn_status st;
     OPEN_SPEC(nn_dataset_open, r->ctx, o->data, &r->data, err);
     if (!st && o->val) OPEN_SPEC(nn_dataset_open, r->ctx, o->val, &r->val, err);
+    if (!st && o->test) {
+        OPEN_SPEC(nn_dataset_open, r->ctx, o->test, &r->test, err);
+        if (!st) st = same_shapes(r->data, r->test, "--test", err);
+    }
     if (st || !(o->val_split > 0)) return st;
     if (o->val) return nn_fail(err, NN_INVALID, "--val and --val-split exclude each other");
     int64_t n = nn_dataset_len(r->data), nval = (int64_t)(o->val_split * (double)n + 0.5);
@@ -405,6 +433,11 @@ int cmd_train(options *o, int argc, char **argv)
     int64_t samples = done * (o->drop_last ? n / o->batch * o->batch : n);
     printf("time: %.3f s for %lld epochs, %.0f samples/s on %s\n", dt, (long long)done,
            dt > 0 ? (double)samples / dt : 0.0, nn_ctx_device_name(r.ctx));
+    if (r.test) {
+        nn_epoch_stats ts;
+        if ((st = eval_on(o, &r, r.test, "test data", &ts, &err))) goto out;
+        print_stats("test:", &ts, NULL);
+    }
     if (o->save && (st = save_run(o, &r, first > o->epochs ? first : o->epochs, &err))) goto out;
     if (o->save) printf("saved: %s\n", o->save);
     if (plot_rc < 0) printf("plotted: %s\n", o->plot_history);

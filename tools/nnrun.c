@@ -51,7 +51,7 @@ const char *const with_value[] = {"data",        "model",     "loss",   "optim",
                                          "save-every",  "info",      "resume",
                                          "schedule",    "lr-schedule", "input-shape",
                                          "val",         "val-split", "metrics", "progress",
-                                         "plot-history", "dist", "write-cache"};
+                                         "plot-history", "dist", "write-cache", "test"};
 
 static const char usage[] =
     "usage: nnrun COMMAND [OPTIONS]\n"
@@ -114,6 +114,8 @@ static const char usage[] =
     "  --val SPEC        a validation dataset, evaluated on every logged epoch\n"
     "  --val-split F     hold out a seeded random fraction F of the data for\n"
     "                    validation (0 < F < 1; the same --seed, the same split)\n"
+    "  --test SPEC       a test dataset, evaluated once after training (eval\n"
+    "                    mode): a test: line with its loss and accuracy\n"
     "  --metrics FILE    write each epoch's figures as CSV (epoch,loss,accuracy,\n"
     "                    val_loss,val_accuracy,lr,seconds; with validation, every\n"
     "                    epoch is validated); after --resume, this run's epochs\n"
@@ -121,8 +123,8 @@ static const char usage[] =
     "                    a bar during each epoch; auto: when stdout is a terminal\n"
     "                    and training is not distributed (--dist)\n"
     "  --quiet           no bar, no before: or epoch lines (and no pass over the\n"
-    "                    data for the before: line); errors, the time:\n"
-    "                    and saved: lines stay\n"
+    "                    data for the before: line); errors, the time:,\n"
+    "                    test: and saved: lines stay\n"
     "  --plot-history FILE  draw loss and accuracy per epoch, training and validation\n"
     "                    (every epoch validated), into FILE.png or .svg (--size WxH;\n"
     "                    --values OUT.csv: the numbers drawn)\n"
@@ -249,6 +251,7 @@ static int set_option(options *o, const char *name, const char *value)
     else if (!strcmp(name, "info")) o->info = (char *)value;
     else if (!strcmp(name, "resume")) o->resume = (char *)value;
     else if (!strcmp(name, "val")) o->val = (char *)value;
+    else if (!strcmp(name, "test")) o->test = (char *)value;
     else if (!strcmp(name, "metrics")) o->metrics = (char *)value;
     else if (!strcmp(name, "write-cache")) o->write_cache = (char *)value;
     else if (!strcmp(name, "progress")) {
@@ -461,6 +464,7 @@ void run_free(run_state *r)
     nn_module_free(r->model);
     nn_dataset_free(r->data);
     nn_dataset_free(r->val);
+    nn_dataset_free(r->test);
     nn_dataset_free(r->whole);
     nn_ctx_free(r->ctx);
     nn_comm_free(r->comm);

@@ -35,6 +35,7 @@ typedef struct {
     int nowned;
     schedule_opts sched; /* --schedule, --lr-schedule */
     char *val;       /* --val SPEC */
+    char *test;      /* --test SPEC */
     double val_split; /* --val-split F (0: none) */
     char *metrics;    /* --metrics FILE.csv */
     int quiet;        /* --quiet */
@@ -56,6 +57,7 @@ typedef struct {
     nn_ctx *ctx;
     nn_dataset *data;
     nn_dataset *val, *whole; /* --val data; --val-split: data and val are views of whole */
+    nn_dataset *test;        /* --test data */
     nn_module *model;
     nn_loss *loss;
     nn_optim *optim;
