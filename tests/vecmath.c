@@ -498,6 +498,25 @@ static float tiled_ref(int ta, int tb, int m, int n, int k, const float *a, cons
     return s;
 }
 
+/* A case's inputs, random, c0 with a NaN where it is not to be read and
+ * 42 past its end, and the c it must give: op(a) op(b), + c0 (mode 1) or
+ * + bias (mode 2), as tiled_ref sums. */
+static void tiled_case(int ta, int tb, int m, int n, int k, int mode, float *a, float *b,
+                       float *bias, float *c0, float *want)
+{
+    fill_uniform(a, m * k, -1.0f, 1.0f);
+    fill_uniform(b, k * n, -1.0f, 1.0f);
+    fill_uniform(bias, n, -1.0f, 1.0f);
+    fill_uniform(c0, m * n, -1.0f, 1.0f);
+    if (mode != 1) c0[m * n - 1] = NAN;
+    c0[m * n] = 42.0f;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            float s = tiled_ref(ta, tb, m, n, k, a, b, i, j);
+            want[i * n + j] = mode == 1 ? s + c0[i * n + j] : mode == 2 ? s + bias[j] : s;
+        }
+}
+
 static void check_tiled(void *dev)
 {
     if (!((const cpu_dev *)dev)->small_gemm) {
@@ -522,18 +541,7 @@ static void check_tiled(void *dev)
                     for (size_t ik = 0; ik < sizeof ks / sizeof *ks; ik++)
                         for (int mode = 0; mode < 3; mode++) { /* beta 0, beta 1, bias */
                             int m = ms[im], n = ns[in], k = ks[ik];
-                            fill_uniform(a, m * k, -1.0f, 1.0f);
-                            fill_uniform(b, k * n, -1.0f, 1.0f);
-                            fill_uniform(bias, n, -1.0f, 1.0f);
-                            fill_uniform(c0, m * n, -1.0f, 1.0f);
-                            if (mode != 1) c0[m * n - 1] = NAN;
-                            c0[m * n] = 42.0f;
-                            for (int i = 0; i < m; i++)
-                                for (int j = 0; j < n; j++) {
-                                    float s = tiled_ref(ta, tb, m, n, k, a, b, i, j);
-                                    want[i * n + j] = mode == 1 ? s + c0[i * n + j]
-                                                      : mode == 2 ? s + bias[j] : s;
-                                }
+                            tiled_case(ta, tb, m, n, k, mode, a, b, bias, c0, want);
                             tg_job g = {ta, tb, m, n, k, a, b, c, mode == 1,
                                         mode == 2 ? bias : NULL};
                             for (int parts = 1; parts <= 5; parts += 2) {
@@ -570,6 +578,37 @@ static void check_tiled(void *dev)
 #endif
 
 #ifdef TILED_GEMM_AVX512
+/* Fewer columns than half a panel take the tiled path once op(a) has
+ * TG_NARROW_MK elements (a wide MLP's last layer): through the gemm slot,
+ * the bits of one fma chain each, every layout, beta 0 and 1 and a bias. */
+static void check_tiled_narrow(void *dev)
+{
+    if (!((const cpu_dev *)dev)->small_gemm) return;
+    enum { M = 448, K = 300 };
+    _Static_assert((long)M * K >= TG_NARROW_MK, "op(a) large enough for the narrow path");
+    static const int ns[] = {1, 10, 15};
+    static float a[M * K], b[K * 15], bias[15], c[M * 15 + 1], want[M * 15];
+    int same = 1, cases = 0;
+    for (int ta = 0; ta <= 1; ta++)
+        for (int tb = 0; tb <= 1; tb++)
+            for (size_t in = 0; in < sizeof ns / sizeof *ns; in++)
+                for (int mode = 0; mode < 3; mode++) {
+                    const int n = ns[in];
+                    tiled_case(ta, tb, M, n, K, mode, a, b, bias, c, want);
+                    if (mode == 2)
+                        cpu_vt.gemm_bias(dev, ta, tb, M, n, K, 1.0f, a, b, bias, c);
+                    else
+                        cpu_vt.gemm(dev, ta, tb, M, n, K, 1.0f, a, b, (float)mode, c);
+                    same &= !memcmp(c, want, sizeof(float) * (size_t)(M * n)) && c[M * n] == 42.0f;
+                    cases++;
+                }
+    char what[160];
+    snprintf(what, sizeof what,
+             "tiled products: %d cases of 1 to 15 columns from a %d x %d op(a), through the gemm slot, one fma chain each",
+             cases, M, K);
+    check(same, what);
+}
+
 /* Two threads multiplying at once: one holds the workers, the other runs
  * its products alone; both get the bits of one thread. */
 typedef struct {
@@ -607,6 +646,66 @@ static void check_tiled_race(void *dev)
           "tiled products: two threads multiplying at once get the bits of one");
 }
 #endif
+
+/* Maps and sums over rows from MAP_SPLIT elements on, their inputs noted
+ * as written by the threads together, are cut among the threads: the same
+ * bits as on one thread, nothing written past the end;
+ * each column's sum over rows is the float sum in row order from y, in
+ * blocks of SR_W vectors of columns and after them. */
+static void check_split_maps(void *dev)
+{
+    static const int64_t ns[] = {MAP_SPLIT - 1, MAP_SPLIT, MAP_SPLIT + 13, 262144 + 77};
+    enum { MAXN = 262144 + 77 };
+    static float x[MAXN], y[MAXN + 1], y1[MAXN + 1], dy[MAXN], dx[MAXN + 1], dx1[MAXN + 1];
+    int same = 1, sameb = 1;
+    for (int op = 0; op < NN_UNARY_COUNT_; op++)
+        for (size_t in = 0; in < sizeof ns / sizeof *ns; in++) {
+            const int64_t n = ns[in];
+            int positive = op == NN_UNARY_LOG || op == NN_UNARY_SQRT;
+            fill_uniform(x, n, positive ? 0.01f : -30.0f, 30.0f);
+            fill_uniform(dy, n, -1.0f, 1.0f);
+            y[n] = y1[n] = 42.0f;
+            spread_note(x, n);
+            spread_note(dy, n);
+            cpu_vt.unary(dev, (nn_unary_op)op, n, x, y);
+            unary_whole(dev, (nn_unary_op)op, n, x, y1);
+            same &= !memcmp(y, y1, sizeof(float) * (size_t)(n + 1));
+            for (int acc = 0; acc <= 1; acc++) {
+                fill_uniform(dx, n, -1.0f, 1.0f);
+                memcpy(dx1, dx, sizeof(float) * (size_t)n);
+                dx[n] = dx1[n] = 42.0f;
+                cpu_vt.unary_backward(dev, (nn_unary_op)op, n, x, y, dy, dx, acc);
+                unary_backward_whole(dev, (nn_unary_op)op, n, x, y, dy, dx1, acc);
+                sameb &= !memcmp(dx, dx1, sizeof(float) * (size_t)(n + 1));
+            }
+        }
+    char what[160];
+    snprintf(what, sizeof what, "device unary from %d elements, cut among %d threads: the bits of one",
+             MAP_SPLIT, nw_threads());
+    check(same, what);
+    check(sameb, "device unary_backward, cut among the threads: the bits of one, acc 0 and 1");
+
+    static const int64_t shapes[][2] = {{3, 64}, {5, 200}, {256, 1024}, {100, 1000}, {71, 937}, {1024, 70}};
+    int rows_ok = 1;
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        const int64_t rows = shapes[i][0], cols = shapes[i][1];
+        fill_uniform(x, rows * cols, -1.0f, 1.0f);
+        spread_note(x, rows * cols);
+        for (int acc = 0; acc <= 1; acc++) {
+            fill_uniform(y, cols, -1.0f, 1.0f);
+            memcpy(y1, y, sizeof(float) * (size_t)cols);
+            y[cols] = 42.0f;
+            cpu_vt.sum_rows(dev, rows, cols, x, y, acc);
+            for (int64_t j = 0; j < cols; j++) {
+                float t = acc ? y1[j] : 0.0f;
+                for (int64_t r = 0; r < rows; r++) t += x[r * cols + j];
+                rows_ok &= y[j] == t;
+            }
+            rows_ok &= y[cols] == 42.0f;
+        }
+    }
+    check(rows_ok, "device sum_rows past 64 columns and cut among the threads: each column's float sum in row order, bit for bit");
+}
 
 /* nn_kernel_parallel's parts (the slot parallel): each of 0 .. parts - 1
  * run once, parts at most max_parts and, past the thread count, a
@@ -767,9 +866,11 @@ int main(void)
     check_gemm_bias(dev);
 #ifdef TILED_GEMM_AVX512
     check_tiled(dev);
+    check_tiled_narrow(dev);
     check_tiled_race(dev);
 #endif
     check_parallel(dev);
+    check_split_maps(dev);
     check_bce_sum();
     check_sum_rows_narrow(dev);
     /* and, on a CPU with AVX-512, the paths of one without: vecmath.h's
