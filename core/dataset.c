@@ -189,6 +189,10 @@ static void gather_pairs(float *restrict dx, const float *restrict sx, int64_t w
  * came 6 ms an epoch faster, of 305. */
 #define GATHER_SPLIT (16 * 1024)
 #define GATHER_PARTS 8
+/* In the background (nn_dataset_gather_post), parts of a few rows: a
+ * worker that the device then asks for joins after the part it runs. */
+#define GATHER_BG_ROWS 4
+#define GATHER_MAX 16
 
 typedef struct {
     nn_dataset *src;
@@ -196,8 +200,8 @@ typedef struct {
     int64_t m, xn, yn;
     float *x, *y;
     int parts; /* as the device cut the batch */
-    nn_status st[GATHER_PARTS];
-    char *why[GATHER_PARTS];
+    nn_status st[GATHER_MAX];
+    char *why[GATHER_MAX];
 } gather_job;
 
 static void gather_part(void *arg, int p, int parts)
@@ -209,6 +213,29 @@ static void gather_part(void *arg, int p, int parts)
                                      j->y + s * j->yn, &j->why[p]);
 }
 
+static bool batch_threads(const nn_dataset *src)
+{
+    return NN_VT_IN(src->vt, nn_dataset_vt, flags) && (src->vt->flags & NN_DATASET_BATCH_THREADS);
+}
+
+/* A finished job's status: the first failing part's, as read_batch's. */
+static nn_status gather_status(gather_job *j, char **err)
+{
+    nn_status st = NN_OK;
+    for (int p = 0; p < GATHER_MAX; p++) {
+        if (j->st[p] && !st) {
+            int64_t s = j->m * p / j->parts, e = j->m * (p + 1) / j->parts;
+            char what[96];
+            batch_what(j->ids + s, e - s, what, sizeof what);
+            st = read_failed(j->src, j->st[p], j->why[p], what, err);
+            j->why[p] = NULL;
+        }
+        free(j->why[p]);
+        j->why[p] = NULL;
+    }
+    return st;
+}
+
 /* Samples ids[0..m) as read_batch, in parts on the device's threads; a
  * failure is reported as the first failing part's. */
 static nn_status read_batch_parts(nn_dataset *src, const int64_t *ids, int64_t m, float *x,
@@ -217,24 +244,11 @@ static nn_status read_batch_parts(nn_dataset *src, const int64_t *ids, int64_t m
     int64_t max = m * xn / GATHER_SPLIT;
     if (max > m) max = m;
     if (max > GATHER_PARTS) max = GATHER_PARTS;
-    if (max < 2 || !NN_VT_IN(src->vt, nn_dataset_vt, flags) ||
-        !(src->vt->flags & NN_DATASET_BATCH_THREADS))
-        return read_batch(src, ids, m, x, y, err);
+    if (max < 2 || !batch_threads(src)) return read_batch(src, ids, m, x, y, err);
     gather_job j = {.src = src, .ids = ids, .m = m, .xn = xn, .yn = yn, .x = x, .y = y};
     j.parts = 1;
     nn_dev_parallel(src->ctx, gather_part, &j, (int)max);
-    nn_status st = NN_OK;
-    for (int p = 0; p < GATHER_PARTS; p++) {
-        if (j.st[p] && !st) {
-            int64_t s = m * p / j.parts, e = m * (p + 1) / j.parts;
-            char what[96];
-            batch_what(ids + s, e - s, what, sizeof what);
-            st = read_failed(src, j.st[p], j.why[p], what, err);
-            j.why[p] = NULL;
-        }
-        free(j.why[p]);
-    }
-    return st;
+    return gather_status(&j, err);
 }
 
 nn_status nn_dataset_gather(nn_dataset *d, const int64_t *idx, int64_t n, float *x, float *y,
@@ -277,6 +291,48 @@ nn_status nn_dataset_gather_batch(nn_dataset *d, const int64_t *idx, int64_t n, 
         nn_tensor_from_host(x, hx, x->numel);
         nn_tensor_from_host(y, hy, y->numel);
     }
+    return st;
+}
+
+/* ---- the next batch in the background ---- */
+
+struct nn_gather_job {
+    gather_job j;
+    nn_ctx *ctx;
+    int ticket;
+    int64_t ids[]; /* the samples, the parent's where d is a subset */
+};
+
+static void gather_bg_part(void *arg, int p, int parts) { gather_part(arg, p, parts); }
+
+nn_gather_job *nn_dataset_gather_post(nn_dataset *d, const int64_t *idx, int64_t n, nn_tensor *x,
+                                      nn_tensor *y)
+{
+    nn_dataset *src = d->parent ? d->parent : d;
+    int64_t xn = nn_shape_numel(&d->input), yn = nn_shape_numel(&d->target);
+    if (!d->ctx->dev.host_memory || n * xn < GATHER_SPLIT || n > INT32_MAX / 2 ||
+        !NN_VT_HAS(src->vt, nn_dataset_vt, get_batch) || !batch_threads(src))
+        return NULL;
+    nn_gather_job *g = malloc(sizeof *g + (size_t)n * sizeof g->ids[0]);
+    if (!g) return NULL; /* the caller gathers it when it comes to it */
+    for (int64_t k = 0; k < n; k++) g->ids[k] = d->map ? d->map[idx[k]] : idx[k];
+    int64_t parts = (n + GATHER_BG_ROWS - 1) / GATHER_BG_ROWS;
+    if (parts > GATHER_MAX) parts = GATHER_MAX;
+    g->j = (gather_job){.src = src, .ids = g->ids, .m = n, .xn = xn, .yn = yn,
+                        .x = x->data, .y = y->data, .parts = (int)parts};
+    g->ctx = d->ctx;
+    if (!(g->ticket = nn_dev_post(d->ctx, gather_bg_part, &g->j, (int)parts))) {
+        free(g);
+        return NULL;
+    }
+    return g;
+}
+
+nn_status nn_dataset_gather_finish(nn_gather_job *g, char **err)
+{
+    nn_dev_wait(g->ctx, g->ticket);
+    nn_status st = gather_status(&g->j, err);
+    free(g);
     return st;
 }
 

@@ -194,6 +194,11 @@ void nn_ops_release(nn_ctx *ctx);
 /* fn's parts on the device's threads (its slot parallel), at most
  * max_parts; fn(arg, 0, 1) on this thread without the slot (op.c). */
 void nn_dev_parallel(nn_ctx *ctx, nn_parallel_fn fn, void *arg, int max_parts);
+/* fn's parts in the background on the device's threads (the slots post
+ * and wait): a ticket for nn_dev_wait, or 0 when the device cannot (the
+ * caller runs them itself). */
+int nn_dev_post(nn_ctx *ctx, nn_parallel_fn fn, void *arg, int parts);
+void nn_dev_wait(nn_ctx *ctx, int ticket);
 
 /* ---- tensors ------------------------------------------------------------- */
 
@@ -426,6 +431,19 @@ nn_status nn_dataset_gather(nn_dataset *d, const int64_t *idx, int64_t n, float 
  * rows hx and hy and then to the device (hx, hy unused: may be NULL). */
 nn_status nn_dataset_gather_batch(nn_dataset *d, const int64_t *idx, int64_t n, nn_tensor *x,
                                   nn_tensor *y, float *hx, float *hy, char **err);
+/* The same, started in the background on the device's threads, which take
+ * its parts while they have nothing else to do (the device's slots post
+ * and wait): a job to finish with nn_dataset_gather_finish before x and y
+ * are read (idx is copied, and may change at once). NULL when it was not
+ * started (a device without the slots or whose memory is not host memory,
+ * a dataset without NN_DATASET_BATCH_THREADS, a small batch, another job
+ * running): the caller then gathers the batch itself. */
+typedef struct nn_gather_job nn_gather_job;
+nn_gather_job *nn_dataset_gather_post(nn_dataset *d, const int64_t *idx, int64_t n, nn_tensor *x,
+                                      nn_tensor *y);
+/* Waits for the job (running the parts no thread took), frees it, and
+ * returns what nn_dataset_gather_batch would have. */
+nn_status nn_dataset_gather_finish(nn_gather_job *g, char **err);
 
 /* Property i as key and text (value caller-owned), for checkpoints. */
 int nn_props_count(const nn_props *p);

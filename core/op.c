@@ -108,6 +108,19 @@ void nn_dev_parallel(nn_ctx *ctx, nn_parallel_fn fn, void *arg, int max_parts)
         fn(arg, 0, 1);
 }
 
+int nn_dev_post(nn_ctx *ctx, nn_parallel_fn fn, void *arg, int parts)
+{
+    const nn_device_vt *vt = ctx->dev.vt;
+    if (!NN_VT_HAS(vt, nn_device_vt, post) || !NN_VT_HAS(vt, nn_device_vt, wait)) return 0;
+    int ticket = vt->post(ctx->dev.h, fn, arg, parts);
+    return ticket > 0 ? ticket : 0;
+}
+
+void nn_dev_wait(nn_ctx *ctx, int ticket)
+{
+    if (ticket > 0) ctx->dev.vt->wait(ctx->dev.h, ticket);
+}
+
 void nn_kernel_parallel(const nn_kernel_call *c, nn_parallel_fn fn, void *arg, int max_parts)
 {
     nn_dev_parallel(c->ctx, fn, arg, max_parts);

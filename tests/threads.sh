@@ -54,6 +54,19 @@ if [ -r "$fm/t10k-images-idx3-ubyte.gz" ]; then
     done
     check "fashion_mnist's batches on 2 threads: the epochs and the saved weights of 1 thread" \
         eval 'status_is 0 && [ -s "$tmp/fm_values1" ] && cmp -s "$tmp/fm_epochs1" "$tmp/fm_epochs2" && cmp -s "$tmp/fm_values1" "$tmp/fm_values2"'
+    # and on 2 threads each next batch is gathered while the one before
+    # trains, also from a subset (--val-split), in evaluation (the val and
+    # test figures) and with a last partial batch (8000 of 10000 by 48)
+    for t in 1 2; do
+        run_env NN_NUM_THREADS=$t train --data "fashion_mnist split=test root=$fm" \
+            --model 'flatten ! linear out=32 ! relu ! linear out=10' --loss cross_entropy \
+            --batch 48 --epochs 2 --log-every 1 --val-split 0.2 --seed 3 \
+            --test "fashion_mnist split=test root=$fm" --save "$tmp/fv$t.pb"
+        grep -e '^before' -e '^epoch' -e '^test' "$tmp/out" >"$tmp/fv_epochs$t"
+        "$NNRUN" params "$tmp/fv$t.pb" --values >"$tmp/fv_values$t" 2>&1
+    done
+    check "fashion_mnist with --val-split and --test on 2 threads: the figures and weights of 1" \
+        eval 'status_is 0 && grep -q "^test:" "$tmp/fv_epochs2" && cmp -s "$tmp/fv_epochs1" "$tmp/fv_epochs2" && cmp -s "$tmp/fv_values1" "$tmp/fv_values2"'
 fi
 
 # OPENBLAS_NUM_THREADS serves when NN_NUM_THREADS is not set

@@ -745,6 +745,60 @@ static void check_parallel(void *dev)
     check(even, "parallel slot: past the thread count, as many parts for each thread");
 }
 
+/* Background parts (the slots post and wait): each part of a posted job
+ * runs once by the time wait returns, some on a worker while the caller
+ * does other work (its own parallel calls among it); a second post while
+ * one is pending is refused; wait of no job or of one waited for returns. */
+typedef struct {
+    _Atomic int runs[64];
+    _Atomic int on_worker;
+    pthread_t caller;
+} bg_count;
+
+static void bg_part(void *arg, int p, int parts)
+{
+    bg_count *c = arg;
+    (void)parts;
+    if (p >= 0 && p < 64) atomic_fetch_add(&c->runs[p], 1);
+    if (!pthread_equal(pthread_self(), c->caller)) atomic_fetch_add(&c->on_worker, 1);
+    volatile float s = 0;
+    for (int i = 0; i < 2000; i++) s = s + 1.0f;
+}
+
+static void check_background(void *dev)
+{
+    int t = nw_threads(), once = 1, refused = 1, posted = 0, worker = 0;
+    for (int round = 0; round < 300; round++) {
+        static bg_count c;
+        memset(&c, 0, sizeof c);
+        c.caller = pthread_self();
+        int parts = 1 + round % 40;
+        int ticket = cpu_vt.post(dev, bg_part, &c, parts);
+        if (!ticket) { /* no workers: the caller's own */
+            for (int p = 0; p < parts; p++) bg_part(&c, p, parts);
+        } else {
+            posted++;
+            refused &= cpu_vt.post(dev, bg_part, &c, parts) == 0;
+            par_count pc = {0};
+            for (int k = 0; k < round % 3; k++) cpu_vt.parallel(dev, count_part, &pc, 8);
+            volatile float s = 0; /* the caller busy a while, the workers idle */
+            for (int i = 0; i < 20000; i++) s = s + 1.0f;
+            cpu_vt.wait(dev, ticket);
+            cpu_vt.wait(dev, ticket);
+        }
+        cpu_vt.wait(dev, 0);
+        for (int p = 0; p < 64; p++) once &= atomic_load(&c.runs[p]) == (p < parts);
+        worker += atomic_load(&c.on_worker) > 0;
+    }
+    char what[160];
+    snprintf(what, sizeof what, "background parts: each once, %d jobs posted on %d threads", posted,
+             t);
+    check(once && (t <= 1 ? posted == 0 : posted == 300), what);
+    check(refused, "background parts: a second job while one is pending is refused");
+    if (t > 1)
+        check(worker > 0, "background parts: workers take parts while the caller works");
+}
+
 /* The AVX-512 sum over rows of fewer than 8 columns gives the generic
  * one's bits (the same sums in the same order), and writes cols floats. */
 static void check_sum_rows_narrow(void *dev)
@@ -870,6 +924,7 @@ int main(void)
     check_tiled_race(dev);
 #endif
     check_parallel(dev);
+    check_background(dev);
     check_split_maps(dev);
     check_bce_sum();
     check_sum_rows_narrow(dev);

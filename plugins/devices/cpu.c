@@ -222,6 +222,19 @@ static void cpu_parallel(void *dev, nn_parallel_fn fn, void *arg, int max_parts)
     if (parts <= 1 || !nw_run(par_part, &j, parts)) fn(arg, 0, 1);
 }
 
+/* Background parts (the slots post and wait): workers.h's job. */
+static int cpu_post(void *dev, nn_parallel_fn fn, void *arg, int parts)
+{
+    (void)dev;
+    return nw_post(fn, arg, parts);
+}
+
+static void cpu_wait(void *dev, int ticket)
+{
+    (void)dev;
+    nw_wait(ticket);
+}
+
 typedef void (*map_range_fn)(const void *arg, int64_t i0, int64_t i1);
 
 typedef struct {
@@ -1021,6 +1034,8 @@ static const nn_device_vt cpu_vt = {
     .flags = NN_CPU_DEVICE_FLAGS,
     .gemm_bias = cpu_gemm_bias,
     .parallel = cpu_parallel,
+    .post = cpu_post,
+    .wait = cpu_wait,
 };
 
 static const nn_component_def cpu_components[] = {

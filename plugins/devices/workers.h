@@ -17,7 +17,12 @@
  * NW_SPIN_NS, as the steps of a training loop come faster than a sleeping
  * thread wakes, then sleeps on a condition variable. The threads are
  * stopped and joined when the plugin is unloaded or the process exits, and
- * a child of fork() starts its own. */
+ * a child of fork() starts its own.
+ *
+ * Background work (nw_post, nw_wait): one job of parts at a time, which
+ * the workers take only while they have nothing else, a part at a time,
+ * and the poster finishes in nw_wait. A worker asked for by nw_run while
+ * it runs a part joins after that part. */
 #ifndef NN_PLUGINS_WORKERS_H
 #define NN_PLUGINS_WORKERS_H
 
@@ -55,11 +60,19 @@ typedef struct {
     _Atomic int quit;
     pthread_mutex_t sleep;
     pthread_cond_t wake;
+    /* the background job, under bg_lock: parts bg_next .. bg_parts - 1 not
+     * taken, bg_done finished; bg_ticket names the job (0: none) */
+    pthread_mutex_t bg_lock;
+    void (*bg_fn)(void *arg, int part, int parts);
+    void *bg_arg;
+    int bg_parts, bg_next, bg_done, bg_ticket, bg_last;
+    _Atomic int bg_ready; /* parts are there to take: a hint, read without the lock */
 } nw_pool;
 
 static nw_pool nw = {.busy = PTHREAD_MUTEX_INITIALIZER,
                      .sleep = PTHREAD_MUTEX_INITIALIZER,
-                     .wake = PTHREAD_COND_INITIALIZER};
+                     .wake = PTHREAD_COND_INITIALIZER,
+                     .bg_lock = PTHREAD_MUTEX_INITIALIZER};
 static pthread_once_t nw_once = PTHREAD_ONCE_INIT;
 
 static double nw_now_ns(void)
@@ -90,6 +103,27 @@ static void nw_take(int id)
     }
 }
 
+/* Takes and runs one part of the background job (of that ticket, when
+ * not 0), if one is left: 1 when it ran one. */
+static int nw_bg_one(int ticket)
+{
+    pthread_mutex_lock(&nw.bg_lock);
+    if (!nw.bg_ticket || (ticket && ticket != nw.bg_ticket) || nw.bg_next >= nw.bg_parts) {
+        pthread_mutex_unlock(&nw.bg_lock);
+        return 0;
+    }
+    int p = nw.bg_next++, parts = nw.bg_parts;
+    void (*fn)(void *, int, int) = nw.bg_fn;
+    void *arg = nw.bg_arg;
+    if (nw.bg_next >= parts) atomic_store_explicit(&nw.bg_ready, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&nw.bg_lock);
+    fn(arg, p, parts);
+    pthread_mutex_lock(&nw.bg_lock);
+    nw.bg_done++;
+    pthread_mutex_unlock(&nw.bg_lock);
+    return 1;
+}
+
 static void *nw_worker(void *u)
 {
     const int id = (int)(intptr_t)u;
@@ -99,16 +133,22 @@ static void *nw_worker(void *u)
         if (s == seen) {
             double t0 = nw_now_ns();
             for (int i = 1; (s = atomic_load_explicit(&nw.seq, memory_order_acquire)) == seen; i++) {
+                if (atomic_load_explicit(&nw.bg_ready, memory_order_relaxed) && nw_bg_one(0)) {
+                    t0 = nw_now_ns(); /* busy, not idle */
+                    continue;
+                }
                 nw_pause();
                 if (!(i & 255) && nw_now_ns() - t0 > NW_SPIN_NS) break;
             }
         }
-        if (s == seen) { /* sleep: nw_run wakes the sleepers after moving seq */
+        if (s == seen) { /* sleep: nw_run and nw_post wake the sleepers */
             pthread_mutex_lock(&nw.sleep);
             atomic_fetch_add(&nw.sleepers, 1);
-            while ((s = atomic_load(&nw.seq)) == seen) pthread_cond_wait(&nw.wake, &nw.sleep);
+            while ((s = atomic_load(&nw.seq)) == seen && !atomic_load(&nw.bg_ready))
+                pthread_cond_wait(&nw.wake, &nw.sleep);
             atomic_fetch_sub(&nw.sleepers, 1);
             pthread_mutex_unlock(&nw.sleep);
+            if (s == seen) continue; /* woken for background work */
         }
         seen = s;
         if (atomic_load(&nw.quit)) return NULL;
@@ -171,11 +211,29 @@ __attribute__((destructor)) static void nw_fini(void)
 }
 
 /* fork() copies this thread only: the child starts its own workers. The
- * parent's busy lock is held around fork, so no call is half made. */
-static void nw_prefork(void) { pthread_mutex_lock(&nw.busy); }
-static void nw_postfork(void) { pthread_mutex_unlock(&nw.busy); }
+ * parent's busy lock is held around fork, so no call is half made, and a
+ * background job is finished first (its parts run here if not taken), so
+ * that the child, which has no workers, finds it done. */
+static void nw_prefork(void)
+{
+    pthread_mutex_lock(&nw.busy);
+    while (nw_bg_one(0)) {
+    }
+    for (;;) {
+        pthread_mutex_lock(&nw.bg_lock);
+        if (!nw.bg_ticket || nw.bg_done >= nw.bg_parts) break; /* held across fork */
+        pthread_mutex_unlock(&nw.bg_lock);
+        nw_pause();
+    }
+}
+static void nw_postfork(void)
+{
+    pthread_mutex_unlock(&nw.bg_lock);
+    pthread_mutex_unlock(&nw.busy);
+}
 static void nw_child(void)
 {
+    pthread_mutex_unlock(&nw.bg_lock);
     pthread_mutex_unlock(&nw.busy);
     nw.parts = 0;
     atomic_store(&nw.sleepers, 0);
@@ -257,6 +315,50 @@ static int nw_run(nw_fn fn, const void *arg, int parts)
     }
     pthread_mutex_unlock(&nw.busy);
     return 1;
+}
+
+/* Starts fn's parts in the background: a ticket for nw_wait, or 0 when
+ * there are no workers or another job is not waited for yet (the caller
+ * then runs the parts itself). */
+static int nw_post(void (*fn)(void *arg, int part, int parts), void *arg, int parts)
+{
+    if (parts < 1 || nw_threads() <= 1) return 0;
+    pthread_mutex_lock(&nw.bg_lock);
+    if (nw.bg_ticket) {
+        pthread_mutex_unlock(&nw.bg_lock);
+        return 0;
+    }
+    nw.bg_fn = fn, nw.bg_arg = arg, nw.bg_parts = parts;
+    nw.bg_next = nw.bg_done = 0;
+    nw.bg_ticket = nw.bg_last = nw.bg_last % 1000000000 + 1;
+    int ticket = nw.bg_ticket;
+    atomic_store(&nw.bg_ready, 1);
+    pthread_mutex_unlock(&nw.bg_lock);
+    if (atomic_load(&nw.sleepers)) {
+        pthread_mutex_lock(&nw.sleep);
+        pthread_cond_broadcast(&nw.wake);
+        pthread_mutex_unlock(&nw.sleep);
+    }
+    return ticket;
+}
+
+/* Runs the parts of job ticket not taken yet on this thread, then waits
+ * for those the workers took. A ticket not current (0, or a job already
+ * waited for) does nothing. */
+static void nw_wait(int ticket)
+{
+    if (!ticket) return;
+    while (nw_bg_one(ticket)) {
+    }
+    for (int i = 1;; i++) {
+        pthread_mutex_lock(&nw.bg_lock);
+        int done = nw.bg_ticket != ticket || nw.bg_done >= nw.bg_parts;
+        if (done && nw.bg_ticket == ticket) nw.bg_ticket = 0;
+        pthread_mutex_unlock(&nw.bg_lock);
+        if (done) return;
+        nw_pause();
+        if (!(i & 1023)) sched_yield();
+    }
 }
 
 #endif

@@ -50,7 +50,7 @@ extern "C" {
 /* ABI of this header. A plugin built against major M minor m loads in a core
  * with the same M and a minor >= m. */
 #define NN_ABI_MAJOR 2
-#define NN_ABI_MINOR 5
+#define NN_ABI_MINOR 6
 #define NN_ABI ((uint32_t)((NN_ABI_MAJOR << 16) | NN_ABI_MINOR))
 
 #define NN_VT_HEADER(type) .abi_version = NN_ABI, .struct_size = sizeof(type)
@@ -372,6 +372,18 @@ typedef struct nn_device_vt {
      * nn_kernel_parallel, and what the core gathers a large batch with
      * (NN_DATASET_BATCH_THREADS). Without it the core calls fn(arg, 0, 1). */
     void (*parallel)(void *dev, nn_parallel_fn fn, void *arg, int max_parts);
+    /* ---- ABI 2.6; a table that ends before it reads as NULL ---- */
+    /* Optional, both or neither: post starts fn(arg, part, parts) for part
+     * = 0 .. parts - 1 in the background, on the device's threads while
+     * they have nothing else to do, and returns at once with a ticket
+     * (> 0), or 0 when it cannot (no threads, another job not yet waited
+     * for): the caller then calls fn itself. wait(ticket) runs the parts
+     * not started on the calling thread and returns when all are done;
+     * until then the caller must not touch what they read or write. What
+     * the core gathers the next batch with while the current one trains
+     * (NN_DATASET_BATCH_THREADS, a device with host memory). */
+    int (*post)(void *dev, nn_parallel_fn fn, void *arg, int parts);
+    void (*wait)(void *dev, int ticket);
 } nn_device_vt;
 
 enum {
