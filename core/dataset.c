@@ -305,14 +305,21 @@ struct nn_gather_job {
 
 static void gather_bg_part(void *arg, int p, int parts) { gather_part(arg, p, parts); }
 
+bool nn_dataset_gather_ahead(const nn_dataset *d, int64_t n)
+{
+    const nn_dataset *src = d->parent ? d->parent : d;
+    const nn_device_vt *vt = d->ctx->dev.vt;
+    return d->ctx->dev.host_memory && n * nn_shape_numel(&d->input) >= GATHER_SPLIT &&
+           n <= INT32_MAX / 2 && NN_VT_HAS(src->vt, nn_dataset_vt, get_batch) &&
+           batch_threads(src) && NN_VT_HAS(vt, nn_device_vt, post) && NN_VT_HAS(vt, nn_device_vt, wait);
+}
+
 nn_gather_job *nn_dataset_gather_post(nn_dataset *d, const int64_t *idx, int64_t n, nn_tensor *x,
                                       nn_tensor *y)
 {
     nn_dataset *src = d->parent ? d->parent : d;
     int64_t xn = nn_shape_numel(&d->input), yn = nn_shape_numel(&d->target);
-    if (!d->ctx->dev.host_memory || n * xn < GATHER_SPLIT || n > INT32_MAX / 2 ||
-        !NN_VT_HAS(src->vt, nn_dataset_vt, get_batch) || !batch_threads(src))
-        return NULL;
+    if (!nn_dataset_gather_ahead(d, n)) return NULL;
     nn_gather_job *g = malloc(sizeof *g + (size_t)n * sizeof g->ids[0]);
     if (!g) return NULL; /* the caller gathers it when it comes to it */
     for (int64_t k = 0; k < n; k++) g->ids[k] = d->map ? d->map[idx[k]] : idx[k];

@@ -439,6 +439,8 @@ nn_status nn_dataset_gather_batch(nn_dataset *d, const int64_t *idx, int64_t n, 
  * a dataset without NN_DATASET_BATCH_THREADS, a small batch, another job
  * running): the caller then gathers the batch itself. */
 typedef struct nn_gather_job nn_gather_job;
+/* Whether batches of n samples of d can be gathered so. */
+bool nn_dataset_gather_ahead(const nn_dataset *d, int64_t n);
 nn_gather_job *nn_dataset_gather_post(nn_dataset *d, const int64_t *idx, int64_t n, nn_tensor *x,
                                       nn_tensor *y);
 /* Waits for the job (running the parts no thread took), frees it, and

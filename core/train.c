@@ -202,7 +202,8 @@ static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, 
     nn_shape xs = batched(&d->input, mine), ys = batched(&d->target, mine);
     nn_shape xr = batched(&d->input, mine_r), yr = batched(&d->target, mine_r);
     nn_tensor *xb = nn_tensor_new(ctx, &xs, 0), *yb = nn_tensor_new(ctx, &ys, 0);
-    bool ahead = ctx->dev.host_memory && nb + (rest > 0) > 1; /* a second pair for the next batch */
+    /* a second pair for the next batch, where it can be gathered ahead */
+    bool ahead = nb + (rest > 0) > 1 && nn_dataset_gather_ahead(d, mine);
     nn_tensor *xb2 = ahead && nb > 1 ? nn_tensor_new(ctx, &xs, 0) : NULL;
     nn_tensor *yb2 = ahead && nb > 1 ? nn_tensor_new(ctx, &ys, 0) : NULL;
     nn_tensor *xl = rest ? nn_tensor_new(ctx, &xr, 0) : NULL;
