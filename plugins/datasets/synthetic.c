@@ -148,6 +148,7 @@ static const nn_dataset_vt synthetic_vt = {
     .close = synthetic_close,
     .get = synthetic_get,
     .get_batch = synthetic_get_batch,
+    .flags = NN_DATASET_BATCH_THREADS, /* get_batch reads what open made only */
 };
 
 static const nn_component_def synthetic_components[] = {
