@@ -303,15 +303,14 @@ struct nn_gather_job {
     int64_t ids[]; /* the samples, the parent's where d is a subset */
 };
 
-static void gather_bg_part(void *arg, int p, int parts) { gather_part(arg, p, parts); }
-
 bool nn_dataset_gather_ahead(const nn_dataset *d, int64_t n)
 {
     const nn_dataset *src = d->parent ? d->parent : d;
     const nn_device_vt *vt = d->ctx->dev.vt;
     return d->ctx->dev.host_memory && n * nn_shape_numel(&d->input) >= GATHER_SPLIT &&
            n <= INT32_MAX / 2 && NN_VT_HAS(src->vt, nn_dataset_vt, get_batch) &&
-           batch_threads(src) && NN_VT_HAS(vt, nn_device_vt, post) && NN_VT_HAS(vt, nn_device_vt, wait);
+           batch_threads(src) && NN_VT_HAS(vt, nn_device_vt, post) &&
+           NN_VT_HAS(vt, nn_device_vt, wait);
 }
 
 nn_gather_job *nn_dataset_gather_post(nn_dataset *d, const int64_t *idx, int64_t n, nn_tensor *x,
@@ -328,7 +327,7 @@ nn_gather_job *nn_dataset_gather_post(nn_dataset *d, const int64_t *idx, int64_t
     g->j = (gather_job){.src = src, .ids = g->ids, .m = n, .xn = xn, .yn = yn,
                         .x = x->data, .y = y->data, .parts = (int)parts};
     g->ctx = d->ctx;
-    if (!(g->ticket = nn_dev_post(d->ctx, gather_bg_part, &g->j, (int)parts))) {
+    if (!(g->ticket = nn_dev_post(d->ctx, gather_part, &g->j, (int)parts))) {
         free(g);
         return NULL;
     }

@@ -240,9 +240,9 @@ static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, 
             nn_gather_job *g = next;
             next = NULL;
             if ((st = nn_dataset_gather_finish(g, err))) break;
-        } else if ((st = nn_dataset_gather_batch(d, slice_ids(order, idx, b, batch, nb, lo, lo_r, cnt),
-                                                 cnt, x, y, hx, hy, err))) {
-            break;
+        } else {
+            const int64_t *ids = slice_ids(order, idx, b, batch, nb, lo, lo_r, cnt);
+            if ((st = nn_dataset_gather_batch(d, ids, cnt, x, y, hx, hy, err))) break;
         }
         if (ahead && b + 1 < nb + (rest > 0)) { /* the next batch, while this one trains */
             int64_t c1 = b + 1 < nb ? mine : mine_r;
