@@ -218,6 +218,14 @@ void nn_shuffle_magic(uint64_t *m, int64_t n)
     for (int64_t d = 1; d <= n; d++) m[d] = UINT64_MAX / (uint64_t)d + 1;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__has_include)
+#if __has_include(<sys/platform/x86.h>)
+#include <sys/platform/x86.h>
+#define SHUFFLE_LANES 1
+#endif
+#endif
+
+#ifdef SHUFFLE_LANES
 /* The generator moved on by steps draws in O(log steps): an LCG's k steps
  * are one affine map, state a^k + inc (a^(k-1) + ... + a + 1), built here
  * by squaring (Brown, "Random number generation with arbitrary strides",
@@ -238,14 +246,6 @@ static uint64_t rng_jump(uint64_t state, uint64_t inc, uint64_t steps, uint64_t 
     return state * am + aa;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__has_include)
-#if __has_include(<sys/platform/x86.h>)
-#include <sys/platform/x86.h>
-#define SHUFFLE_LANES 1
-#endif
-#endif
-
-#ifdef SHUFFLE_LANES
 /* The shuffle's draws 8 at a time, on AVX-512 (F, DQ, VL): the generator
  * is 8 generators a step apart, each stepping 8, and x % d is x - d
  * trunc(x / d) in double (exact: x / d is at least 1 / d from the next
