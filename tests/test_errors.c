@@ -390,6 +390,32 @@ static void test_dataset_batch_threads(void)
     nn_dataset_free(d);
 }
 
+/* In a pass, the next batch is gathered while the current one trains
+ * (nn_dataset_gather_post), on the device's threads where it has them:
+ * a part that fails there is reported when its batch comes, as a batch
+ * gathered then would be, by its own samples, in training and in an
+ * evaluation pass. */
+static void test_dataset_batch_ahead(void)
+{
+    run r;
+    run_open(&r, "badwide n=100", "linear out=1 ! sigmoid", "bce");
+    char *err = NULL;
+    /* batches of 20: samples 60..79 are the fourth, gathered while the third trains */
+    nn_fit_opts o = {.epochs = 1, .batch = 20, .shuffle = NN_SHUFFLE_NONE};
+    CHECK_STATUS(nn_fit(r.net, r.loss, r.opt, r.data, &o, &err), NN_IO, err);
+    CHECK_CONTAINS(err, "dataset 'badwide': samples 60..");
+    CHECK_CONTAINS(err, ": sample 60 is gone");
+    nn_free(err);
+    err = NULL;
+    nn_epoch_stats s;
+    CHECK_STATUS(nn_fit_epoch(r.net, r.loss, NULL, r.data, 20, NULL, &s, &err), NN_IO, err);
+    CHECK_CONTAINS(err, "dataset 'badwide': samples 60..");
+    CHECK_CONTAINS(err, ": sample 60 is gone");
+    CHECK_CTX_OK(fx_ctx());
+    nn_free(err);
+    run_close(&r);
+}
+
 void register_error_tests(void)
 {
     CU_pSuite s = fx_add_suite("errors");
@@ -402,4 +428,5 @@ void register_error_tests(void)
     FX_ADD(s, test_loss_not_scalar);
     FX_ADD(s, test_dataset_says_why);
     FX_ADD(s, test_dataset_batch_threads);
+    FX_ADD(s, test_dataset_batch_ahead);
 }
