@@ -134,7 +134,10 @@ static void draw(progress *p, const nn_batch_stats *s)
     /* and of the whole run, when epochs follow: an epoch may take a blink */
     double left = (double)(p->epochs - s->epoch - 1) * (double)s->batches;
     format_eta(p->batch_s * (left + (double)(s->batches - done)), eta, sizeof eta);
-    snprintf(field[F_ALL], 64, left > 0 ? "(all %s)" : "", eta);
+    if (left > 0)
+        snprintf(field[F_ALL], 64, "(all %s)", eta);
+    else
+        field[F_ALL][0] = '\0';
     snprintf(field[F_LOSS], 64, "loss: %.4f",
              p->epoch_samples > 0 ? p->loss_sum / (double)p->epoch_samples : s->loss);
     char line[512];
