@@ -163,6 +163,11 @@ static int on_epoch(const nn_epoch_stats *s, void *user)
     return es->st != NN_OK;
 }
 
+static bool shape_is(const nn_shape *a, const nn_shape *b)
+{
+    return a->ndim == b->ndim && !memcmp(a->dim, b->dim, sizeof a->dim[0] * (size_t)a->ndim);
+}
+
 /* Data to evaluate the model on, its samples shaped as the training data's
  * (checked before training, not found wrong after it). */
 static nn_status same_shapes(nn_dataset *data, nn_dataset *other, const char *opt, char **err)
@@ -170,12 +175,12 @@ static nn_status same_shapes(nn_dataset *data, nn_dataset *other, const char *op
     const nn_shape *s[2][2] = {{nn_dataset_input_shape(data), nn_dataset_target_shape(data)},
                                {nn_dataset_input_shape(other), nn_dataset_target_shape(other)}};
     for (int k = 0; k < 2; k++) {
+        if (shape_is(s[0][k], s[1][k])) continue;
         char a[64], b[64];
         nn_shape_format(s[0][k], 0, a, sizeof a);
         nn_shape_format(s[1][k], 0, b, sizeof b);
-        if (strcmp(a, b))
-            return nn_fail(err, NN_SHAPE, "%s data's %s are %s, the training data's %s", opt,
-                           k ? "targets" : "samples", b, a);
+        return nn_fail(err, NN_SHAPE, "%s data's %s are %s, the training data's %s", opt,
+                       k ? "targets" : "samples", b, a);
     }
     return NN_OK;
 }
@@ -300,9 +305,7 @@ static nn_status model_of(const options *o, run_state *r, char **err)
     if (!st) st = nn_checkpoint_build_model(ck, r->ctx, &r->model, err);
     nn_checkpoint_free(ck);
     const nn_shape *want = st ? NULL : nn_module_in_shape(r->model);
-    bool same = want && want->ndim == in->ndim &&
-                !memcmp(want->dim, in->dim, sizeof in->dim[0] * (size_t)in->ndim);
-    if (!st && !same) {
+    if (!st && !(want && shape_is(want, in))) {
         char s1[64], s2[64];
         nn_shape_format(want, 0, s1, sizeof s1);
         nn_shape_format(in, 0, s2, sizeof s2);
