@@ -202,10 +202,11 @@ static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, 
     nn_shape xs = batched(&d->input, mine), ys = batched(&d->target, mine);
     nn_shape xr = batched(&d->input, mine_r), yr = batched(&d->target, mine_r);
     nn_tensor *xb = nn_tensor_new(ctx, &xs, 0), *yb = nn_tensor_new(ctx, &ys, 0);
-    /* a second pair for the next batch, where it can be gathered ahead */
-    bool ahead = nb + (rest > 0) > 1 && nn_dataset_gather_ahead(d, mine);
-    nn_tensor *xb2 = ahead && nb > 1 ? nn_tensor_new(ctx, &xs, 0) : NULL;
-    nn_tensor *yb2 = ahead && nb > 1 ? nn_tensor_new(ctx, &ys, 0) : NULL;
+    /* the next batch gathered ahead where it can be, into a second pair
+     * when two full batches follow each other */
+    bool ahead = nb + (rest > 0) > 1 && nn_dataset_gather_ahead(d, mine), two = ahead && nb > 1;
+    nn_tensor *xb2 = two ? nn_tensor_new(ctx, &xs, 0) : NULL;
+    nn_tensor *yb2 = two ? nn_tensor_new(ctx, &ys, 0) : NULL;
     nn_tensor *xl = rest ? nn_tensor_new(ctx, &xr, 0) : NULL;
     nn_tensor *yl = rest ? nn_tensor_new(ctx, &yr, 0) : NULL;
     int64_t *idx = malloc((size_t)mine * sizeof *idx);
@@ -214,7 +215,7 @@ static nn_status fit_pass(nn_module *m, nn_loss *l, nn_optim *o, nn_dataset *d, 
     float *hy = direct ? NULL : malloc((size_t)nn_shape_numel(&ys) * sizeof(float));
     nn_status st = NN_OK;
     if (!xb || !yb || !idx || (!direct && (!hx || !hy)) || (rest && (!xl || !yl)) ||
-        (ahead && nb > 1 && (!xb2 || !yb2)))
+        (two && (!xb2 || !yb2)))
         st = nn_fail(err, NN_NO_MEMORY, "out of memory");
     nn_gather_job *next = NULL; /* batch b + 1, gathering */
 

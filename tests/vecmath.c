@@ -716,14 +716,20 @@ typedef struct {
     _Atomic int parts, calls;
 } par_count;
 
+/* A while of work the compiler keeps. */
+static void busy(int n)
+{
+    volatile float s = 0;
+    for (int i = 0; i < n; i++) s = s + 1.0f;
+}
+
 static void count_part(void *arg, int p, int parts)
 {
     par_count *c = arg;
     if (p >= 0 && p < 64) atomic_fetch_add(&c->runs[p], 1);
     atomic_store(&c->parts, parts);
     atomic_fetch_add(&c->calls, 1);
-    volatile float s = 0; /* parts of uneven length */
-    for (int i = 0; i < (p * 37 % 11) * 300; i++) s = s + 1.0f;
+    busy((p * 37 % 11) * 300); /* parts of uneven length */
 }
 
 static void check_parallel(void *dev)
@@ -761,8 +767,7 @@ static void bg_part(void *arg, int p, int parts)
     (void)parts;
     if (p >= 0 && p < 64) atomic_fetch_add(&c->runs[p], 1);
     if (!pthread_equal(pthread_self(), c->caller)) atomic_fetch_add(&c->on_worker, 1);
-    volatile float s = 0;
-    for (int i = 0; i < 2000; i++) s = s + 1.0f;
+    busy(2000);
 }
 
 static void check_background(void *dev)
@@ -781,8 +786,7 @@ static void check_background(void *dev)
             refused &= cpu_vt.post(dev, bg_part, &c, parts) == 0;
             par_count pc = {0};
             for (int k = 0; k < round % 3; k++) cpu_vt.parallel(dev, count_part, &pc, 8);
-            volatile float s = 0; /* the caller busy a while, the workers idle */
-            for (int i = 0; i < 20000; i++) s = s + 1.0f;
+            busy(20000); /* the caller busy a while, the workers idle */
             cpu_vt.wait(dev, ticket);
             cpu_vt.wait(dev, ticket);
         }

@@ -279,11 +279,11 @@ static int map_wanted(const float *in, int64_t n, const float *y, int64_t yn)
  * caches), on the calling thread: its own threads, spinning after each
  * call, would take the cores from the device's (a batch of 1 ran twice as
  * slow), and on one thread its bits do not depend on the thread count
- * either. The threads OpenBLAS
- * started when it loaded are stopped too: each spins, calling sched_yield,
- * for about 0.1 s before it sleeps, and on 2 cores that took a third of
- * the CPU time of an evaluation of Fashion-MNIST. A library without
- * openblas_set_num_threads keeps its own way. */
+ * either. The threads OpenBLAS started when it loaded are stopped too:
+ * each spins, calling sched_yield, for about 0.1 s before it sleeps, and
+ * on 2 cores that took a third of the CPU time of an evaluation of
+ * Fashion-MNIST. A library without openblas_set_num_threads keeps its own
+ * way. */
 static sgemm_fn cblas_one_thread(void)
 {
     static int done;
